@@ -1,0 +1,58 @@
+"""`devenv plan`: the compiled steps as data (for --json) and as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devenv.plan import Plan
+from devenv.steps import Mode, compile_steps
+
+
+def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
+    modes = [Mode.CONTAINER, Mode.HOST] if mode == "both" else [Mode(mode)]
+    env = plan.environment
+    data: dict[str, Any] = {
+        "name": env.name,
+        "base": env.base,
+        "release": f"{env.release.distro} {env.release.version} ({env.release.codename})",
+        "postgres": {"version": plan.postgres.version, "source": plan.postgres.source,
+                     "extensions": list(plan.postgres.extensions)},  # fmt: skip
+        "digest": plan.digest(),
+    }
+    for m in modes:
+        data[m.value] = [
+            {
+                "id": s.id,
+                "phase": s.phase.value,
+                "title": s.title,
+                "scope": s.scope.value,
+                "root": s.root,
+                "at_build": s.at_build,
+                "notes": list(s.notes),
+                "commands": [c.display() for c in s.commands_for(m)],
+            }
+            for s in compile_steps(plan, m)
+        ]
+    return data
+
+
+def steps_text(data: dict[str, Any]) -> str:
+    lines = [f"{data['name']}: {data['base']} — {data['release']}, PostgreSQL "
+             f"{data['postgres']['version']} ({data['postgres']['source']}) with "
+             f"{', '.join(data['postgres']['extensions'])}"]  # fmt: skip
+    for mode in ("container", "host"):
+        if mode not in data:
+            continue
+        lines.append(f"\n== {mode} ==")
+        phase = None
+        for n, step in enumerate(data[mode], start=1):
+            if step["phase"] != phase:
+                phase = step["phase"]
+                lines.append(f"\n[{phase}]")
+            where = {"db": " (db)", "base": "", "dev": ""}[step["scope"]]
+            when = "" if step["at_build"] else " (needs a running database)"
+            lines.append(f"{n:2}. {step['title']}{where}{when}")
+            lines += [f"      note: {note}" for note in step["notes"]]
+            prefix = "+ sudo " if mode == "host" and step["root"] else "+ "
+            lines += [f"      {prefix}{cmd}" for cmd in step["commands"]]
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Every error a user can cause, each with what failed, why, and how to fix it.
+
+Exit codes: 0 ok, 1 a check or operation failed, 2 bad usage or bad plan, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class DevenvError(Exception):
+    """Base of all errors shown to the user as one line, without a traceback."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details  # shown after the one-line message (a diff, a log tail)
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class PlanError(DevenvError):
+    """The plan (devenv.toml or a file it names) is invalid: nothing was written or run."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(DevenvError):
+    exit_code = EXIT_USAGE
+
+
+class StaleError(DevenvError):
+    """A check found generated files or a lock out of date."""
+
+
+class EngineError(DevenvError):
+    """The Docker engine is missing, unreachable, or refused an operation."""
+
+
+class BuildError(DevenvError):
+    """An image build failed; the message names the failing step."""
+
+
+class HostError(DevenvError):
+    """A native (host-install) step failed or cannot run here."""
+
+
+class VerifyError(DevenvError):
+    """A verification could not run (distinct from a check that ran and failed)."""

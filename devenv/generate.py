@@ -1,0 +1,29 @@
+"""`devenv generate`: render every file, then check or write them, and set up local files."""
+
+from __future__ import annotations
+
+from devenv import output
+from devenv.certs import sync_certificates
+from devenv.local_files import ensure_env_file, ensure_gitignore
+from devenv.plan import Plan
+from devenv.render.files import render_all
+from devenv.steps import CERTS_DIR
+
+
+def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
+    files = render_all(plan)
+    root = plan.project_dir
+    if check:
+        output.check(root, files)
+        return [f"{len(files)} generated files are current"]
+    lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
+    if ensure_env_file(root):
+        lines.append("created   .devenv/db.env (database password, git-ignored)")
+    added = ensure_gitignore(root)
+    if added:
+        lines.append(f"updated   .gitignore (+ {', '.join(added)})")
+    certs = sync_certificates(root / CERTS_DIR)
+    if certs.written or certs.removed:
+        lines.append(f"synced    {CERTS_DIR}: {len(certs.written)} written, "
+                     f"{len(certs.removed)} removed, from {', '.join(certs.sources)}")  # fmt: skip
+    return lines

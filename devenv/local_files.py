@@ -1,0 +1,46 @@
+"""Files that belong to one checkout, not to the project: the database password, CA copies.
+
+They are git-ignored; devenv creates them when missing and never overwrites what is there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from devenv.output import atomic_write
+from devenv.render.compose import ENV_FILE
+from devenv.steps import CERTS_DIR
+
+IGNORED = (".devenv/", f"{CERTS_DIR}/*.crt")
+
+
+def ensure_env_file(project_dir: Path) -> bool:
+    """Create .devenv/db.env with a random password (mode 0600). True when it was created."""
+    path = project_dir / ENV_FILE
+    if path.exists():
+        return False
+    password = secrets.token_hex(24)
+    atomic_write(path, f"POSTGRES_PASSWORD={password}\nPGPASSWORD={password}\n", mode=0o600)
+    return True
+
+
+def read_env_file(project_dir: Path) -> dict[str, str]:
+    path = project_dir / ENV_FILE
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def ensure_gitignore(project_dir: Path) -> tuple[str, ...]:
+    """Add the local-only paths to .gitignore when missing; returns what was added."""
+    path = project_dir / ".gitignore"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    present = {line.strip() for line in text.splitlines()}
+    missing = tuple(p for p in IGNORED if p not in present)
+    if missing:
+        lead = "" if not text or text.endswith("\n") else "\n"
+        block = "# local to this checkout (devenv)\n" + "".join(f"{p}\n" for p in missing)
+        atomic_write(path, text + lead + block)
+    return missing

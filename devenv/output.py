@@ -1,0 +1,100 @@
+"""Writing generated files: compare, check, or write atomically — never a half-written file.
+
+A file is replaced only when devenv wrote it (its header digest still matches its body) or
+with --force; a hand-edited file is reported and nothing at all is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from devenv.errors import DevenvError, StaleError
+from devenv.render.files import GeneratedFile
+from devenv.render.header import edited_by_hand
+
+
+class Status(str, enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileChange:
+    path: str
+    status: Status
+    diff: str  # unified diff from the file on disk to the new content ("" when unchanged)
+    hand_edited: bool
+
+
+def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChange, ...]:
+    changes = []
+    for f in files:
+        target = project_dir / f.path
+        old = target.read_text(encoding="utf-8") if target.exists() else None
+        if old == f.content:
+            changes.append(FileChange(path=f.path, status=Status.UNCHANGED, diff="",
+                                      hand_edited=False))  # fmt: skip
+            continue
+        diff = "".join(difflib.unified_diff(
+            (old or "").splitlines(keepends=True), f.content.splitlines(keepends=True),
+            fromfile=f"a/{f.path}" if old is not None else "/dev/null", tofile=f"b/{f.path}",
+        ))  # fmt: skip
+        changes.append(FileChange(
+            path=f.path, status=Status.CREATED if old is None else Status.UPDATED, diff=diff,
+            hand_edited=old is not None and edited_by_hand(old),
+        ))  # fmt: skip
+    return tuple(changes)
+
+
+def check(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChange, ...]:
+    """Raise StaleError (exit 1) carrying the diff when any file is not what the plan gives."""
+    changes = compare(project_dir, files)
+    stale = [c for c in changes if c.status is not Status.UNCHANGED]
+    if stale:
+        names = ", ".join(c.path for c in stale)
+        raise StaleError(f"{len(stale)} generated file(s) are stale: {names}",
+                         hint="run `devenv generate` to update them",
+                         details="".join(c.diff for c in stale))  # fmt: skip
+    return changes
+
+
+def write(project_dir: Path, files: tuple[GeneratedFile, ...], *, force: bool,
+          dry_run: bool = False) -> tuple[FileChange, ...]:  # fmt: skip
+    changes = compare(project_dir, files)
+    edited = [c.path for c in changes if c.hand_edited]
+    if edited and not force:
+        raise DevenvError(
+            f"{', '.join(edited)} {'was' if len(edited) == 1 else 'were'} edited by hand; "
+            "nothing was written",
+            hint="move your edits into devenv.toml, or run `devenv generate --force` to replace",
+        )
+    if not dry_run:
+        by_path = {f.path: f for f in files}
+        for change in changes:
+            if change.status is not Status.UNCHANGED:
+                f = by_path[change.path]
+                atomic_write(project_dir / f.path, f.content, mode=0o755 if f.executable else 0o644)
+    return changes
+
+
+def atomic_write(path: Path, content: str, *, mode: int = 0o644) -> None:
+    """Write through a temporary file in the same folder and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

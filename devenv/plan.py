@@ -1,0 +1,328 @@
+"""The plan: devenv.toml loaded once into typed, frozen data, or a PlanError that says where.
+
+Every value is validated here, so renderers and runners can trust what they are given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from devenv import distro, validate
+from devenv.errors import PlanError
+from devenv.requirements import RequirementsError, RequirementsSet, read_requirements
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLAN_FILE = "devenv.toml"
+INSTALLERS = ("pip", "uv")
+EXTENSIONS = tuple(distro.EXTENSION_PACKAGES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    name: str
+    base: str
+    release: distro.Release
+    mirror: str | None  # archive used by `devenv base`; None: host apt config / tool default
+    user: str  # the non-root user of the dev image
+
+
+@dataclass(frozen=True, kw_only=True)
+class System:
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Postgres:
+    version: int
+    extensions: tuple[str, ...]
+    source: str
+    packages: distro.PostgresPackages
+    host_port: int  # published on 127.0.0.1 only
+    user: str
+    database: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Python:
+    venv: str  # host venv, project-relative
+    container_venv: str  # absolute, outside the workspace so a bind mount can't hide it
+    requirements: tuple[str, ...]
+    installer: str
+    smoke: tuple[str, ...]
+    allow_index_options: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Devcontainer:
+    forward_ports: tuple[int, ...]
+    extensions: tuple[str, ...]
+    workspace: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    project_dir: Path
+    environment: Environment
+    system: System
+    postgres: Postgres
+    python: Python
+    devcontainer: Devcontainer
+    requirements: RequirementsSet
+
+    def image(self, target: str) -> str:
+        """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
+        return f"devenv/{self.environment.name}-{target}:latest"
+
+    def digest(self) -> str:
+        """A stable hash of everything that decides the environment (for image labels)."""
+        data = asdict(self)
+        data.pop("project_dir")
+        data["requirement_files"] = {
+            f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
+            for f in self.requirements.files
+        }
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# --- the schema: section -> key -> (type, default, validator) --------------------------------
+
+Check = Callable[[Any], Any]
+
+
+def _each(check: Check) -> Check:
+    def run(values: list[Any]) -> tuple[Any, ...]:
+        return tuple(check(v) for v in values)
+
+    return run
+
+
+def _choice(options: tuple[str, ...]) -> Check:
+    def run(value: str) -> str:
+        if value not in options:
+            raise ValueError(
+                f"{value!r} is not one of {', '.join(map(repr, options))}{_near(value, options)}"
+            )
+        return value
+
+    return run
+
+
+def _relative_path(value: str) -> str:
+    validate.no_control(value)
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not value:
+        raise ValueError(f"{value!r} must be a relative path inside the project folder")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or "/.." in value:
+        raise ValueError(f"{value!r} must be an absolute path of plain names (like /opt/venv)")
+    return value
+
+
+def _postgres_major(value: int) -> int:
+    if not 10 <= value <= 99:
+        raise ValueError(f"{value} is not a PostgreSQL major version (like 16)")
+    return value
+
+
+def _mirror(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"(https?|file)://[^\s'\"\\]+", value):
+        raise ValueError(f"{value!r} is not an http(s):// or file:// archive URL")
+    return value
+
+
+def _vscode_extension(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9.-]*", value):
+        raise ValueError(f"{value!r} is not a VS Code extension id (like ms-python.python)")
+    return value
+
+
+def _db_identifier(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+        raise ValueError(f"{value!r} must be a lowercase SQL identifier")
+    return value
+
+
+_UNSET = object()
+SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
+    "environment": {
+        "name": (str, _UNSET, validate.env_name),
+        "base": (str, "ubuntu:24.04", validate.image_ref),
+        "mirror": (str, None, _mirror),
+        "user": (str, "dev", _db_identifier),
+    },
+    "system": {
+        "packages": (list, ["build-essential", "libpq-dev"], _each(validate.deb_package_spec)),
+    },
+    "postgres": {
+        "version": (int, 16, _postgres_major),
+        "extensions": (list, ["pgvector"], _each(_choice(EXTENSIONS))),
+        "source": (str, "distro", _choice(distro.SOURCES)),
+        "host_port": (int, 5432, validate.port),
+        "user": (str, "postgres", _db_identifier),
+        "database": (str, "app", _db_identifier),
+    },
+    "python": {
+        "venv": (str, ".venv", _relative_path),
+        "container_venv": (str, "/opt/venv", _absolute_path),
+        "requirements": (list, ["requirements.txt"], _each(_relative_path)),
+        "installer": (str, "pip", _choice(INSTALLERS)),
+        "smoke": (list, ["fastapi", "sqlalchemy", "pgvector.psycopg"], _each(validate.module_name)),
+        "allow_index_options": (bool, False, lambda v: v),
+    },
+    "devcontainer": {
+        "forward_ports": (list, [8000], _each(validate.port)),
+        "extensions": (list, ["ms-python.python"], _each(_vscode_extension)),
+        "workspace": (str, "/workspace", _absolute_path),
+    },
+}
+
+
+def load_plan(project_dir: Path) -> Plan:
+    project_dir = project_dir.resolve()
+    path = project_dir / PLAN_FILE
+    if not path.is_file():
+        raise PlanError(
+            f"{path}: no plan here", hint="run `devenv init` to write one, or pass -C DIR"
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: invalid TOML: {exc}") from None
+    return plan_from_dict(data, project_dir=project_dir, source=path, text=text)
+
+
+def plan_from_dict(
+    data: dict[str, Any], *, project_dir: Path, source: Path, text: str = ""
+) -> Plan:
+    def fail(section: str, key: str | None, message: str, hint: str | None = None) -> PlanError:
+        where = f"[{section}] {key}" if key else f"[{section}]"
+        line = _line_of(text, section, key)
+        return PlanError(f"{source}{f':{line}' if line else ''}: {where}: {message}", hint=hint)
+
+    values: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise fail(section, None, f"unknown section{_near(section, tuple(SCHEMA))}")
+        if not isinstance(table, dict):
+            raise fail(section, None, "must be a table")
+    for section, keys in SCHEMA.items():
+        table = data.get(section, {})
+        values[section] = {}
+        for key in table:
+            if key not in keys:
+                raise fail(section, key, f"unknown key{_near(key, tuple(keys))}")
+        for key, (kind, default, check) in keys.items():
+            value = table.get(key, default)
+            if value is _UNSET or value is None:
+                values[section][key] = value
+                continue
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise fail(section, key, f"must be {_kind(kind)}, not {_kind(type(value))}")
+            if kind is list:
+                inner = type(default[0]) if default else str
+                for item in value:
+                    if not isinstance(item, inner) or isinstance(item, bool) and inner is int:
+                        raise fail(section, key, f"items must be {_kind(inner)}, got {item!r}")
+                if len(set(value)) != len(value):
+                    raise fail(section, key, "lists a value twice")
+            try:
+                values[section][key] = check(value)
+            except ValueError as exc:
+                raise fail(section, key, str(exc)) from None
+
+    env, pg, py, dc = (values[s] for s in ("environment", "postgres", "python", "devcontainer"))
+    name = env["name"] if env["name"] is not _UNSET else validate.slug(project_dir.resolve().name)
+    family, tag = validate.split_image_ref(env["base"])
+    release = distro.find_release(family, tag)
+    if release is None:
+        raise fail("environment", "base",
+                   f"{env['base']!r} is not a supported base; supported: {distro.supported_bases()}")  # fmt: skip
+    try:
+        packages = distro.postgres_packages(release, pg["version"], pg["source"], pg["extensions"])
+    except ValueError as exc:
+        raise fail("postgres", "version", str(exc)) from None
+    try:
+        requirements = read_requirements(
+            project_dir, py["requirements"], allow_index_options=py["allow_index_options"]
+        )
+    except RequirementsError as exc:
+        raise fail("python", "requirements", str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail("python", "requirements", f"can't read: {exc}") from None
+
+    return Plan(
+        project_dir=project_dir.resolve(),
+        environment=Environment(
+            name=name, base=env["base"], release=release, mirror=env["mirror"], user=env["user"]
+        ),  # fmt: skip
+        system=System(packages=values["system"]["packages"]),
+        postgres=Postgres(
+            version=pg["version"],
+            extensions=pg["extensions"],
+            source=pg["source"],
+            packages=packages,
+            host_port=pg["host_port"],
+            user=pg["user"],
+            database=pg["database"],
+        ),  # fmt: skip
+        python=Python(
+            venv=py["venv"],
+            container_venv=py["container_venv"],
+            requirements=py["requirements"],
+            installer=py["installer"],
+            smoke=py["smoke"],
+            allow_index_options=py["allow_index_options"],
+        ),  # fmt: skip
+        devcontainer=Devcontainer(
+            forward_ports=dc["forward_ports"],
+            extensions=dc["extensions"],
+            workspace=dc["workspace"],
+        ),  # fmt: skip
+        requirements=requirements,
+    )
+
+
+def _near(word: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(options)}"
+
+
+def _kind(kind: type) -> str:
+    return {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+            dict: "a table", float: "a number"}.get(kind, kind.__name__)  # fmt: skip
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of `key` in `[section]`, for messages (tomllib has no positions)."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([A-Za-z0-9_-]+)\s*\](?:\s*#.*)?", stripped)
+        if header:
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+        elif current == section and key and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return None

@@ -1,0 +1,37 @@
+""".devcontainer/devcontainer.json: VS Code's "Reopen in Container" on the compose services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from devenv.plan import Plan
+
+
+def devcontainer_data(plan: Plan) -> dict[str, Any]:
+    python = f"{plan.python.container_venv}/bin/python"
+    return {
+        "name": plan.environment.name,
+        "dockerComposeFile": ["../compose.yaml"],
+        "service": "app",
+        "runServices": ["app", "db"],
+        "workspaceFolder": plan.devcontainer.workspace,
+        "shutdownAction": "stopCompose",
+        # Creates the git-ignored database password file before compose reads it.
+        "initializeCommand": ["sh", "docker/init-env.sh"],
+        "remoteUser": plan.environment.user,
+        "containerUser": plan.environment.user,
+        # Files made inside belong to the host user (the image's user starts at UID 1000).
+        "updateRemoteUserUID": True,
+        "forwardPorts": list(plan.devcontainer.forward_ports),
+        "customizations": {
+            "vscode": {
+                "extensions": list(plan.devcontainer.extensions),
+                "settings": {"python.defaultInterpreterPath": python},
+            }
+        },
+    }
+
+
+def render_devcontainer(plan: Plan) -> str:
+    return json.dumps(devcontainer_data(plan), indent=2) + "\n"

@@ -1,0 +1,60 @@
+"""Every generated file of a plan, as (path, content, mode): the one list generate writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devenv.plan import Plan
+from devenv.render import scripts
+from devenv.render.compose import render_compose
+from devenv.render.devcontainer import render_devcontainer
+from devenv.render.dockerfile import render_dockerfile
+from devenv.render.header import with_header
+from devenv.steps import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
+
+DOCKERFILE = "docker/Dockerfile"
+COMPOSE = "compose.yaml"
+DEVCONTAINER = ".devcontainer/devcontainer.json"
+INIT_ENV = "docker/init-env.sh"
+DOCKERIGNORE = ".dockerignore"
+CERTS_README = f"{CERTS_DIR}/README.md"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeneratedFile:
+    path: str  # project-relative, POSIX
+    content: str
+    executable: bool = False
+
+
+def render_dockerignore(plan: Plan) -> str:
+    # An allow-list: the build context is only what the Dockerfile copies, so editing any
+    # other file in the project can never invalidate the image cache.
+    allowed = ["docker/", *plan.requirements.files]
+    return "*\n" + "".join(f"!{path}\n" for path in allowed) + f"{CERTS_DIR}/*.key\n"
+
+
+CERTS_NOTE = """\
+Extra CA certificates (PEM, `*.crt`) that builds of `docker/Dockerfile` trust.
+
+`devenv build` and `devenv generate` copy the host's extra CA certificates here (the local CA
+folder, and bundles named by SSL_CERT_FILE, REQUESTS_CA_BUNDLE or PIP_CERT), so builds behind a
+TLS-intercepting proxy work, VS Code's included. The `*.crt` files are git-ignored: they
+belong to this machine's network, not to the project. Files holding a private key are refused.
+"""
+
+
+def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
+    def sh(path: str, body: str) -> GeneratedFile:
+        return GeneratedFile(path=path, content=with_header(body), executable=True)
+
+    return (
+        GeneratedFile(path=DOCKERFILE, content=with_header(render_dockerfile(plan))),
+        sh(DB_ENTRYPOINT, scripts.DB_ENTRYPOINT),
+        sh(USER_SCRIPT, scripts.CREATE_USER),
+        sh(INIT_ENV, scripts.INIT_ENV),
+        GeneratedFile(path=CERTS_README, content=with_header(CERTS_NOTE, "<!--", " -->")),
+        GeneratedFile(path=DOCKERIGNORE, content=with_header(render_dockerignore(plan))),
+        GeneratedFile(path=COMPOSE, content=with_header(render_compose(plan))),
+        GeneratedFile(path=DEVCONTAINER, content=with_header(render_devcontainer(plan), "//")),
+    )  # fmt: skip

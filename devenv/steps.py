@@ -1,0 +1,236 @@
+"""compile_steps: the plan -> the one ordered list of steps every renderer and runner consumes.
+
+A step is data: argv lists, never shell strings. The Dockerfile renderer joins a step's
+commands into one RUN; the host runner executes the same argv natively. Where the two modes
+must differ (paths, apt-list cleanup, the image's user), the difference is a field here, so
+parity between modes is something a test can check rather than hope for.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from dataclasses import dataclass, field
+
+from devenv.distro import EXTENSION_SQL_NAMES
+from devenv.plan import Plan
+from devenv.requirements import native_needs
+
+
+class Phase(str, enum.Enum):
+    PREREQUISITES = "prerequisites"
+    SYSTEM = "system packages"
+    PYTHON = "python environment"
+    VERIFY = "verification"
+
+
+class Mode(str, enum.Enum):
+    CONTAINER = "container"
+    HOST = "host"
+
+
+class Scope(str, enum.Enum):
+    DEV = "dev"  # the development environment: the `dev` image, plain host-install
+    DB = "db"  # the database: the `db` image, host-install --with-db
+    BASE = "base"  # both images (their shared stage) and every host-install
+
+
+class Kind(str, enum.Enum):
+    APT = "apt"  # host runner installs only what dpkg lacks
+    PGDG = "pgdg"  # adds the PostgreSQL apt repository
+    CA = "ca"  # trust the host's extra CA certificates (container only)
+    IMAGE = "image"  # image-only setup: its user, its folders (container only)
+    VENV = "venv"
+    PIP_BOOTSTRAP = "pip-bootstrap"
+    PIP_INSTALL = "pip-install"  # host runner skips it when the requirements stamp matches
+    CHECK = "check"  # verification: changes nothing
+    DB_CHECK = "db-check"  # needs a running server: `devenv verify`, host-install --with-db
+
+
+BOTH = frozenset({Mode.CONTAINER, Mode.HOST})
+CONTAINER_ONLY = frozenset({Mode.CONTAINER})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    modes: frozenset[Mode] = BOTH
+
+    def display(self) -> str:
+        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    id: str
+    phase: Phase
+    title: str
+    kind: Kind
+    scope: Scope
+    commands: tuple[Command, ...]
+    root: bool  # runs as root (the host runner adds `sudo -n` when not root)
+    packages: tuple[str, ...] = ()  # apt steps: what the host checks with dpkg first
+    copies: tuple[tuple[str, str], ...] = ()  # (project path, image path) the image needs first
+    modes: frozenset[Mode] = BOTH
+    at_build: bool = True  # False: needs a running database, so not part of an image build
+    notes: tuple[str, ...] = field(default=())
+
+    def commands_for(self, mode: Mode) -> tuple[Command, ...]:
+        return tuple(c for c in self.commands if mode in c.modes)
+
+
+APT_ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
+# Wait for another apt/dpkg to finish rather than fail at once (seconds).
+APT_LOCK_WAIT = ("-o", "DPkg::Lock::Timeout=120")
+REQUIREMENTS_DIR = "/opt/devenv/requirements"
+USER_SCRIPT = "docker/create-user.sh"
+USER_SCRIPT_IMAGE = "/usr/local/lib/devenv/create-user.sh"
+DB_ENTRYPOINT = "docker/db-entrypoint.sh"
+DB_ENTRYPOINT_IMAGE = "/usr/local/bin/devenv-db-entrypoint"
+DB_DATA = "/var/lib/postgresql/data"
+CERTS_DIR = "docker/certs"
+CERTS_IMAGE_DIR = "/usr/local/share/ca-certificates/devenv"
+DEV_UID = 1000
+
+
+def venv_path(plan: Plan, mode: Mode) -> str:
+    if mode is Mode.CONTAINER:
+        return plan.python.container_venv
+    return str(plan.project_dir / plan.python.venv)
+
+
+def _apt(step_id: str, phase: Phase, title: str, scope: Scope, packages: tuple[str, ...],
+         extra: tuple[Command, ...] = (), notes: tuple[str, ...] = ()) -> Step:  # fmt: skip
+    return Step(
+        id=step_id, phase=phase, title=title, kind=Kind.APT, scope=scope, root=True,
+        packages=packages, notes=notes,
+        commands=(
+            Command(argv=("apt-get", *APT_LOCK_WAIT, "update")),
+            Command(argv=("apt-get", *APT_LOCK_WAIT, "install", "-y", "--no-install-recommends",
+                          *packages), env=APT_ENV),
+            *extra,
+            # Lists are 40-90 MB and stale by the next build: images keep none.
+            Command(argv=("find", "/var/lib/apt/lists", "-type", "f", "-delete"),
+                    modes=CONTAINER_ONLY),
+        ),
+    )  # fmt: skip
+
+
+def system_packages(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(packages of the dev environment, review notes): the plan's, PostgreSQL's client, and
+    what the requirements need to build, without duplicates, in a stable order."""
+    wanted = ["python3", "python3-venv", *plan.system.packages, plan.postgres.packages.client]
+    notes = []
+    for need in native_needs(plan.requirements):
+        missing = [p for p in need.packages if p not in wanted]
+        wanted.extend(missing)
+        added = f"; added {', '.join(missing)}" if missing else ""
+        notes.append(f"{need.requirement}: {need.why}, so it needs {', '.join(need.packages)}{added}")
+    return tuple(dict.fromkeys(wanted)), tuple(notes)
+
+
+def compile_steps(plan: Plan, mode: Mode) -> tuple[Step, ...]:
+    pg = plan.postgres.packages
+    venv = venv_path(plan, mode)
+    python = f"{venv}/bin/python"
+    in_image = mode is Mode.CONTAINER
+    no_cache = ("--no-cache-dir",) if in_image else ()  # images keep no pip cache
+    steps: list[Step] = []
+
+    # -- prerequisites: what every later step stands on --------------------------------------
+    steps.append(_apt("prerequisites", Phase.PREREQUISITES, "Base tools and CA certificates",
+                      Scope.BASE, ("ca-certificates",)))  # fmt: skip
+    steps.append(Step(
+        id="trust-ca", phase=Phase.PREREQUISITES, kind=Kind.CA, scope=Scope.BASE, root=True,
+        title="Trust the host's extra CA certificates", modes=CONTAINER_ONLY,
+        copies=((f"{CERTS_DIR}/", f"{CERTS_IMAGE_DIR}/"),),
+        commands=(Command(argv=("update-ca-certificates",)),),
+    ))  # fmt: skip
+    if pg.needs_pgdg_repo:
+        script = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh"
+        steps.append(_apt("pgdg", Phase.PREREQUISITES, "PostgreSQL apt repository (PGDG)",
+                          Scope.BASE, ("postgresql-common",),
+                          extra=(Command(argv=(script, "-y")),)))  # fmt: skip
+
+    # -- system packages ---------------------------------------------------------------------
+    dev_packages, notes = system_packages(plan)
+    steps.append(_apt("system-packages", Phase.SYSTEM, "System packages", Scope.DEV,
+                      dev_packages, notes=notes))  # fmt: skip
+    # postgresql-common creates and starts a 'main' cluster on install; the image's
+    # entrypoint makes its own in PGDATA, so the image drops it (the host keeps it).
+    drop_main = Command(argv=("pg_dropcluster", "--stop", str(plan.postgres.version), "main"),
+                        modes=CONTAINER_ONLY)  # fmt: skip
+    steps.append(_apt("postgres-server", Phase.SYSTEM, f"PostgreSQL {plan.postgres.version} server"
+                      f" with {', '.join(plan.postgres.extensions)}", Scope.DB,
+                      (pg.server, pg.client, *pg.extensions), extra=(drop_main,)))  # fmt: skip
+    steps.append(Step(
+        id="db-runtime", phase=Phase.SYSTEM, kind=Kind.IMAGE, scope=Scope.DB, root=True,
+        title="Database folders owned by postgres, and the entrypoint", modes=CONTAINER_ONLY,
+        copies=((DB_ENTRYPOINT, DB_ENTRYPOINT_IMAGE),),
+        commands=(Command(argv=("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "0700",
+                                DB_DATA)),
+                  Command(argv=("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "2775",
+                                "/var/run/postgresql"))),
+    ))  # fmt: skip
+    steps.append(Step(
+        id="dev-user", phase=Phase.SYSTEM, kind=Kind.IMAGE, scope=Scope.DEV, root=True,
+        title=f"Non-root user {plan.environment.user!r} owning {venv}", modes=CONTAINER_ONLY,
+        copies=((USER_SCRIPT, USER_SCRIPT_IMAGE),),
+        commands=(Command(argv=("sh", USER_SCRIPT_IMAGE, plan.environment.user, str(DEV_UID),
+                                venv)),),
+    ))  # fmt: skip
+
+    # -- python environment ------------------------------------------------------------------
+    steps.append(Step(
+        id="venv", phase=Phase.PYTHON, kind=Kind.VENV, scope=Scope.DEV, root=False,
+        title=f"Virtual environment at {venv}",
+        commands=(Command(argv=("python3", "-m", "venv", venv)),),
+    ))  # fmt: skip
+    bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])
+    steps.append(Step(
+        id="pip-bootstrap", phase=Phase.PYTHON, kind=Kind.PIP_BOOTSTRAP, scope=Scope.DEV,
+        root=False, title=f"Upgrade {', '.join(bootstrap)}",
+        commands=(Command(argv=(python, "-m", "pip", "install", *no_cache, "--upgrade",
+                                *bootstrap)),),
+    ))  # fmt: skip
+    base = REQUIREMENTS_DIR if in_image else str(plan.project_dir)
+    files = [f"{base}/{f}" for f in plan.python.requirements]
+    dash_r = tuple(arg for f in files for arg in ("-r", f))
+    if plan.python.installer == "uv":
+        env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
+        if in_image:
+            env += (("UV_NO_CACHE", "1"),)
+        install = Command(argv=(f"{venv}/bin/uv", "pip", "install", "--python", python, *dash_r),
+                          env=env)  # fmt: skip
+    else:
+        install = Command(argv=(python, "-m", "pip", "install", *no_cache, *dash_r))
+    steps.append(Step(
+        id="requirements", phase=Phase.PYTHON, kind=Kind.PIP_INSTALL, scope=Scope.DEV, root=False,
+        title=f"Install {', '.join(plan.python.requirements)} with {plan.python.installer}",
+        copies=tuple((f, f"{REQUIREMENTS_DIR}/{f}") for f in plan.requirements.files),
+        commands=(install,),
+    ))  # fmt: skip
+
+    # -- verification ------------------------------------------------------------------------
+    steps.append(Step(
+        id="pip-check", phase=Phase.VERIFY, kind=Kind.CHECK, scope=Scope.DEV, root=False,
+        title="pip check: installed packages have compatible dependencies",
+        commands=(Command(argv=(python, "-m", "pip", "check")),),
+    ))  # fmt: skip
+    if plan.python.smoke:
+        steps.append(Step(
+            id="smoke-imports", phase=Phase.VERIFY, kind=Kind.CHECK, scope=Scope.DEV, root=False,
+            title=f"Import {', '.join(plan.python.smoke)}",
+            commands=(Command(argv=(python, "-c", f"import {', '.join(plan.python.smoke)}")),),
+        ))  # fmt: skip
+    for ext in plan.postgres.extensions:
+        sql_name = EXTENSION_SQL_NAMES[ext]
+        steps.append(Step(
+            id=f"extension-{ext}", phase=Phase.VERIFY, kind=Kind.DB_CHECK, scope=Scope.DB,
+            root=False, at_build=False, title=f"CREATE EXTENSION {sql_name} and a vector query",
+            commands=(Command(argv=("psql", "-v", "ON_ERROR_STOP=1", "-c",
+                                    f"CREATE EXTENSION IF NOT EXISTS {sql_name}", "-c",
+                                    "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector")),),
+        ))  # fmt: skip
+    return tuple(s for s in steps if mode in s.modes)
