@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from pathlib import Path
 
 import click
 
 from devenv import __version__
 from devenv.commands import Context
-from devenv.errors import EXIT_INTERRUPTED, EXIT_USAGE, DevenvError
+from devenv.errors import EXIT_INTERRUPTED, DevenvError
 
 # Module names under devenv.commands, in the order `devenv --help` lists them.
 COMMANDS = ("init", "plan", "generate")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DevenvGroup(click.Group):
+    """Turns DevenvError into one line on stderr and its exit code; no traceback unless --debug."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except DevenvError as exc:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            if exc.details:
+                click.echo(exc.details.rstrip("\n"), err=True)
+            click.echo(f"devenv: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("devenv: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=DevenvGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="devenv")
 @click.option("-C", "--project-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("."), show_default=True, help="The project folder (holds devenv.toml).")
@@ -32,25 +49,5 @@ for _name in COMMANDS:
     cli.add_command(_command, _name.replace("_", "-"))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; DevenvError -> one line on stderr and its exit code, no traceback."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    try:
-        cli.main(args=args, prog_name="devenv", standalone_mode=False)
-    except DevenvError as exc:
-        if debug:
-            raise
-        if exc.details:
-            click.echo(exc.details.rstrip("\n"), err=True)
-        click.echo(f"devenv: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("devenv: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    sys.exit(0)
+def main() -> None:
+    cli(prog_name="devenv")

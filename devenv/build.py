@@ -1,0 +1,207 @@
+"""`devenv build`: the dev and db images through the engine's build API, with live progress.
+
+The low-level API streams JSON messages and never raises for a failed step, so the stream is
+read here: step headers ("Step N/M : ..."), cache hits, output, and the error that ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv.certs import sync_certificates
+from devenv.engine import Engine
+from devenv.errors import BuildError
+from devenv.output import atomic_write
+from devenv.plan import Plan
+from devenv.render.files import DOCKERFILE
+from devenv.steps import CERTS_DIR
+
+TARGETS = ("db", "dev")
+LABEL_PLAN = "dev.devenv.plan"
+LABEL_PROJECT = "dev.devenv.project"
+LABEL_TARGET = "dev.devenv.target"
+# Docker's predefined proxy build args: usable by RUN without an ARG line, and kept out of
+# the image history and config. Nothing else from the environment reaches a build.
+PROXY_ARGS = tuple(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)  # fmt: skip
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+TAIL_LINES = 25
+
+
+@dataclass(kw_only=True)
+class StepRecord:
+    target: str
+    number: int
+    total: int
+    instruction: str
+    cached: bool = False
+    ran: bool = False  # a container ran for it (RUN) or it was committed anew
+    seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class TargetResult:
+    target: str
+    ref: str
+    image_id: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+class Progress:
+    """What a build reports as it goes; the CLI picks a terminal, plain or quiet flavour."""
+
+    def step(self, record: StepRecord) -> None: ...
+    def output(self, record: StepRecord, line: str) -> None: ...
+    def cached(self, record: StepRecord) -> None: ...
+    def done(self, result: TargetResult) -> None: ...
+
+
+def proxy_build_args(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in PROXY_ARGS if env.get(name)}
+
+
+def read_stream(
+    target: str, messages: Iterable[dict[str, Any]], progress: Progress, result: TargetResult
+) -> None:
+    """Consume one build's stream into `result`; BuildError names the failing step."""
+    current: StepRecord | None = None
+    started = time.monotonic()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    for message in messages:
+        if "errorDetail" in message or "error" in message:
+            detail = message.get("errorDetail") or {}
+            text = " ".join(str(detail.get("message") or message.get("error") or "").split())
+            where = (f"step {current.number}/{current.total} ({current.instruction})"
+                     if current else "before the first step")  # fmt: skip
+            hint = ("run `devenv base` to bootstrap it without a registry"
+                    if current and current.instruction.startswith("FROM ") else
+                    "fix the step (or the plan it came from) and build again")  # fmt: skip
+            raise BuildError(f"building {target} failed at {where}: {text}", hint=hint,
+                             details="\n".join(tail))  # fmt: skip
+        if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
+            result.image_id = str(message["aux"]["ID"])
+        for raw in str(message.get("stream", "")).splitlines():
+            line = raw.rstrip()
+            match = _STEP.match(line)
+            if match:
+                if current:
+                    current.seconds = time.monotonic() - started
+                started = time.monotonic()
+                current = StepRecord(target=target, number=int(match[1]), total=int(match[2]),
+                                     instruction=match[3])  # fmt: skip
+                result.steps.append(current)
+                tail.clear()
+                progress.step(current)
+            elif current and line.strip() == "---> Using cache":
+                current.cached = True
+                progress.cached(current)
+            elif current and line.strip().startswith("---> Running in"):
+                current.ran = True
+            elif line.strip().startswith("---> ") or not line.strip():
+                continue
+            elif line.startswith("Successfully built "):
+                result.image_id = result.image_id or line.split()[-1]
+            elif line.startswith("Successfully tagged "):
+                continue
+            elif current:
+                tail.append(line)
+                progress.output(current, line)
+    if current:
+        current.seconds = time.monotonic() - started
+    if not result.image_id:
+        raise BuildError(f"building {target} ended without an image",
+                         hint="see the output above; then build again")  # fmt: skip
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSummary:
+    images: dict[str, str]
+    image_ids: dict[str, str]
+    steps_total: int
+    steps_cached: int
+    steps_run: int
+    seconds: float
+    targets: tuple[TargetResult, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "image_ids": self.image_ids,
+            "steps_total": self.steps_total,
+            "steps_cached": self.steps_cached,
+            "steps_run": self.steps_run,
+            "seconds": round(self.seconds, 2),
+            "steps": [
+                {"target": s.target, "number": s.number, "instruction": s.instruction,
+                 "cached": s.cached, "seconds": round(s.seconds, 2)}
+                for t in self.targets for s in t.steps
+            ],
+        }  # fmt: skip
+
+
+def build_images(
+    plan: Plan,
+    engine: Engine,
+    progress: Progress,
+    *,
+    no_cache: bool = False,
+    targets: tuple[str, ...] = TARGETS,
+    env: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildSummary:
+    environ = os.environ if env is None else env
+    root = plan.project_dir
+    if not (root / DOCKERFILE).is_file():
+        raise BuildError(f"{root / DOCKERFILE} does not exist", hint="run `devenv generate`")
+    if not engine.image_exists(plan.environment.base):
+        raise BuildError(
+            f"the base image {plan.environment.base} is not on the engine at {engine.where}",
+            hint="run `devenv base` to bootstrap it from the distribution's archive",
+        )
+    certs = sync_certificates(root / CERTS_DIR, environ)
+    if certs.sources:
+        log(f"trusting {len(certs.sources)} CA source(s) in builds: {', '.join(certs.sources)}")
+    labels = {LABEL_PLAN: plan.digest(), LABEL_PROJECT: plan.environment.name}
+    started = time.monotonic()
+    results = []
+    for target in targets:
+        result = TargetResult(target=target, ref=plan.image(target))
+        stream = engine.build(
+            path=root, dockerfile=DOCKERFILE, target=target, tag=result.ref,
+            labels={**labels, LABEL_TARGET: target}, buildargs=proxy_build_args(environ),
+            nocache=no_cache,
+        )  # fmt: skip
+        read_stream(target, stream, progress, result)
+        progress.done(result)
+        results.append(result)
+    steps = [s for r in results for s in r.steps]
+    return BuildSummary(
+        images={r.target: r.ref for r in results},
+        image_ids={r.target: r.image_id for r in results},
+        steps_total=len(steps),
+        steps_cached=sum(s.cached for s in steps),
+        steps_run=sum(s.ran for s in steps),
+        seconds=time.monotonic() - started,
+        targets=tuple(results),
+    )
+
+
+def write_json(path: Path, summary: BuildSummary) -> None:
+    atomic_write(path, json.dumps(summary.to_json(), indent=2) + "\n")
+
+
+def iter_messages(chunks: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Normalise docker-py's decoded stream (dicts) — kept apart for tests of the parser."""
+    for chunk in chunks:
+        if isinstance(chunk, dict):
+            yield chunk

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import click
+
+from devenv.commands import Context, pass_ctx
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Bootstrap again even if the image exists.")
+@click.option("--pull", is_flag=True, help="Try a registry pull first (short timeout).")
+@pass_ctx
+def command(ctx: Context, force: bool, pull: bool) -> None:
+    """Make the plan's base image locally (debootstrap + import) when it is missing."""
+    from devenv.base import ensure_base
+    from devenv.engine import Engine
+
+    plan = ctx.plan()
+    release = plan.environment.release
+    with Engine.connect() as engine:
+        result = ensure_base(
+            engine, plan.environment.base, release.distro, release.codename,
+            mirror=plan.environment.mirror, keyring=None, force=force,
+            log=lambda line: click.echo(line, err=True), try_pull=pull,
+        )  # fmt: skip
+    state = "bootstrapped" if result.bootstrapped else "already present"
+    click.echo(f"{result.ref}: {state} ({result.image_id[:19]})")

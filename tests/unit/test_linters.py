@@ -1,0 +1,79 @@
+"""Generated files pass the linters our users' CI would run on them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from devenv.plan import load_plan
+from devenv.render.files import render_all
+from tests.conftest import MakeProject
+
+SCHEMA = Path(__file__).resolve().parents[3] / "shared/schemas/devContainer.base.schema.json"
+PLANS = {
+    "ubuntu": "",
+    "debian13-uv": "[environment]\nbase='debian:trixie'\n[postgres]\nversion=17\n"
+    "[python]\ninstaller='uv'\n",
+    "pgdg": "[environment]\nbase='debian:12'\n[postgres]\nsource='pgdg'\n",
+}
+
+
+@pytest.fixture(params=sorted(PLANS))
+def generated(request: pytest.FixtureRequest, make_project: MakeProject) -> Path:
+    root = make_project(PLANS[request.param])
+    for f in render_all(load_plan(root)):
+        (root / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / f.path).write_text(f.content)
+    return root
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: pip install -e '.[test]'"
+    return path
+
+
+def test_hadolint(generated: Path) -> None:
+    result = subprocess.run(
+        [tool("hadolint"), "--no-color", "--failure-threshold", "warning", "docker/Dockerfile"],
+        cwd=generated, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_waivers_carry_a_reason(generated: Path) -> None:
+    lines = (generated / "docker/Dockerfile").read_text().splitlines()
+    for n, line in enumerate(lines):
+        if line.startswith("# hadolint ignore="):
+            for rule in line.split("=", 1)[1].split(","):
+                assert lines[n - 1].startswith(f"# {rule}: ") or any(
+                    lines[k].startswith(f"# {rule}: ") for k in range(max(0, n - 3), n)
+                ), f"{rule} waived without a reason"
+
+
+def test_shellcheck(generated: Path) -> None:
+    scripts = sorted(str(p) for p in (generated / "docker").glob("*.sh"))
+    assert len(scripts) == 3
+    result = subprocess.run([tool("shellcheck"), "-S", "warning", "-s", "sh", *scripts],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_compose_spec(generated: Path) -> None:
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
+        cwd=generated, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_devcontainer_schema(generated: Path) -> None:
+    text = (generated / ".devcontainer/devcontainer.json").read_text()
+    # devcontainer.json is JSONC; our only comments are the two header lines.
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("//"))
+    jsonschema.validate(json.loads(body), json.loads(SCHEMA.read_text()))

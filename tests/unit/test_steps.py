@@ -1,0 +1,117 @@
+"""compile_steps: order, phases, parity between modes, and the requirements review."""
+
+from __future__ import annotations
+
+from devenv.plan import load_plan
+from devenv.steps import Kind, Mode, Phase, Scope, compile_steps
+from tests.conftest import MakeProject
+
+DEBIAN13 = "[environment]\nbase = 'debian:trixie'\n[postgres]\nversion = 17\n"
+
+
+def test_phases_are_in_the_seed_order(make_project: MakeProject) -> None:
+    plan = load_plan(make_project())
+    for mode in Mode:
+        phases = [s.phase for s in compile_steps(plan, mode)]
+        order = [Phase.PREREQUISITES, Phase.SYSTEM, Phase.PYTHON, Phase.VERIFY]
+        assert sorted(phases, key=order.index) == phases
+        assert set(phases) == set(order)
+
+
+def test_default_plan_is_the_mission(make_project: MakeProject) -> None:
+    plan = load_plan(make_project())
+    steps = {s.id: s for s in compile_steps(plan, Mode.HOST)}
+    assert plan.environment.base == "ubuntu:24.04"
+    assert {"build-essential", "libpq-dev", "postgresql-client-16", "python3-venv"} <= set(
+        steps["system-packages"].packages
+    )
+    assert steps["postgres-server"].packages == (
+        "postgresql-16", "postgresql-client-16", "postgresql-16-pgvector",
+    )  # fmt: skip
+    assert [s.id for s in compile_steps(plan, Mode.HOST) if s.phase is Phase.VERIFY] == [
+        "pip-check", "smoke-imports", "extension-pgvector",
+    ]  # fmt: skip
+
+
+def test_debian13_uses_postgres_17_from_the_archive(make_project: MakeProject) -> None:
+    plan = load_plan(make_project(DEBIAN13))
+    steps = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}
+    assert "postgresql-17-pgvector" in steps["postgres-server"].packages
+    assert "postgresql-client-17" in steps["system-packages"].packages
+    assert "pgdg" not in steps
+
+
+def test_pgdg_source_adds_the_repository_first(make_project: MakeProject) -> None:
+    plan = load_plan(make_project("[environment]\nbase='debian:12'\n[postgres]\nsource='pgdg'\n"))
+    ids = [s.id for s in compile_steps(plan, Mode.HOST)]
+    assert ids.index("pgdg") < ids.index("system-packages")
+
+
+def test_host_and_container_run_the_same_commands_but_paths(make_project: MakeProject) -> None:
+    """Parity by construction: the host's argv equal the image's once paths and the
+    image-only additions (apt-list cleanup, --no-cache-dir, its user) are accounted for."""
+    plan = load_plan(make_project())
+    host = {s.id: s for s in compile_steps(plan, Mode.HOST)}
+    image = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}
+    assert set(host) <= set(image)
+    assert set(image) - set(host) == {"trust-ca", "dev-user", "db-runtime"}
+    host_venv, image_venv = str(plan.project_dir / ".venv"), "/opt/venv"
+    for step_id, step in host.items():
+        def norm(argv: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(
+                a.replace(host_venv, "VENV").replace(image_venv, "VENV")
+                .replace(str(plan.project_dir), "REQ").replace("/opt/devenv/requirements", "REQ")
+                for a in argv if a != "--no-cache-dir"
+            )  # fmt: skip
+
+        assert [norm(c.argv) for c in step.commands_for(Mode.HOST)] == [
+            norm(c.argv) for c in image[step_id].commands_for(Mode.HOST)
+        ], step_id
+
+
+def test_psycopg_without_binary_gets_libpq(make_project: MakeProject) -> None:
+    plan = load_plan(make_project("[system]\npackages = []\n", "psycopg==3.2.3\n"))
+    step = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "system-packages")
+    assert "libpq-dev" in step.packages
+    assert any("psycopg" in n and "libpq-dev" in n for n in step.notes)
+
+
+def test_psycopg2_and_c_extras_get_a_compiler(make_project: MakeProject) -> None:
+    for req in ("psycopg2==2.9.10\n", "psycopg[c]==3.2.3\n"):
+        plan = load_plan(make_project("[system]\npackages = []\n", req))
+        step = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "system-packages")
+        assert {"libpq-dev", "build-essential", "python3-dev"} <= set(step.packages), req
+
+
+def test_binary_psycopg_needs_nothing_extra(make_project: MakeProject) -> None:
+    plan = load_plan(make_project("[system]\npackages = []\n", "psycopg[binary]==3.2.3\n"))
+    step = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "system-packages")
+    assert "libpq-dev" not in step.packages and not step.notes
+
+
+def test_nested_requirements_are_copied_into_the_image(make_project: MakeProject) -> None:
+    root = make_project("", "-r base.txt\n-c constraints.txt\nfastapi\n")
+    (root / "base.txt").write_text("sqlalchemy\n")
+    (root / "constraints.txt").write_text("sqlalchemy<3\n")
+    plan = load_plan(root)
+    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "requirements")
+    assert [src for src, _ in step.copies] == ["requirements.txt", "base.txt", "constraints.txt"]
+
+
+def test_uv_installer(make_project: MakeProject) -> None:
+    plan = load_plan(make_project("[python]\ninstaller = 'uv'\n"))
+    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "requirements")
+    (command,) = step.commands
+    assert command.argv[:3] == ("/opt/venv/bin/uv", "pip", "install")
+    assert ("UV_NATIVE_TLS", "1") in command.env
+
+
+def test_apt_steps_run_as_root_python_steps_do_not(make_project: MakeProject) -> None:
+    for step in compile_steps(load_plan(make_project()), Mode.HOST):
+        assert step.root == (step.kind is Kind.APT), step.id
+
+
+def test_db_check_needs_a_running_server(make_project: MakeProject) -> None:
+    steps = compile_steps(load_plan(make_project()), Mode.HOST)
+    (check,) = [s for s in steps if s.kind is Kind.DB_CHECK]
+    assert not check.at_build and check.scope is Scope.DB
