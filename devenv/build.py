@@ -31,9 +31,10 @@ LABEL_TARGET = "dev.devenv.target"
 # Docker's predefined proxy build args: usable by RUN without an ARG line, and kept out of
 # the image history and config. Nothing else from the environment reaches a build.
 PROXY_ARGS = tuple(
-    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (base, base.lower())
-)  # fmt: skip
+)
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 TAIL_LINES = 25
 
@@ -81,13 +82,19 @@ def read_stream(
         if "errorDetail" in message or "error" in message:
             detail = message.get("errorDetail") or {}
             text = " ".join(str(detail.get("message") or message.get("error") or "").split())
-            where = (f"step {current.number}/{current.total} ({current.instruction})"
-                     if current else "before the first step")  # fmt: skip
-            hint = ("run `devenv base` to bootstrap it without a registry"
-                    if current and current.instruction.startswith("FROM ") else
-                    "fix the step (or the plan it came from) and build again")  # fmt: skip
-            raise BuildError(f"building {target} failed at {where}: {text}", hint=hint,
-                             details="\n".join(tail))  # fmt: skip
+            where = (
+                f"step {current.number}/{current.total} ({current.instruction})"
+                if current
+                else "before the first step"
+            )
+            hint = (
+                "run `devenv base` to bootstrap it without a registry"
+                if current and current.instruction.startswith("FROM ")
+                else "fix the step (or the plan it came from) and build again"
+            )
+            raise BuildError(
+                f"building {target} failed at {where}: {text}", hint=hint, details="\n".join(tail)
+            )
         if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
             result.image_id = str(message["aux"]["ID"])
         for raw in str(message.get("stream", "")).splitlines():
@@ -97,8 +104,9 @@ def read_stream(
                 if current:
                     current.seconds = time.monotonic() - started
                 started = time.monotonic()
-                current = StepRecord(target=target, number=int(match[1]), total=int(match[2]),
-                                     instruction=match[3])  # fmt: skip
+                current = StepRecord(
+                    target=target, number=int(match[1]), total=int(match[2]), instruction=match[3]
+                )
                 result.steps.append(current)
                 tail.clear()
                 progress.step(current)
@@ -119,8 +127,10 @@ def read_stream(
     if current:
         current.seconds = time.monotonic() - started
     if not result.image_id:
-        raise BuildError(f"building {target} ended without an image",
-                         hint="see the output above; then build again")  # fmt: skip
+        raise BuildError(
+            f"building {target} ended without an image",
+            hint="see the output above; then build again",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,11 +152,17 @@ class BuildSummary:
             "steps_run": self.steps_run,
             "seconds": round(self.seconds, 2),
             "steps": [
-                {"target": s.target, "number": s.number, "instruction": s.instruction,
-                 "cached": s.cached, "seconds": round(s.seconds, 2)}
-                for t in self.targets for s in t.steps
+                {
+                    "target": s.target,
+                    "number": s.number,
+                    "instruction": s.instruction,
+                    "cached": s.cached,
+                    "seconds": round(s.seconds, 2),
+                }
+                for t in self.targets
+                for s in t.steps
             ],
-        }  # fmt: skip
+        }
 
 
 def build_images(
@@ -177,10 +193,14 @@ def build_images(
     for target in targets:
         result = TargetResult(target=target, ref=plan.image(target))
         stream = engine.build(
-            path=root, dockerfile=DOCKERFILE, target=target, tag=result.ref,
-            labels={**labels, LABEL_TARGET: target}, buildargs=proxy_build_args(environ),
+            path=root,
+            dockerfile=DOCKERFILE,
+            target=target,
+            tag=result.ref,
+            labels={**labels, LABEL_TARGET: target},
+            buildargs=proxy_build_args(environ),
             nocache=no_cache,
-        )  # fmt: skip
+        )
         read_stream(target, stream, progress, result)
         progress.done(result)
         results.append(result)

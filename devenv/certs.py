@@ -60,8 +60,9 @@ def read_certificates(sources: tuple[Path, ...]) -> dict[str, str]:
     return certs
 
 
-def sync_certificates(target: Path, env: Mapping[str, str] | None = None,
-                      local_dir: Path = LOCAL_CA_DIR) -> CertSync:  # fmt: skip
+def sync_certificates(
+    target: Path, env: Mapping[str, str] | None = None, local_dir: Path = LOCAL_CA_DIR
+) -> CertSync:
     sources = find_sources(os.environ if env is None else env, local_dir)
     certs = read_certificates(sources)
     target.mkdir(parents=True, exist_ok=True)
@@ -76,5 +77,6 @@ def sync_certificates(target: Path, env: Mapping[str, str] | None = None,
         if old.name not in certs:
             old.unlink()
             removed.append(old.name)
-    return CertSync(sources=tuple(map(str, sources)), written=tuple(written),
-                    removed=tuple(removed))  # fmt: skip
+    return CertSync(
+        sources=tuple(map(str, sources)), written=tuple(written), removed=tuple(removed)
+    )

@@ -35,8 +35,14 @@ class DevenvGroup(click.Group):
 
 @click.group(cls=DevenvGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="devenv")
-@click.option("-C", "--project-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True, help="The project folder (holds devenv.toml).")
+@click.option(
+    "-C",
+    "--project-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The project folder (holds devenv.toml).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, debug: bool) -> None:

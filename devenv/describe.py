@@ -15,8 +15,11 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
         "name": env.name,
         "base": env.base,
         "release": f"{env.release.distro} {env.release.version} ({env.release.codename})",
-        "postgres": {"version": plan.postgres.version, "source": plan.postgres.source,
-                     "extensions": list(plan.postgres.extensions)},  # fmt: skip
+        "postgres": {
+            "version": plan.postgres.version,
+            "source": plan.postgres.source,
+            "extensions": list(plan.postgres.extensions),
+        },
         "digest": plan.digest(),
     }
     for m in modes:
@@ -37,9 +40,11 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
 
 
 def steps_text(data: dict[str, Any]) -> str:
-    lines = [f"{data['name']}: {data['base']} — {data['release']}, PostgreSQL "
-             f"{data['postgres']['version']} ({data['postgres']['source']}) with "
-             f"{', '.join(data['postgres']['extensions'])}"]  # fmt: skip
+    lines = [
+        f"{data['name']}: {data['base']} — {data['release']}, PostgreSQL "
+        f"{data['postgres']['version']} ({data['postgres']['source']}) with "
+        f"{', '.join(data['postgres']['extensions'])}"
+    ]
     for mode in ("container", "host"):
         if mode not in data:
             continue

@@ -27,15 +27,31 @@ class Release:
 
 
 RELEASES: tuple[Release, ...] = (
-    Release(distro="ubuntu", version="22.04", codename="jammy", archive_postgres=14,
-            archive_pgvector=False),
-    Release(distro="ubuntu", version="24.04", codename="noble", archive_postgres=16,
-            archive_pgvector=True),
-    Release(distro="debian", version="12", codename="bookworm", archive_postgres=15,
-            archive_pgvector=False),
-    Release(distro="debian", version="13", codename="trixie", archive_postgres=17,
-            archive_pgvector=True),
-)  # fmt: skip
+    Release(
+        distro="ubuntu",
+        version="22.04",
+        codename="jammy",
+        archive_postgres=14,
+        archive_pgvector=False,
+    ),
+    Release(
+        distro="ubuntu",
+        version="24.04",
+        codename="noble",
+        archive_postgres=16,
+        archive_pgvector=True,
+    ),
+    Release(
+        distro="debian",
+        version="12",
+        codename="bookworm",
+        archive_postgres=15,
+        archive_pgvector=False,
+    ),
+    Release(
+        distro="debian", version="13", codename="trixie", archive_postgres=17, archive_pgvector=True
+    ),
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,6 +8,7 @@ inside :meth:`Engine.connect`. Every docker-py error that leaves this module is 
 from __future__ import annotations
 
 import errno
+import importlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 DEFAULT_CMD: tuple[str, ...] = ("bash",)
 
 START_HINT = (
-    "start an engine with 'scripts/engine.sh start' (or point DOCKER_HOST at a running one), "
+    "start an engine with 'scripts/engine.sh start', point DOCKER_HOST at a running one, "
     "or install natively without Docker with 'devenv host-install'"
 )
 
@@ -144,6 +145,13 @@ def _label_change(key: str, value: str) -> str:
     return f'LABEL {key}="{quoted}"'
 
 
+def _docker() -> Any:
+    """docker-py, imported on first use. It ships no type information, so it is ``Any`` here;
+    importlib also keeps mypy from resolving ``docker`` to a project's generated ``docker/``
+    folder (a namespace package that would shadow the untyped library)."""
+    return importlib.import_module("docker")
+
+
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     while True:
         chunk = stream.read(_CHUNK)
@@ -169,8 +177,7 @@ class Engine:
         environ: Mapping[str, str] = os.environ if env is None else env
         where = _where(environ)
         try:
-            import docker
-            import docker.utils
+            docker = _docker()
         except ImportError as exc:  # pragma: no cover - docker is a hard dependency
             raise EngineError(
                 f"cannot talk to a Docker engine: the Python package 'docker' is missing ({exc})",
@@ -232,7 +239,7 @@ class Engine:
 
     def inspect_image(self, ref: str) -> dict[str, Any] | None:
         """The engine's inspect document for ``ref``, or None if there is no such image."""
-        import docker.errors
+        docker = _docker()
 
         try:
             result: dict[str, Any] = self.api.inspect_image(ref)
@@ -278,7 +285,7 @@ class Engine:
         read in chunks and sent chunked — never held in memory — or a path). Sets ``CMD`` to
         ``cmd`` and a ``LABEL`` per entry of ``labels``, then applies the Dockerfile
         instructions in ``changes``. Returns the new image id."""
-        import docker.errors
+        docker = _docker()
 
         repository, tag = split_ref(ref)
         all_changes = [f"CMD {json.dumps(list(cmd))}"] if cmd else []
@@ -338,7 +345,7 @@ class Engine:
     def remove_image(self, ref: str, *, missing_ok: bool = True) -> bool:
         """Remove image ``ref`` (never forced: an image a container uses is kept and this raises).
         Returns False if there was no such image and ``missing_ok``."""
-        import docker.errors
+        docker = _docker()
 
         try:
             self.api.remove_image(ref)
@@ -353,3 +360,40 @@ class Engine:
                 hint="remove the containers that use it first ('docker ps -a')",
             ) from exc
         return True
+
+    # -- builds ------------------------------------------------------------------------------
+
+    def build(
+        self,
+        *,
+        path: Path,
+        dockerfile: str,
+        target: str,
+        tag: str,
+        labels: Mapping[str, str],
+        buildargs: Mapping[str, str],
+        nocache: bool,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream a classic-builder build's decoded messages. The low-level API reports a failed
+        step in the stream, not as an exception: the caller reads the stream for errors."""
+        docker = _docker()
+
+        saved_timeout = self.api.timeout
+        self.api.timeout = None  # a step may run for many minutes without output
+        try:
+            yield from self.api.build(
+                path=str(path),
+                dockerfile=dockerfile,
+                target=target,
+                tag=tag,
+                labels=dict(labels),
+                buildargs=dict(buildargs),
+                nocache=nocache,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"building {tag}", exc) from exc
+        finally:
+            self.api.timeout = saved_timeout

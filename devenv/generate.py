@@ -24,6 +24,8 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
         lines.append(f"updated   .gitignore (+ {', '.join(added)})")
     certs = sync_certificates(root / CERTS_DIR)
     if certs.written or certs.removed:
-        lines.append(f"synced    {CERTS_DIR}: {len(certs.written)} written, "
-                     f"{len(certs.removed)} removed, from {', '.join(certs.sources)}")  # fmt: skip
+        lines.append(
+            f"synced    {CERTS_DIR}: {len(certs.written)} written, "
+            f"{len(certs.removed)} removed, from {', '.join(certs.sources)}"
+        )
     return lines

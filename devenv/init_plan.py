@@ -47,8 +47,10 @@ forward_ports = [8000]
 def init_plan(project_dir: Path) -> tuple[Path, tuple[str, ...]]:
     path = project_dir / PLAN_FILE
     if path.exists():
-        raise UsageError(f"{path} already exists; devenv init never overwrites a plan",
-                         hint="edit it, or delete it first")  # fmt: skip
+        raise UsageError(
+            f"{path} already exists; devenv init never overwrites a plan",
+            hint="edit it, or delete it first",
+        )
     found = tuple(
         p.relative_to(project_dir).as_posix()
         for p in [project_dir / "requirements.txt", *sorted(project_dir.glob("requirements/*.txt"))]

@@ -39,17 +39,26 @@ def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChan
         target = project_dir / f.path
         old = target.read_text(encoding="utf-8") if target.exists() else None
         if old == f.content:
-            changes.append(FileChange(path=f.path, status=Status.UNCHANGED, diff="",
-                                      hand_edited=False))  # fmt: skip
+            changes.append(
+                FileChange(path=f.path, status=Status.UNCHANGED, diff="", hand_edited=False)
+            )
             continue
-        diff = "".join(difflib.unified_diff(
-            (old or "").splitlines(keepends=True), f.content.splitlines(keepends=True),
-            fromfile=f"a/{f.path}" if old is not None else "/dev/null", tofile=f"b/{f.path}",
-        ))  # fmt: skip
-        changes.append(FileChange(
-            path=f.path, status=Status.CREATED if old is None else Status.UPDATED, diff=diff,
-            hand_edited=old is not None and edited_by_hand(old),
-        ))  # fmt: skip
+        diff = "".join(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                f.content.splitlines(keepends=True),
+                fromfile=f"a/{f.path}" if old is not None else "/dev/null",
+                tofile=f"b/{f.path}",
+            )
+        )
+        changes.append(
+            FileChange(
+                path=f.path,
+                status=Status.CREATED if old is None else Status.UPDATED,
+                diff=diff,
+                hand_edited=old is not None and edited_by_hand(old),
+            )
+        )
     return tuple(changes)
 
 
@@ -59,14 +68,17 @@ def check(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChange
     stale = [c for c in changes if c.status is not Status.UNCHANGED]
     if stale:
         names = ", ".join(c.path for c in stale)
-        raise StaleError(f"{len(stale)} generated file(s) are stale: {names}",
-                         hint="run `devenv generate` to update them",
-                         details="".join(c.diff for c in stale))  # fmt: skip
+        raise StaleError(
+            f"{len(stale)} generated file(s) are stale: {names}",
+            hint="run `devenv generate` to update them",
+            details="".join(c.diff for c in stale),
+        )
     return changes
 
 
-def write(project_dir: Path, files: tuple[GeneratedFile, ...], *, force: bool,
-          dry_run: bool = False) -> tuple[FileChange, ...]:  # fmt: skip
+def write(
+    project_dir: Path, files: tuple[GeneratedFile, ...], *, force: bool, dry_run: bool = False
+) -> tuple[FileChange, ...]:
     changes = compare(project_dir, files)
     edited = [c.path for c in changes if c.hand_edited]
     if edited and not force:

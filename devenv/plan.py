@@ -239,10 +239,10 @@ def plan_from_dict(
                 continue
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise fail(section, key, f"must be {_kind(kind)}, not {_kind(type(value))}")
-            if kind is list:
+            if isinstance(value, list):
                 inner = type(default[0]) if default else str
                 for item in value:
-                    if not isinstance(item, inner) or isinstance(item, bool) and inner is int:
+                    if not isinstance(item, inner) or (isinstance(item, bool) and inner is int):
                         raise fail(section, key, f"items must be {_kind(inner)}, got {item!r}")
                 if len(set(value)) != len(value):
                     raise fail(section, key, "lists a value twice")
@@ -256,8 +256,11 @@ def plan_from_dict(
     family, tag = validate.split_image_ref(env["base"])
     release = distro.find_release(family, tag)
     if release is None:
-        raise fail("environment", "base",
-                   f"{env['base']!r} is not a supported base; supported: {distro.supported_bases()}")  # fmt: skip
+        raise fail(
+            "environment",
+            "base",
+            f"{env['base']!r} is not a supported base; supported: {distro.supported_bases()}",
+        )
     try:
         packages = distro.postgres_packages(release, pg["version"], pg["source"], pg["extensions"])
     except ValueError as exc:
@@ -275,7 +278,7 @@ def plan_from_dict(
         project_dir=project_dir.resolve(),
         environment=Environment(
             name=name, base=env["base"], release=release, mirror=env["mirror"], user=env["user"]
-        ),  # fmt: skip
+        ),
         system=System(packages=values["system"]["packages"]),
         postgres=Postgres(
             version=pg["version"],
@@ -285,7 +288,7 @@ def plan_from_dict(
             host_port=pg["host_port"],
             user=pg["user"],
             database=pg["database"],
-        ),  # fmt: skip
+        ),
         python=Python(
             venv=py["venv"],
             container_venv=py["container_venv"],
@@ -293,12 +296,12 @@ def plan_from_dict(
             installer=py["installer"],
             smoke=py["smoke"],
             allow_index_options=py["allow_index_options"],
-        ),  # fmt: skip
+        ),
         devcontainer=Devcontainer(
             forward_ports=dc["forward_ports"],
             extensions=dc["extensions"],
             workspace=dc["workspace"],
-        ),  # fmt: skip
+        ),
         requirements=requirements,
     )
 
@@ -309,8 +312,14 @@ def _near(word: str, options: tuple[str, ...]) -> str:
 
 
 def _kind(kind: type) -> str:
-    return {str: "a string", int: "an integer", bool: "true or false", list: "a list",
-            dict: "a table", float: "a number"}.get(kind, kind.__name__)  # fmt: skip
+    return {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        float: "a number",
+    }.get(kind, kind.__name__)
 
 
 def _line_of(text: str, section: str, key: str | None) -> int | None:

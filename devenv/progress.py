@@ -16,8 +16,11 @@ class PlainProgress(Progress):
         self.stream = stream
 
     def step(self, record: StepRecord) -> None:
-        print(f"[{record.target} {record.number}/{record.total}] {record.instruction}",
-              file=self.stream, flush=True)  # fmt: skip
+        print(
+            f"[{record.target} {record.number}/{record.total}] {record.instruction}",
+            file=self.stream,
+            flush=True,
+        )
 
     def output(self, record: StepRecord, line: str) -> None:
         print(f"  {line}", file=self.stream, flush=True)
@@ -27,8 +30,11 @@ class PlainProgress(Progress):
 
     def done(self, result: TargetResult) -> None:
         cached = sum(s.cached for s in result.steps)
-        print(f"built {result.ref} ({len(result.steps)} steps, {cached} cached)",
-              file=self.stream, flush=True)  # fmt: skip
+        print(
+            f"built {result.ref} ({len(result.steps)} steps, {cached} cached)",
+            file=self.stream,
+            flush=True,
+        )
 
 
 class TerminalProgress(Progress):

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Options that change where packages come from: refused unless the plan allows them.
-INDEX_OPTIONS = ("--index-url", "-i", "--extra-index-url", "--trusted-host", "--find-links", "-f",
-                 "--no-index")  # fmt: skip
+INDEX_OPTIONS = (
+    "--index-url",
+    "-i",
+    "--extra-index-url",
+    "--trusted-host",
+    "--find-links",
+    "-f",
+    "--no-index",
+)
 _NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 
 
@@ -77,16 +84,18 @@ def read_requirements(
             elif option in INDEX_OPTIONS:
                 if not allow_index_options:
                     raise RequirementsError(
-                        key, number,
+                        key,
+                        number,
                         f"'{option}' changes where packages come from; set "
                         "[python] allow_index_options = true in devenv.toml if that is intended",
-                    )  # fmt: skip
+                    )
             elif option in ("-e", "--editable") or line.startswith((".", "/", "file:")):
                 raise RequirementsError(
-                    key, number,
+                    key,
+                    number,
                     "local and editable installs can't be built into the image (the workspace "
                     "is mounted, not copied); install them after start-up instead",
-                )  # fmt: skip
+                )
             elif option:
                 continue  # hash and install options (--hash, --pre, ...) are pip's business
             else:
@@ -109,16 +118,29 @@ def native_needs(requirements: RequirementsSet) -> tuple[NativeNeed, ...]:
     for req in requirements.requirements:
         if req.name == "psycopg" and not req.extras & {"binary"}:
             if "c" in req.extras:
-                needs.append(NativeNeed(requirement="psycopg[c]",
-                                        packages=("libpq-dev", "build-essential", "python3-dev"),
-                                        why="compiles its C extension against libpq"))  # fmt: skip
+                needs.append(
+                    NativeNeed(
+                        requirement="psycopg[c]",
+                        packages=("libpq-dev", "build-essential", "python3-dev"),
+                        why="compiles its C extension against libpq",
+                    )
+                )
             else:
-                needs.append(NativeNeed(requirement="psycopg", packages=("libpq-dev",),
-                                        why="without [binary] it loads the system libpq"))  # fmt: skip
+                needs.append(
+                    NativeNeed(
+                        requirement="psycopg",
+                        packages=("libpq-dev",),
+                        why="without [binary] it loads the system libpq",
+                    )
+                )
         elif req.name == "psycopg2":
-            needs.append(NativeNeed(requirement="psycopg2",
-                                    packages=("libpq-dev", "build-essential", "python3-dev"),
-                                    why="builds from source against libpq"))  # fmt: skip
+            needs.append(
+                NativeNeed(
+                    requirement="psycopg2",
+                    packages=("libpq-dev", "build-essential", "python3-dev"),
+                    why="builds from source against libpq",
+                )
+            )
     return tuple(needs)
 
 

@@ -100,21 +100,44 @@ def venv_path(plan: Plan, mode: Mode) -> str:
     return str(plan.project_dir / plan.python.venv)
 
 
-def _apt(step_id: str, phase: Phase, title: str, scope: Scope, packages: tuple[str, ...],
-         extra: tuple[Command, ...] = (), notes: tuple[str, ...] = ()) -> Step:  # fmt: skip
+def _apt(
+    step_id: str,
+    phase: Phase,
+    title: str,
+    scope: Scope,
+    packages: tuple[str, ...],
+    extra: tuple[Command, ...] = (),
+    notes: tuple[str, ...] = (),
+) -> Step:
     return Step(
-        id=step_id, phase=phase, title=title, kind=Kind.APT, scope=scope, root=True,
-        packages=packages, notes=notes,
+        id=step_id,
+        phase=phase,
+        title=title,
+        kind=Kind.APT,
+        scope=scope,
+        root=True,
+        packages=packages,
+        notes=notes,
         commands=(
             Command(argv=("apt-get", *APT_LOCK_WAIT, "update")),
-            Command(argv=("apt-get", *APT_LOCK_WAIT, "install", "-y", "--no-install-recommends",
-                          *packages), env=APT_ENV),
+            Command(
+                argv=(
+                    "apt-get",
+                    *APT_LOCK_WAIT,
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    *packages,
+                ),
+                env=APT_ENV,
+            ),
             *extra,
             # Lists are 40-90 MB and stale by the next build: images keep none.
-            Command(argv=("find", "/var/lib/apt/lists", "-type", "f", "-delete"),
-                    modes=CONTAINER_ONLY),
+            Command(
+                argv=("find", "/var/lib/apt/lists", "-type", "f", "-delete"), modes=CONTAINER_ONLY
+            ),
         ),
-    )  # fmt: skip
+    )
 
 
 def system_packages(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -126,7 +149,9 @@ def system_packages(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
         missing = [p for p in need.packages if p not in wanted]
         wanted.extend(missing)
         added = f"; added {', '.join(missing)}" if missing else ""
-        notes.append(f"{need.requirement}: {need.why}, so it needs {', '.join(need.packages)}{added}")
+        notes.append(
+            f"{need.requirement}: {need.why}, so it needs {', '.join(need.packages)}{added}"
+        )
     return tuple(dict.fromkeys(wanted)), tuple(notes)
 
 
@@ -139,61 +164,145 @@ def compile_steps(plan: Plan, mode: Mode) -> tuple[Step, ...]:
     steps: list[Step] = []
 
     # -- prerequisites: what every later step stands on --------------------------------------
-    steps.append(_apt("prerequisites", Phase.PREREQUISITES, "Base tools and CA certificates",
-                      Scope.BASE, ("ca-certificates",)))  # fmt: skip
-    steps.append(Step(
-        id="trust-ca", phase=Phase.PREREQUISITES, kind=Kind.CA, scope=Scope.BASE, root=True,
-        title="Trust the host's extra CA certificates", modes=CONTAINER_ONLY,
-        copies=((f"{CERTS_DIR}/", f"{CERTS_IMAGE_DIR}/"),),
-        commands=(Command(argv=("update-ca-certificates",)),),
-    ))  # fmt: skip
+    steps.append(
+        _apt(
+            "prerequisites",
+            Phase.PREREQUISITES,
+            "Base tools and CA certificates",
+            Scope.BASE,
+            ("ca-certificates",),
+        )
+    )
+    steps.append(
+        Step(
+            id="trust-ca",
+            phase=Phase.PREREQUISITES,
+            kind=Kind.CA,
+            scope=Scope.BASE,
+            root=True,
+            title="Trust the host's extra CA certificates",
+            modes=CONTAINER_ONLY,
+            copies=((f"{CERTS_DIR}/", f"{CERTS_IMAGE_DIR}/"),),
+            commands=(Command(argv=("update-ca-certificates",)),),
+        )
+    )
     if pg.needs_pgdg_repo:
         script = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh"
-        steps.append(_apt("pgdg", Phase.PREREQUISITES, "PostgreSQL apt repository (PGDG)",
-                          Scope.BASE, ("postgresql-common",),
-                          extra=(Command(argv=(script, "-y")),)))  # fmt: skip
+        steps.append(
+            _apt(
+                "pgdg",
+                Phase.PREREQUISITES,
+                "PostgreSQL apt repository (PGDG)",
+                Scope.BASE,
+                ("postgresql-common",),
+                extra=(Command(argv=(script, "-y")),),
+            )
+        )
 
     # -- system packages ---------------------------------------------------------------------
     dev_packages, notes = system_packages(plan)
-    steps.append(_apt("system-packages", Phase.SYSTEM, "System packages", Scope.DEV,
-                      dev_packages, notes=notes))  # fmt: skip
+    steps.append(
+        _apt(
+            "system-packages", Phase.SYSTEM, "System packages", Scope.DEV, dev_packages, notes=notes
+        )
+    )
     # postgresql-common creates and starts a 'main' cluster on install; the image's
     # entrypoint makes its own in PGDATA, so the image drops it (the host keeps it).
-    drop_main = Command(argv=("pg_dropcluster", "--stop", str(plan.postgres.version), "main"),
-                        modes=CONTAINER_ONLY)  # fmt: skip
-    steps.append(_apt("postgres-server", Phase.SYSTEM, f"PostgreSQL {plan.postgres.version} server"
-                      f" with {', '.join(plan.postgres.extensions)}", Scope.DB,
-                      (pg.server, pg.client, *pg.extensions), extra=(drop_main,)))  # fmt: skip
-    steps.append(Step(
-        id="db-runtime", phase=Phase.SYSTEM, kind=Kind.IMAGE, scope=Scope.DB, root=True,
-        title="Database folders owned by postgres, and the entrypoint", modes=CONTAINER_ONLY,
-        copies=((DB_ENTRYPOINT, DB_ENTRYPOINT_IMAGE),),
-        commands=(Command(argv=("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "0700",
-                                DB_DATA)),
-                  Command(argv=("install", "-d", "-o", "postgres", "-g", "postgres", "-m", "2775",
-                                "/var/run/postgresql"))),
-    ))  # fmt: skip
-    steps.append(Step(
-        id="dev-user", phase=Phase.SYSTEM, kind=Kind.IMAGE, scope=Scope.DEV, root=True,
-        title=f"Non-root user {plan.environment.user!r} owning {venv}", modes=CONTAINER_ONLY,
-        copies=((USER_SCRIPT, USER_SCRIPT_IMAGE),),
-        commands=(Command(argv=("sh", USER_SCRIPT_IMAGE, plan.environment.user, str(DEV_UID),
-                                venv)),),
-    ))  # fmt: skip
+    drop_main = Command(
+        argv=("pg_dropcluster", "--stop", str(plan.postgres.version), "main"), modes=CONTAINER_ONLY
+    )
+    steps.append(
+        _apt(
+            "postgres-server",
+            Phase.SYSTEM,
+            f"PostgreSQL {plan.postgres.version} server with {', '.join(plan.postgres.extensions)}",
+            Scope.DB,
+            (pg.server, pg.client, *pg.extensions),
+            extra=(drop_main,),
+        )
+    )
+    steps.append(
+        Step(
+            id="db-runtime",
+            phase=Phase.SYSTEM,
+            kind=Kind.IMAGE,
+            scope=Scope.DB,
+            root=True,
+            title="Database folders owned by postgres, and the entrypoint",
+            modes=CONTAINER_ONLY,
+            copies=((DB_ENTRYPOINT, DB_ENTRYPOINT_IMAGE),),
+            commands=(
+                Command(
+                    argv=(
+                        "install",
+                        "-d",
+                        "-o",
+                        "postgres",
+                        "-g",
+                        "postgres",
+                        "-m",
+                        "0700",
+                        DB_DATA,
+                    )
+                ),
+                Command(
+                    argv=(
+                        "install",
+                        "-d",
+                        "-o",
+                        "postgres",
+                        "-g",
+                        "postgres",
+                        "-m",
+                        "2775",
+                        "/var/run/postgresql",
+                    )
+                ),
+            ),
+        )
+    )
+    steps.append(
+        Step(
+            id="dev-user",
+            phase=Phase.SYSTEM,
+            kind=Kind.IMAGE,
+            scope=Scope.DEV,
+            root=True,
+            title=f"Non-root user {plan.environment.user!r} owning {venv}",
+            modes=CONTAINER_ONLY,
+            copies=((USER_SCRIPT, USER_SCRIPT_IMAGE),),
+            commands=(
+                Command(argv=("sh", USER_SCRIPT_IMAGE, plan.environment.user, str(DEV_UID), venv)),
+            ),
+        )
+    )
 
     # -- python environment ------------------------------------------------------------------
-    steps.append(Step(
-        id="venv", phase=Phase.PYTHON, kind=Kind.VENV, scope=Scope.DEV, root=False,
-        title=f"Virtual environment at {venv}",
-        commands=(Command(argv=("python3", "-m", "venv", venv)),),
-    ))  # fmt: skip
+    steps.append(
+        Step(
+            id="venv",
+            phase=Phase.PYTHON,
+            kind=Kind.VENV,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Virtual environment at {venv}",
+            commands=(Command(argv=("python3", "-m", "venv", venv)),),
+        )
+    )
     bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])
-    steps.append(Step(
-        id="pip-bootstrap", phase=Phase.PYTHON, kind=Kind.PIP_BOOTSTRAP, scope=Scope.DEV,
-        root=False, title=f"Upgrade {', '.join(bootstrap)}",
-        commands=(Command(argv=(python, "-m", "pip", "install", *no_cache, "--upgrade",
-                                *bootstrap)),),
-    ))  # fmt: skip
+    steps.append(
+        Step(
+            id="pip-bootstrap",
+            phase=Phase.PYTHON,
+            kind=Kind.PIP_BOOTSTRAP,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Upgrade {', '.join(bootstrap)}",
+            commands=(
+                Command(argv=(python, "-m", "pip", "install", *no_cache, "--upgrade", *bootstrap)),
+            ),
+        )
+    )
     base = REQUIREMENTS_DIR if in_image else str(plan.project_dir)
     files = [f"{base}/{f}" for f in plan.python.requirements]
     dash_r = tuple(arg for f in files for arg in ("-r", f))
@@ -201,36 +310,72 @@ def compile_steps(plan: Plan, mode: Mode) -> tuple[Step, ...]:
         env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
         if in_image:
             env += (("UV_NO_CACHE", "1"),)
-        install = Command(argv=(f"{venv}/bin/uv", "pip", "install", "--python", python, *dash_r),
-                          env=env)  # fmt: skip
+        install = Command(
+            argv=(f"{venv}/bin/uv", "pip", "install", "--python", python, *dash_r), env=env
+        )
     else:
         install = Command(argv=(python, "-m", "pip", "install", *no_cache, *dash_r))
-    steps.append(Step(
-        id="requirements", phase=Phase.PYTHON, kind=Kind.PIP_INSTALL, scope=Scope.DEV, root=False,
-        title=f"Install {', '.join(plan.python.requirements)} with {plan.python.installer}",
-        copies=tuple((f, f"{REQUIREMENTS_DIR}/{f}") for f in plan.requirements.files),
-        commands=(install,),
-    ))  # fmt: skip
+    steps.append(
+        Step(
+            id="requirements",
+            phase=Phase.PYTHON,
+            kind=Kind.PIP_INSTALL,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Install {', '.join(plan.python.requirements)} with {plan.python.installer}",
+            copies=tuple((f, f"{REQUIREMENTS_DIR}/{f}") for f in plan.requirements.files),
+            commands=(install,),
+        )
+    )
 
     # -- verification ------------------------------------------------------------------------
-    steps.append(Step(
-        id="pip-check", phase=Phase.VERIFY, kind=Kind.CHECK, scope=Scope.DEV, root=False,
-        title="pip check: installed packages have compatible dependencies",
-        commands=(Command(argv=(python, "-m", "pip", "check")),),
-    ))  # fmt: skip
+    steps.append(
+        Step(
+            id="pip-check",
+            phase=Phase.VERIFY,
+            kind=Kind.CHECK,
+            scope=Scope.DEV,
+            root=False,
+            title="pip check: installed packages have compatible dependencies",
+            commands=(Command(argv=(python, "-m", "pip", "check")),),
+        )
+    )
     if plan.python.smoke:
-        steps.append(Step(
-            id="smoke-imports", phase=Phase.VERIFY, kind=Kind.CHECK, scope=Scope.DEV, root=False,
-            title=f"Import {', '.join(plan.python.smoke)}",
-            commands=(Command(argv=(python, "-c", f"import {', '.join(plan.python.smoke)}")),),
-        ))  # fmt: skip
+        steps.append(
+            Step(
+                id="smoke-imports",
+                phase=Phase.VERIFY,
+                kind=Kind.CHECK,
+                scope=Scope.DEV,
+                root=False,
+                title=f"Import {', '.join(plan.python.smoke)}",
+                commands=(Command(argv=(python, "-c", f"import {', '.join(plan.python.smoke)}")),),
+            )
+        )
     for ext in plan.postgres.extensions:
         sql_name = EXTENSION_SQL_NAMES[ext]
-        steps.append(Step(
-            id=f"extension-{ext}", phase=Phase.VERIFY, kind=Kind.DB_CHECK, scope=Scope.DB,
-            root=False, at_build=False, title=f"CREATE EXTENSION {sql_name} and a vector query",
-            commands=(Command(argv=("psql", "-v", "ON_ERROR_STOP=1", "-c",
-                                    f"CREATE EXTENSION IF NOT EXISTS {sql_name}", "-c",
-                                    "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector")),),
-        ))  # fmt: skip
+        steps.append(
+            Step(
+                id=f"extension-{ext}",
+                phase=Phase.VERIFY,
+                kind=Kind.DB_CHECK,
+                scope=Scope.DB,
+                root=False,
+                at_build=False,
+                title=f"CREATE EXTENSION {sql_name} and a vector query",
+                commands=(
+                    Command(
+                        argv=(
+                            "psql",
+                            "-v",
+                            "ON_ERROR_STOP=1",
+                            "-c",
+                            f"CREATE EXTENSION IF NOT EXISTS {sql_name}",
+                            "-c",
+                            "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector",
+                        )
+                    ),
+                ),
+            )
+        )
     return tuple(s for s in steps if mode in s.modes)

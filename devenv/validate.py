@@ -65,7 +65,7 @@ def image_ref(value: str) -> str:
 
 
 def split_image_ref(value: str) -> tuple[str, str]:
-    """Return (last path component, tag) of a valid reference: 'ubuntu:24.04' -> ('ubuntu', '24.04')."""
+    """(last path component, tag) of a valid reference: 'ubuntu:24.04' -> ('ubuntu', '24.04')."""
     match = _IMAGE_REF.fullmatch(image_ref(value))
     assert match is not None
     return match.group("path").rsplit("/", 1)[-1], match.group("tag") or "latest"

@@ -35,5 +35,9 @@ def json_option(f: F) -> F:
 
 
 def json_file_option(f: F) -> F:
-    return click.option("--json", "json_file", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Also write the result as JSON to this file.")(f)  # fmt: skip
+    return click.option(
+        "--json",
+        "json_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the result as JSON to this file.",
+    )(f)

@@ -18,9 +18,15 @@ def command(ctx: Context, force: bool, pull: bool) -> None:
     release = plan.environment.release
     with Engine.connect() as engine:
         result = ensure_base(
-            engine, plan.environment.base, release.distro, release.codename,
-            mirror=plan.environment.mirror, keyring=None, force=force,
-            log=lambda line: click.echo(line, err=True), try_pull=pull,
-        )  # fmt: skip
+            engine,
+            plan.environment.base,
+            release.distro,
+            release.codename,
+            mirror=plan.environment.mirror,
+            keyring=None,
+            force=force,
+            log=lambda line: click.echo(line, err=True),
+            try_pull=pull,
+        )
     state = "bootstrapped" if result.bootstrapped else "already present"
     click.echo(f"{result.ref}: {state} ({result.image_id[:19]})")

@@ -10,12 +10,18 @@ from devenv.commands import Context, json_file_option, pass_ctx
 @click.command()
 @click.option("--no-cache", is_flag=True, help="Rebuild every step.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result (and errors).")
-@click.option("--target", "targets", type=click.Choice(["dev", "db"]), multiple=True,
-              help="Build only this target (repeatable). Default: both.")  # fmt: skip
+@click.option(
+    "--target",
+    "targets",
+    type=click.Choice(["dev", "db"]),
+    multiple=True,
+    help="Build only this target (repeatable). Default: both.",
+)
 @json_file_option
 @pass_ctx
-def command(ctx: Context, no_cache: bool, quiet: bool, targets: tuple[str, ...],
-            json_file: Path | None) -> None:  # fmt: skip
+def command(
+    ctx: Context, no_cache: bool, quiet: bool, targets: tuple[str, ...], json_file: Path | None
+) -> None:
     """Build the dev and db images through the Docker Engine API."""
     from devenv.build import TARGETS, build_images, write_json
     from devenv.engine import Engine
@@ -24,13 +30,17 @@ def command(ctx: Context, no_cache: bool, quiet: bool, targets: tuple[str, ...],
     plan = ctx.plan()
     with Engine.connect() as engine:
         summary = build_images(
-            plan, engine, choose(quiet), no_cache=no_cache,
+            plan,
+            engine,
+            choose(quiet),
+            no_cache=no_cache,
             targets=tuple(t for t in TARGETS if t in targets) if targets else TARGETS,
             log=lambda line: None if quiet else click.echo(line, err=True),
-        )  # fmt: skip
+        )
     if json_file:
         write_json(json_file, summary)
     for target, ref in summary.images.items():
         click.echo(f"{target}: {ref}")
-    click.echo(f"{summary.steps_total} steps, {summary.steps_cached} cached, "
-               f"{summary.seconds:.1f}s")  # fmt: skip
+    click.echo(
+        f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
+    )

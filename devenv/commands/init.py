@@ -13,5 +13,7 @@ def command(ctx: Context) -> None:
 
     path, found = init_plan(ctx.project_dir)
     click.echo(f"wrote {path}")
-    click.echo(f"requirements: {', '.join(found) if found else 'none found (add them to [python])'}")
+    click.echo(
+        f"requirements: {', '.join(found) if found else 'none found (add them to [python])'}"
+    )
     click.echo("next: devenv generate")

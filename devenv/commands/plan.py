@@ -9,8 +9,13 @@ from devenv.commands import Context, json_option, pass_ctx
 
 @click.command("plan")
 @json_option
-@click.option("--mode", type=click.Choice(["container", "host", "both"]), default="both",
-              show_default=True, help="Which mode's steps to show.")  # fmt: skip
+@click.option(
+    "--mode",
+    type=click.Choice(["container", "host", "both"]),
+    default="both",
+    show_default=True,
+    help="Which mode's steps to show.",
+)
 @pass_ctx
 def command(ctx: Context, as_json: bool, mode: str) -> None:
     """Print the steps, grouped by phase, for the container and the host."""

@@ -63,7 +63,7 @@ def compose_data(plan: Plan) -> dict[str, Any]:
                         pg.user,
                         "-d",
                         pg.database,
-                    ],  # fmt: skip
+                    ],
                     "interval": "2s",
                     "timeout": "5s",
                     "retries": 30,

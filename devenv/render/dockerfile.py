@@ -34,8 +34,10 @@ def render_dockerfile(plan: Plan) -> str:
     out = [f"FROM {plan.environment.base} AS base", ""]
     out += _stage(steps, Scope.BASE, user=None)
     # Tools in both images use the system trust store, which now holds the host's extra CAs.
-    out += [f"ENV SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE} PIP_CERT={CA_BUNDLE}",
-            ""]  # fmt: skip
+    out += [
+        f"ENV SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE} PIP_CERT={CA_BUNDLE}",
+        "",
+    ]
 
     out += ["FROM base AS db", ""]
     out += _stage(steps, Scope.DB, user=None)

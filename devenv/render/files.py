@@ -57,4 +57,4 @@ def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
         GeneratedFile(path=DOCKERIGNORE, content=with_header(render_dockerignore(plan))),
         GeneratedFile(path=COMPOSE, content=with_header(render_compose(plan))),
         GeneratedFile(path=DEVCONTAINER, content=with_header(render_devcontainer(plan), "//")),
-    )  # fmt: skip
+    )

@@ -45,8 +45,11 @@ def test_plan_json_lists_both_modes(make_project: MakeProject) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["postgres"] == {"version": 16, "source": "distro", "extensions": ["pgvector"]}
-    assert [s["id"] for s in data["host"]][-3:] == ["pip-check", "smoke-imports",
-                                                     "extension-pgvector"]  # fmt: skip
+    assert [s["id"] for s in data["host"]][-3:] == [
+        "pip-check",
+        "smoke-imports",
+        "extension-pgvector",
+    ]
     assert any("apt-get" in c for s in data["container"] for c in s["commands"])
 
 
@@ -55,16 +58,17 @@ def test_plan_text_groups_by_phase(make_project: MakeProject) -> None:
     assert result.exit_code == 0
     out = result.output
     assert out.index("== container ==") < out.index("== host ==")
-    for phase in ("[prerequisites]", "[system packages]", "[python environment]",
-                  "[verification]"):  # fmt: skip
+    for phase in ("[prerequisites]", "[system packages]", "[python environment]", "[verification]"):
         assert phase in out
     assert "+ sudo apt-get" in out
 
 
 def test_python_dash_m_and_unknown_command() -> None:
-    result = subprocess.run([sys.executable, "-m", "devenv", "--version"], capture_output=True,
-                            text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "devenv", "--version"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "devenv" in result.stdout
-    bad = subprocess.run([sys.executable, "-m", "devenv", "frobnicate"], capture_output=True,
-                         text=True, check=False)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "devenv", "frobnicate"], capture_output=True, text=True, check=False
+    )
     assert bad.returncode == 2 and "No such command" in bad.stderr

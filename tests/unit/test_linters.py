@@ -41,8 +41,11 @@ def tool(name: str) -> str:
 def test_hadolint(generated: Path) -> None:
     result = subprocess.run(
         [tool("hadolint"), "--no-color", "--failure-threshold", "warning", "docker/Dockerfile"],
-        cwd=generated, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=generated,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -59,16 +62,23 @@ def test_hadolint_waivers_carry_a_reason(generated: Path) -> None:
 def test_shellcheck(generated: Path) -> None:
     scripts = sorted(str(p) for p in (generated / "docker").glob("*.sh"))
     assert len(scripts) == 3
-    result = subprocess.run([tool("shellcheck"), "-S", "warning", "-s", "sh", *scripts],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [tool("shellcheck"), "-S", "warning", "-s", "sh", *scripts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout
 
 
 def test_compose_spec(generated: Path) -> None:
     result = subprocess.run(
         [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"],
-        cwd=generated, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=generated,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -26,11 +26,15 @@ def test_default_plan_is_the_mission(make_project: MakeProject) -> None:
         steps["system-packages"].packages
     )
     assert steps["postgres-server"].packages == (
-        "postgresql-16", "postgresql-client-16", "postgresql-16-pgvector",
-    )  # fmt: skip
+        "postgresql-16",
+        "postgresql-client-16",
+        "postgresql-16-pgvector",
+    )
     assert [s.id for s in compile_steps(plan, Mode.HOST) if s.phase is Phase.VERIFY] == [
-        "pip-check", "smoke-imports", "extension-pgvector",
-    ]  # fmt: skip
+        "pip-check",
+        "smoke-imports",
+        "extension-pgvector",
+    ]
 
 
 def test_debian13_uses_postgres_17_from_the_archive(make_project: MakeProject) -> None:
@@ -57,12 +61,16 @@ def test_host_and_container_run_the_same_commands_but_paths(make_project: MakePr
     assert set(image) - set(host) == {"trust-ca", "dev-user", "db-runtime"}
     host_venv, image_venv = str(plan.project_dir / ".venv"), "/opt/venv"
     for step_id, step in host.items():
+
         def norm(argv: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(
-                a.replace(host_venv, "VENV").replace(image_venv, "VENV")
-                .replace(str(plan.project_dir), "REQ").replace("/opt/devenv/requirements", "REQ")
-                for a in argv if a != "--no-cache-dir"
-            )  # fmt: skip
+                a.replace(host_venv, "VENV")
+                .replace(image_venv, "VENV")
+                .replace(str(plan.project_dir), "REQ")
+                .replace("/opt/devenv/requirements", "REQ")
+                for a in argv
+                if a != "--no-cache-dir"
+            )
 
         assert [norm(c.argv) for c in step.commands_for(Mode.HOST)] == [
             norm(c.argv) for c in image[step_id].commands_for(Mode.HOST)
