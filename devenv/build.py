@@ -36,6 +36,8 @@ PROXY_ARGS = tuple(
     for name in (base, base.lower())
 )
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOISE = ("Removing intermediate container", "Successfully tagged ")
 TAIL_LINES = 25
 
 
@@ -98,7 +100,7 @@ def read_stream(
         if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
             result.image_id = str(message["aux"]["ID"])
         for raw in str(message.get("stream", "")).splitlines():
-            line = raw.rstrip()
+            line = _ANSI.sub("", raw).rstrip()
             match = _STEP.match(line)
             if match:
                 if current:
@@ -115,12 +117,10 @@ def read_stream(
                 progress.cached(current)
             elif current and line.strip().startswith("---> Running in"):
                 current.ran = True
-            elif line.strip().startswith("---> ") or not line.strip():
+            elif line.strip().startswith(("---> ", *_NOISE)) or not line.strip():
                 continue
             elif line.startswith("Successfully built "):
                 result.image_id = result.image_id or line.split()[-1]
-            elif line.startswith("Successfully tagged "):
-                continue
             elif current:
                 tail.append(line)
                 progress.output(current, line)
@@ -187,7 +187,7 @@ def build_images(
     certs = sync_certificates(root / CERTS_DIR, environ)
     if certs.sources:
         log(f"trusting {len(certs.sources)} CA source(s) in builds: {', '.join(certs.sources)}")
-    labels = {LABEL_PLAN: plan.digest(), LABEL_PROJECT: plan.environment.name}
+    labels = {LABEL_PROJECT: plan.environment.name}
     started = time.monotonic()
     results = []
     for target in targets:
@@ -197,7 +197,7 @@ def build_images(
             dockerfile=DOCKERFILE,
             target=target,
             tag=result.ref,
-            labels={**labels, LABEL_TARGET: target},
+            labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)},
             buildargs=proxy_build_args(environ),
             nocache=no_cache,
         )

@@ -12,7 +12,7 @@ from devenv.commands import Context
 from devenv.errors import EXIT_INTERRUPTED, DevenvError
 
 # Module names under devenv.commands, in the order `devenv --help` lists them.
-COMMANDS = ("init", "plan", "generate")
+COMMANDS = ("init", "plan", "generate", "base", "build")
 
 
 class DevenvGroup(click.Group):

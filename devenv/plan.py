@@ -85,14 +85,19 @@ class Plan:
         """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
         return f"devenv/{self.environment.name}-{target}:latest"
 
-    def digest(self) -> str:
-        """A stable hash of everything that decides the environment (for image labels)."""
+    def digest(self, target: str = "dev") -> str:
+        """A stable hash of what decides the `target` image (its label): the db image does
+        not change with the Python side, so neither does its digest."""
         data = asdict(self)
         data.pop("project_dir")
-        data["requirement_files"] = {
-            f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
-            for f in self.requirements.files
-        }
+        if target == "db":
+            for key in ("system", "python", "devcontainer", "requirements"):
+                data.pop(key)
+        else:
+            data["requirement_files"] = {
+                f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
+                for f in self.requirements.files
+            }
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

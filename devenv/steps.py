@@ -47,6 +47,14 @@ class Kind(str, enum.Enum):
     DB_CHECK = "db-check"  # needs a running server: `devenv verify`, host-install --with-db
 
 
+class Role(str, enum.Enum):
+    """What the host runner may do with a command besides running it as is."""
+
+    RUN = "run"
+    APT_UPDATE = "apt-update"  # host: at most once per run, only when a package is missing
+    APT_INSTALL = "apt-install"  # host: its trailing `Step.packages` narrowed to what dpkg lacks
+
+
 BOTH = frozenset({Mode.CONTAINER, Mode.HOST})
 CONTAINER_ONLY = frozenset({Mode.CONTAINER})
 
@@ -56,6 +64,7 @@ class Command:
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     modes: frozenset[Mode] = BOTH
+    role: Role = Role.RUN
 
     def display(self) -> str:
         return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
@@ -119,7 +128,7 @@ def _apt(
         packages=packages,
         notes=notes,
         commands=(
-            Command(argv=("apt-get", *APT_LOCK_WAIT, "update")),
+            Command(argv=("apt-get", *APT_LOCK_WAIT, "update"), role=Role.APT_UPDATE),
             Command(
                 argv=(
                     "apt-get",
@@ -130,6 +139,7 @@ def _apt(
                     *packages,
                 ),
                 env=APT_ENV,
+                role=Role.APT_INSTALL,
             ),
             *extra,
             # Lists are 40-90 MB and stale by the next build: images keep none.
@@ -155,9 +165,11 @@ def system_packages(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(dict.fromkeys(wanted)), tuple(notes)
 
 
-def compile_steps(plan: Plan, mode: Mode) -> tuple[Step, ...]:
+def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[Step, ...]:
+    """`venv` overrides where the venv goes (the host runner builds each venv generation in
+    its own folder, then points the plan's venv path at it)."""
     pg = plan.postgres.packages
-    venv = venv_path(plan, mode)
+    venv = venv or venv_path(plan, mode)
     python = f"{venv}/bin/python"
     in_image = mode is Mode.CONTAINER
     no_cache = ("--no-cache-dir",) if in_image else ()  # images keep no pip cache

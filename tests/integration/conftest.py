@@ -6,9 +6,14 @@ skip: these tests are where the product is proven.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -19,8 +24,13 @@ from devenv.errors import EngineError
 HERE = Path(__file__).resolve().parent
 TRIXIE = "debian:trixie"
 
-#: run(ref, argv or None for the image's default command) -> (exit code, stdout+stderr)
-RunContainer = Callable[[str, Sequence[str] | None], tuple[int, str]]
+
+class RunContainer(Protocol):
+    """run(ref, argv or None for the image's default command) -> (exit code, stdout+stderr)"""
+
+    def __call__(
+        self, ref: str, argv: Sequence[str] | None, user: str | None = None
+    ) -> tuple[int, str]: ...
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,10 +76,11 @@ def trixie_base(engine: Engine) -> str:
 def run_container(engine: Engine) -> RunContainer:
     """Run a throw-away container without network or tty; it is always removed."""
 
-    def run(ref: str, argv: Sequence[str] | None) -> tuple[int, str]:
+    def run(ref: str, argv: Sequence[str] | None, user: str | None = None) -> tuple[int, str]:
         container = engine.api.create_container(
             image=ref,
             command=list(argv) if argv is not None else None,
+            user=user or "",
             labels={f"{LABEL_PREFIX}test": "integration"},
             host_config=engine.api.create_host_config(network_mode="none"),
         )
@@ -82,3 +93,57 @@ def run_container(engine: Engine) -> RunContainer:
         return int(status["StatusCode"]), output.decode("utf-8", "replace")
 
     return run
+
+
+# -- a built Debian 13 + PostgreSQL 17 project, shared by build, verify and host tests ---------
+
+TRIXIE_PLAN = """\
+[environment]
+name = "itest"
+base = "debian:trixie"
+
+[postgres]
+version = 17
+
+[python]
+requirements = ["requirements.txt"]
+smoke = ["psycopg", "pgvector.psycopg", "sqlalchemy"]
+
+[devcontainer]
+forward_ports = []
+"""
+TRIXIE_REQUIREMENTS = "psycopg[binary]==3.3.9\npgvector==0.5.1\nSQLAlchemy==2.0.44\n"
+
+
+def devenv_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 1800
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `devenv` entry point as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "devenv", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class BuiltProject:
+    root: Path
+    build: dict[str, Any]  # the --json of the first build
+
+
+@pytest.fixture(scope="session")
+def built_project(trixie_base: str, tmp_path_factory: pytest.TempPathFactory) -> BuiltProject:
+    root = tmp_path_factory.mktemp("itest")
+    (root / "devenv.toml").write_text(TRIXIE_PLAN)
+    (root / "requirements.txt").write_text(TRIXIE_REQUIREMENTS)
+    generated = devenv_cli("-C", str(root), "generate")
+    assert generated.returncode == 0, generated.stderr
+    report = root / "build.json"
+    built = devenv_cli("-C", str(root), "build", "--json", str(report))
+    assert built.returncode == 0, built.stderr[-4000:]
+    return BuiltProject(root=root, build=json.loads(report.read_text()))

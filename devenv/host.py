@@ -1,0 +1,376 @@
+"""`devenv host-install`: the compiled host steps, run natively, idempotently, one run at a time.
+
+Every command comes from `compile_steps(plan, Mode.HOST)`; this module only decides whether a
+step needs to run, and how: apt steps install just what dpkg lacks (through `sudo -n` when not
+root), the Python steps build a new venv generation only when the requirements stamp changed
+(see host_venv), checks always run. `--with-db` adds one host-only step (a local cluster, role
+and database: see host_db) before the database checks can run.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv import host_apt, host_db, host_venv
+from devenv.distro import EXTENSION_SQL_NAMES
+from devenv.errors import HostError
+from devenv.host_exec import Echo, Executor
+from devenv.host_lock import host_lock
+from devenv.output import atomic_write
+from devenv.plan import Plan
+from devenv.steps import Kind, Mode, Role, Scope, Step, compile_steps
+
+DB_SETUP_ID = "db-cluster"
+
+
+class Status(str, enum.Enum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    with_db: bool = False
+    dry_run: bool = False
+    recreate: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepResult:
+    name: str
+    title: str
+    status: Status
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostReport:
+    plan: Plan
+    options: Options
+    steps: tuple[StepResult, ...]
+    seconds: float
+    database_url: str | None = None
+    notes: tuple[str, ...] = ()
+    error: HostError | None = None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.interrupted
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for s in self.steps if s.status is Status.CHANGED)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "changed": self.changed,
+            "dry_run": self.options.dry_run,
+            "with_db": self.options.with_db,
+            "seconds": round(self.seconds, 2),
+            "venv": str(self.plan.project_dir / self.plan.python.venv),
+            "database_url": self.database_url,
+            "error": str(self.error)
+            if self.error
+            else ("interrupted" if self.interrupted else None),
+            "notes": list(self.notes),
+            "steps": [
+                {"name": s.name, "title": s.title, "status": s.status.value, "detail": s.detail}
+                for s in self.steps
+            ],
+        }
+
+    def summary(self) -> list[str]:
+        counts = {st: sum(1 for s in self.steps if s.status is st) for st in Status}
+        tally = ", ".join(f"{counts[st]} {st.value}" for st in Status if counts[st] or st is
+                          Status.CHANGED)  # fmt: skip
+        if self.options.dry_run:
+            lines = [f"dry run: nothing was changed; {counts[Status.CHANGED]} step(s) would "
+                     f"change something ({self.seconds:.1f}s)"]  # fmt: skip
+            lines += [f"note: {n}" for n in self.notes]
+            return lines
+        lines = [f"host-install: {tally} ({self.seconds:.1f}s)"]
+        if not self.ok:
+            return lines
+        venv = self.plan.python.venv
+        lines.append(f"venv: {self.plan.project_dir / venv}")
+        lines.append(f"  activate it in {self.plan.project_dir}:  source {venv}/bin/activate")
+        lines.append(f"  or run its tools directly:  {venv}/bin/python, {venv}/bin/pip")
+        if self.database_url:
+            lines.append(f"DATABASE_URL={self.database_url}")
+            lines.append("  (the current user's role over the local socket; no password)")
+        else:
+            lines.append(f"database: none set up here; `devenv host-install --with-db` makes a local "
+                         f"PostgreSQL {self.plan.postgres.version} with "
+                         f"{', '.join(self.plan.postgres.extensions) or 'no extensions'}")  # fmt: skip
+        return lines
+
+    def raise_for_status(self) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        if self.error is not None:
+            raise self.error
+
+
+def write_report(path: Path, report: HostReport) -> None:
+    atomic_write(path, json.dumps(report.as_json(), indent=2) + "\n")
+
+
+def host_install(plan: Plan, options: Options, echo: Echo) -> HostReport:
+    with host_lock(plan.project_dir, dry_run=options.dry_run):
+        return _Runner(plan, options, echo).run()
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Item:
+    name: str
+    title: str
+    run: Callable[[], tuple[Status, str]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Python:
+    stamp: host_venv.Stamp
+    decision: host_venv.Decision
+    steps: dict[str, Step] = field(default_factory=dict)  # compiled for the generation's path
+
+
+class _Runner:
+    def __init__(self, plan: Plan, options: Options, echo: Echo) -> None:
+        self.plan = plan
+        self.options = options
+        self.out = echo
+        self.header: str | None = None  # printed before the first line a step prints
+        self.ex = Executor(echo=self._echo, dry_run=options.dry_run)
+        self.state = host_venv.inspect(plan)
+        self.installed: dict[str, str] = {}
+        self.missing_anywhere = False
+        self.updated = False
+        self.python: _Python | None = None
+        self.database: host_db.Database | None = None
+
+    def _echo(self, line: str) -> None:
+        if self.header is not None:
+            self.out(self.header)
+            self.header = None
+        self.out(line)
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> HostReport:
+        started = time.monotonic()
+        items = self._items()
+        results: list[StepResult] = []
+        error: HostError | None = None
+        interrupted = False
+        try:
+            self._preflight()
+        except HostError as exc:
+            error = exc
+        total = len(items)
+        for n, item in enumerate(items, start=1):
+            if error is not None or interrupted:
+                results.append(StepResult(name=item.name, title=item.title,
+                                          status=Status.SKIPPED, detail="not reached"))  # fmt: skip
+                continue
+            prefix = f"[{n}/{total}] {item.title}"
+            self.header = prefix
+            try:
+                status, detail = item.run()
+            except HostError as exc:
+                error = exc
+                status, detail = Status.FAILED, exc.message
+            except KeyboardInterrupt:
+                interrupted = True
+                status, detail = Status.FAILED, "interrupted"
+            self.header = None
+            results.append(StepResult(name=item.name, title=item.title, status=status,
+                                      detail=detail))  # fmt: skip
+            self.out(f"{prefix} ... {status.value}{f' ({detail})' if detail else ''}")
+        if interrupted:
+            self.out(f"interrupted: {self.state.link} still points at the venv it had before")
+        return HostReport(
+            plan=self.plan, options=self.options, steps=tuple(results),
+            seconds=time.monotonic() - started,
+            database_url=self.database.url if self.database else None,
+            notes=tuple(self.ex.notes), error=error, interrupted=interrupted,
+        )  # fmt: skip
+
+    def _items(self) -> list[_Item]:
+        steps = compile_steps(self.plan, Mode.HOST)
+        db_apt = [i for i, s in enumerate(steps) if s.kind is Kind.APT and s.scope is Scope.DB]
+        at = db_apt[-1] + 1 if db_apt else len(steps)
+        items = [_Item(name=s.id, title=s.title, run=self._handler(s)) for s in steps]
+        title = (f"Local PostgreSQL {self.plan.postgres.version} cluster, a role and the "
+                 f"{self.plan.postgres.database!r} database for the current user")  # fmt: skip
+        items.insert(at, _Item(name=DB_SETUP_ID, title=title, run=self._db_setup))
+        return items
+
+    def _handler(self, step: Step) -> Callable[[], tuple[Status, str]]:
+        handlers = {
+            Kind.APT: self._apt,
+            Kind.VENV: self._venv,
+            Kind.PIP_BOOTSTRAP: self._pip,
+            Kind.PIP_INSTALL: self._pip,
+            Kind.CHECK: self._check,
+            Kind.DB_CHECK: self._db_check,
+        }
+        handler = handlers.get(step.kind, self._generic)
+        return lambda: handler(step)
+
+    def _preflight(self) -> None:
+        if not self.options.recreate:
+            problem = host_venv.foreign_problem(self.state)
+            if problem is not None:
+                if not self.options.dry_run:
+                    raise problem
+                self.ex.notes.append(f"a real run would stop: {problem}")
+        scopes = {Scope.BASE, Scope.DEV} | ({Scope.DB} if self.options.with_db else set())
+        apt = host_apt.apt_steps(compile_steps(self.plan, Mode.HOST), frozenset(scopes))
+        specs = [p for s in apt for p in s.packages]
+        self.installed = host_apt.query_installed(self.ex, specs)
+        self.missing_anywhere = bool(host_apt.missing(specs, self.installed))
+
+    # -- apt ---------------------------------------------------------------------------------
+
+    def _apt(self, step: Step) -> tuple[Status, str]:
+        if step.scope is Scope.DB and not self.options.with_db:
+            return Status.SKIPPED, "needs --with-db"
+        want = host_apt.missing(step.packages, self.installed)
+        extras = [c for c in step.commands_for(Mode.HOST) if c.role is Role.RUN]
+        # A repository step (extra commands) is needed only when something will be installed.
+        if not want and not (extras and self.missing_anywhere):
+            return Status.UNCHANGED, f"all {len(step.packages)} installed"
+        self.ex.require_root(step.title)
+        for command in step.commands_for(Mode.HOST):
+            if command.role is Role.APT_UPDATE:
+                if self.updated:
+                    continue
+                self.updated = True
+            elif command.role is Role.APT_INSTALL:
+                if not want:
+                    continue
+                command = host_apt.narrowed(command, step, want)
+            self.ex.run(self.ex.as_root(command), what=step.title)
+        if self.options.dry_run:
+            self.installed.update({host_apt.package_name(p): "" for p in want})
+        else:
+            now = host_apt.query_installed(self.ex, want)
+            self.installed.update(now)
+            still = host_apt.missing(want, self.installed)
+            if still:
+                raise HostError(
+                    f"{step.title}: apt-get succeeded but dpkg still lacks {', '.join(still)}",
+                    hint="a virtual package? name the real package in [system] packages",
+                )
+        return Status.CHANGED, f"installed {', '.join(want)}" if want else "repository added"
+
+    # -- the venv ----------------------------------------------------------------------------
+
+    def _python(self) -> _Python:
+        if self.python is not None:
+            return self.python
+        identity = host_venv.python_identity(self.ex)
+        if identity is None:
+            if not self.options.dry_run:
+                raise HostError("python3 is not on PATH, so no venv can be made",
+                                hint="install python3 and python3-venv, then retry")  # fmt: skip
+            self.ex.notes.append("python3 is not installed yet: the venv folder name is a guess")
+            identity = ("python3", "not installed")
+        stamp = host_venv.compute_stamp(self.plan, identity)
+        decision = host_venv.decide(self.plan, self.state, stamp, recreate=self.options.recreate)
+        venv = str(decision.venv(self.state))
+        steps = {s.id: s for s in compile_steps(self.plan, Mode.HOST, venv=venv)}
+        self.python = _Python(stamp=stamp, decision=decision, steps=steps)
+        return self.python
+
+    def _venv(self, step: Step) -> tuple[Status, str]:
+        py = self._python()
+        generation = py.decision.generation.name
+        if py.decision.action is host_venv.Action.KEEP:
+            if not self.options.dry_run:
+                self._collect_garbage(host_venv.kept_names(self.state))
+            return (
+                Status.UNCHANGED,
+                f"{self.plan.python.venv} -> generation {generation}, same stamp",
+            )
+        if py.decision.action is host_venv.Action.REUSE:
+            self._activate(py)
+            return Status.CHANGED, f"switched to kept generation {generation} (same stamp)"
+        if not self.options.dry_run:
+            host_venv.start_generation(py.decision, py.stamp)
+        self._run_plain(py.steps[step.id])
+        return Status.CHANGED, f"new generation {generation}"
+
+    def _pip(self, step: Step) -> tuple[Status, str]:
+        py = self._python()
+        if py.decision.action is not host_venv.Action.BUILD:
+            return Status.UNCHANGED, "requirements stamp unchanged"
+        self._run_plain(py.steps[step.id])
+        if step.kind is Kind.PIP_INSTALL:
+            self._activate(py)
+        return Status.CHANGED, ""
+
+    def _activate(self, py: _Python) -> None:
+        relative = py.decision.generation.relative_to(self.plan.project_dir)
+        if self.options.dry_run:
+            self._echo(f"  would point {self.plan.python.venv} at {relative}/")
+            return
+        replaced = host_venv.activate(self.plan, self.state, py.decision, py.stamp)
+        self._echo(f"  {self.plan.python.venv} now points at {relative}/ (replaced {replaced})")
+        keep = {py.decision.generation.name}
+        if self.state.generation is not None:
+            keep.add(self.state.generation.name)
+        self._collect_garbage(keep)
+
+    def _collect_garbage(self, keep: set[str]) -> None:
+        removed = host_venv.collect_garbage(self.plan, keep)
+        if removed:
+            self._echo(f"  removed old or unfinished venv generations: {', '.join(removed)}")
+
+    # -- checks, the database, anything else --------------------------------------------------
+
+    def _check(self, step: Step) -> tuple[Status, str]:
+        self._run_plain(self._python().steps.get(step.id, step))
+        return Status.UNCHANGED, "dry run" if self.options.dry_run else "passed"
+
+    def _db_setup(self) -> tuple[Status, str]:
+        if not self.options.with_db:
+            return Status.SKIPPED, "needs --with-db"
+        changed, self.database = host_db.setup(self.ex, self.plan, "the local database")
+        return (Status.CHANGED if changed else Status.UNCHANGED), self.database.url
+
+    def _db_check(self, step: Step) -> tuple[Status, str]:
+        if not self.options.with_db:
+            return Status.SKIPPED, "needs --with-db"
+        if self.database is None:
+            raise HostError(f"{step.title}: the local database was not set up",
+                            hint="this is a bug in devenv's host runner; please report it")  # fmt: skip
+        names = tuple(EXTENSION_SQL_NAMES[e] for e in self.plan.postgres.extensions)
+        present = not self.options.dry_run and host_db.extensions_present(
+            self.ex, self.database, names
+        )
+        for command in step.commands_for(Mode.HOST):
+            self.ex.run(self.ex.plain(command, self.database.env()), what=step.title)
+        return (Status.UNCHANGED if present else Status.CHANGED), "query passed"
+
+    def _generic(self, step: Step) -> tuple[Status, str]:
+        if step.root:
+            self.ex.require_root(step.title)
+        for command in step.commands_for(Mode.HOST):
+            invocation = self.ex.as_root(command) if step.root else self.ex.plain(command)
+            self.ex.run(invocation, what=step.title)
+        return Status.CHANGED, ""
+
+    def _run_plain(self, step: Step) -> None:
+        for command in step.commands_for(Mode.HOST):
+            self.ex.run(self.ex.plain(command), what=step.title)

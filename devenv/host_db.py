@@ -1,0 +1,143 @@
+"""`host-install --with-db`: a local cluster of the plan's PostgreSQL major, and a role and
+database for the current user.
+
+Debian's postgresql-common does the work: pg_lsclusters, pg_createcluster, pg_ctlcluster
+(which starts the server directly where systemd is not running, as in containers). The role
+and database are made as the `postgres` user (runuser as root, `sudo -n -u postgres`
+otherwise). The user connects over the unix socket with peer authentication: no password
+exists, so none can leak into argv, files or logs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from devenv.errors import HostError
+from devenv.host_exec import Env, Executor
+from devenv.plan import Plan
+from devenv.steps import Command
+
+SOCKET_DIR = "/var/run/postgresql"  # Debian's unix_socket_directories
+DEFAULT_PORT = 5432
+_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cluster:
+    version: int
+    name: str
+    port: int
+    status: str  # "online", "down", "online,recovery", ...
+
+    @property
+    def online(self) -> bool:
+        return self.status.split(",")[0] == "online"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    user: str
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{quote(self.user, safe='')}@/{self.name}?host={SOCKET_DIR}&port={self.port}"
+
+    def env(self) -> Env:
+        """Where psql and libpq connect: the socket, the port, the database."""
+        return (("PGHOST", SOCKET_DIR), ("PGPORT", str(self.port)), ("PGDATABASE", self.name))
+
+
+def parse_clusters(text: str) -> tuple[Cluster, ...]:
+    """`pg_lsclusters -h` lines: version, name, port, status, owner, data dir, log file."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].isdigit() and parts[2].isdigit():
+            found.append(Cluster(version=int(parts[0]), name=parts[1], port=int(parts[2]),
+                                 status=parts[3]))  # fmt: skip
+    return tuple(found)
+
+
+def find_cluster(executor: Executor, major: int) -> Cluster | None:
+    probe = executor.probe(("pg_lsclusters", "-h"))
+    if probe.returncode != 0:
+        return None
+    clusters = [c for c in parse_clusters(probe.stdout) if c.version == major]
+    clusters.sort(key=lambda c: (c.name != "main", c.name))
+    return clusters[0] if clusters else None
+
+
+def role_name(executor: Executor) -> str:
+    if not _ROLE.fullmatch(executor.user):
+        raise HostError(
+            f"can't make a PostgreSQL role for the user name {executor.user!r}",
+            hint="run host-install --with-db as a user with a plain name (letters, digits, _-.)",
+        )
+    return executor.user
+
+
+def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
+    """Make sure the cluster runs and the role and database exist. (changed, database)"""
+    major = plan.postgres.version
+    user = role_name(executor)
+    changed = False
+    cluster = find_cluster(executor, major)
+    if cluster is None:
+        executor.require_root(what)
+        executor.run(executor.as_root(Command(argv=("pg_createcluster", str(major), "main"))),
+                     what=what)  # fmt: skip
+        changed = True
+        cluster = find_cluster(executor, major) if not executor.dry_run else None
+        if cluster is None and not executor.dry_run:
+            raise HostError(f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
+                            hint="check `pg_lsclusters` and the PostgreSQL log")  # fmt: skip
+    name = cluster.name if cluster else "main"
+    port = cluster.port if cluster else DEFAULT_PORT
+    if cluster is None or not cluster.online:
+        executor.require_root(what)
+        executor.run(executor.as_root(Command(argv=("pg_ctlcluster", str(major), name, "start"))),
+                     what=what)  # fmt: skip
+        changed = True
+    database = Database(user=user, name=plan.postgres.database, port=port)
+    running = not executor.dry_run or (cluster is not None and cluster.online)
+    psql = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc")
+    exists = (
+        ("role", f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}",
+         ("createuser", "-p", str(port), "--superuser", user)),
+        ("database", f"SELECT 1 FROM pg_database WHERE datname = {_literal(database.name)}",
+         ("createdb", "-p", str(port), "-O", user, database.name)),
+    )  # fmt: skip
+    for _kind, query, create in exists:
+        executor.require_root(what)
+        if running:
+            probe = executor.probe(executor.as_postgres((*psql, query)).argv)
+            if probe.returncode != 0:
+                raise HostError(
+                    f"{what}: can't query the PostgreSQL {major} cluster on port {port}: "
+                    f"{probe.stderr.strip().splitlines()[-1:] or probe.returncode}",
+                    hint=f"check `pg_lsclusters` and /var/log/postgresql/postgresql-{major}-{name}.log",
+                )
+            if probe.stdout.strip() == "1":
+                continue
+        executor.run(executor.as_postgres(create), what=what)
+        changed = True
+    return changed, database
+
+
+def extensions_present(executor: Executor, database: Database, names: tuple[str, ...]) -> bool:
+    """Whether every extension in `names` exists in the database (asked as the user)."""
+    listed = ", ".join(_literal(n) for n in names)
+    probe = executor.probe(
+        ("psql", "-X", "-tAc", f"SELECT count(*) FROM pg_extension WHERE extname IN ({listed})"),
+        env=database.env(),
+    )
+    return probe.returncode == 0 and probe.stdout.strip() == str(len(names))
+
+
+def _literal(value: str) -> str:
+    # Values are validated names (no quotes), but quote as SQL would anyway.
+    return "'" + value.replace("'", "''") + "'"

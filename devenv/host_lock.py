@@ -1,0 +1,59 @@
+"""One host-install at a time per project: an flock on `.devenv/host-install.lock`.
+
+The kernel releases the lock when its holder exits, however it exits (kill -9 included), so a
+stale lock file never blocks anyone. A dry run creates nothing: it only checks an existing lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from devenv.errors import HostError
+
+LOCK_FILE = ".devenv/host-install.lock"
+
+
+@contextmanager
+def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
+    path = project_dir / LOCK_FILE
+    if dry_run:
+        if path.exists():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                _try_lock(fd, path, fcntl.LOCK_SH)
+            finally:
+                os.close(fd)
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _try_lock(fd, path, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _try_lock(fd: int, path: Path, kind: int) -> None:
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _holder(path)
+        raise HostError(
+            f"devenv host-install is already running for {path.parent.parent}{holder}",
+            hint="wait for it to finish, then run again",
+        ) from None
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
