@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.certs import sync_certificates
 from devenv.engine import Engine
 from devenv.errors import BuildError
+from devenv.generate import generate_files
+from devenv.locking import lock_status
 from devenv.output import atomic_write
 from devenv.plan import Plan
 from devenv.render.files import DOCKERFILE
-from devenv.steps import CERTS_DIR
 
 TARGETS = ("db", "dev")
 LABEL_PLAN = "dev.devenv.plan"
@@ -177,16 +177,16 @@ def build_images(
 ) -> BuildSummary:
     environ = os.environ if env is None else env
     root = plan.project_dir
-    if not (root / DOCKERFILE).is_file():
-        raise BuildError(f"{root / DOCKERFILE} does not exist", hint="run `devenv generate`")
+    log(lock_status(plan, frozen=False))  # callers that want --frozen check before connecting
+    # Build what the plan says now: bring generated files up to date (hand edits are refused).
+    for line in generate_files(plan, check=False, force=False):
+        if not line.startswith("unchanged"):
+            log(line)
     if not engine.image_exists(plan.environment.base):
         raise BuildError(
             f"the base image {plan.environment.base} is not on the engine at {engine.where}",
             hint="run `devenv base` to bootstrap it from the distribution's archive",
         )
-    certs = sync_certificates(root / CERTS_DIR, environ)
-    if certs.sources:
-        log(f"trusting {len(certs.sources)} CA source(s) in builds: {', '.join(certs.sources)}")
     labels = {LABEL_PROJECT: plan.environment.name}
     started = time.monotonic()
     results = []

@@ -12,7 +12,18 @@ from devenv.commands import Context
 from devenv.errors import EXIT_INTERRUPTED, DevenvError
 
 # Module names under devenv.commands, in the order `devenv --help` lists them.
-COMMANDS = ("init", "plan", "generate", "base", "build")
+COMMANDS = (
+    "init",
+    "plan",
+    "generate",
+    "base",
+    "build",
+    "host_install",
+    "doctor",
+    "parity",
+    "verify",
+    "lock",
+)
 
 
 class DevenvGroup(click.Group):

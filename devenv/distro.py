@@ -20,37 +20,30 @@ class Release:
     codename: str  # "noble", "trixie"
     archive_postgres: int  # the PostgreSQL major the distro archive ships
     archive_pgvector: bool  # whether the archive has postgresql-N-pgvector
+    python: str  # the release's python3: the lock resolves Python packages for it
 
     @property
     def label(self) -> str:
         return f"{self.distro.capitalize()} {self.version} ({self.codename})"
 
 
+def _release(distro: str, version: str, codename: str, pg: int, pgvector: bool, py: str) -> Release:
+    return Release(
+        distro=distro,
+        version=version,
+        codename=codename,
+        archive_postgres=pg,
+        archive_pgvector=pgvector,
+        python=py,
+    )
+
+
+# distro, version, codename, archive PostgreSQL, archive has pgvector, python3
 RELEASES: tuple[Release, ...] = (
-    Release(
-        distro="ubuntu",
-        version="22.04",
-        codename="jammy",
-        archive_postgres=14,
-        archive_pgvector=False,
-    ),
-    Release(
-        distro="ubuntu",
-        version="24.04",
-        codename="noble",
-        archive_postgres=16,
-        archive_pgvector=True,
-    ),
-    Release(
-        distro="debian",
-        version="12",
-        codename="bookworm",
-        archive_postgres=15,
-        archive_pgvector=False,
-    ),
-    Release(
-        distro="debian", version="13", codename="trixie", archive_postgres=17, archive_pgvector=True
-    ),
+    _release("ubuntu", "22.04", "jammy", 14, False, "3.10"),
+    _release("ubuntu", "24.04", "noble", 16, True, "3.12"),
+    _release("debian", "12", "bookworm", 15, False, "3.11"),
+    _release("debian", "13", "trixie", 17, True, "3.13"),
 )
 
 

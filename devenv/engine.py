@@ -368,7 +368,7 @@ class Engine:
         *,
         path: Path,
         dockerfile: str,
-        target: str,
+        target: str | None,
         tag: str,
         labels: Mapping[str, str],
         buildargs: Mapping[str, str],
@@ -397,3 +397,52 @@ class Engine:
             raise self._failed(f"building {tag}", exc) from exc
         finally:
             self.api.timeout = saved_timeout
+
+
+# -- throw-away containers (for `devenv parity`) --------------------------------------------
+
+
+def run_in_image(
+    engine: Engine,
+    ref: str,
+    argv: Sequence[str],
+    *,
+    timeout: float = 300.0,
+    network: bool = False,
+) -> tuple[int, str, str]:
+    """Run ``argv`` in a throw-away container of image ``ref`` (entrypoint replaced by
+    ``argv[0]``, no network unless asked) and return (exit code, stdout, stderr). Always
+    removed."""
+    import contextlib
+
+    docker = _docker()
+    if not engine.image_exists(ref):
+        raise EngineError(
+            f"image {ref} not found on the Docker engine at {engine.where}",
+            hint="build it first: devenv build",
+        )
+    container: Any = None
+    try:
+        container = engine.api.create_container(
+            image=ref,
+            entrypoint=[argv[0]],
+            command=list(argv[1:]),
+            labels={f"{LABEL_PREFIX}purpose": "run"},
+            host_config=engine.api.create_host_config(network_mode="bridge" if network else "none"),
+        )
+        engine.api.start(container)
+        status = engine.api.wait(container, timeout=timeout)
+        out = engine.api.logs(container, stdout=True, stderr=False)
+        err = engine.api.logs(container, stdout=False, stderr=True)
+    except (docker.errors.DockerException, OSError) as exc:
+        raise engine._failed(f"running {argv[0]} in {ref}", exc) from exc
+    finally:
+        if container is not None:
+            # Best effort: it carries our label for a manual clean-up.
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                engine.api.remove_container(container, force=True)
+    return (
+        int(status["StatusCode"]),
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+    )

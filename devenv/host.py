@@ -91,11 +91,14 @@ class HostReport:
 
     def summary(self) -> list[str]:
         counts = {st: sum(1 for s in self.steps if s.status is st) for st in Status}
-        tally = ", ".join(f"{counts[st]} {st.value}" for st in Status if counts[st] or st is
-                          Status.CHANGED)  # fmt: skip
+        tally = ", ".join(
+            f"{counts[st]} {st.value}" for st in Status if counts[st] or st is Status.CHANGED
+        )
         if self.options.dry_run:
-            lines = [f"dry run: nothing was changed; {counts[Status.CHANGED]} step(s) would "
-                     f"change something ({self.seconds:.1f}s)"]  # fmt: skip
+            lines = [
+                f"dry run: nothing was changed; {counts[Status.CHANGED]} step(s) would "
+                f"change something ({self.seconds:.1f}s)"
+            ]
             lines += [f"note: {n}" for n in self.notes]
             return lines
         lines = [f"host-install: {tally} ({self.seconds:.1f}s)"]
@@ -109,9 +112,11 @@ class HostReport:
             lines.append(f"DATABASE_URL={self.database_url}")
             lines.append("  (the current user's role over the local socket; no password)")
         else:
-            lines.append(f"database: none set up here; `devenv host-install --with-db` makes a local "
-                         f"PostgreSQL {self.plan.postgres.version} with "
-                         f"{', '.join(self.plan.postgres.extensions) or 'no extensions'}")  # fmt: skip
+            lines.append(
+                f"database: none set up here; `devenv host-install --with-db` makes a local "
+                f"PostgreSQL {self.plan.postgres.version} with "
+                f"{', '.join(self.plan.postgres.extensions) or 'no extensions'}"
+            )
         return lines
 
     def raise_for_status(self) -> None:
@@ -179,8 +184,14 @@ class _Runner:
         total = len(items)
         for n, item in enumerate(items, start=1):
             if error is not None or interrupted:
-                results.append(StepResult(name=item.name, title=item.title,
-                                          status=Status.SKIPPED, detail="not reached"))  # fmt: skip
+                results.append(
+                    StepResult(
+                        name=item.name,
+                        title=item.title,
+                        status=Status.SKIPPED,
+                        detail="not reached",
+                    )
+                )
                 continue
             prefix = f"[{n}/{total}] {item.title}"
             self.header = prefix
@@ -193,25 +204,35 @@ class _Runner:
                 interrupted = True
                 status, detail = Status.FAILED, "interrupted"
             self.header = None
-            results.append(StepResult(name=item.name, title=item.title, status=status,
-                                      detail=detail))  # fmt: skip
-            self.out(f"{prefix} ... {status.value}{f' ({detail})' if detail else ''}")
+            results.append(
+                StepResult(name=item.name, title=item.title, status=status, detail=detail)
+            )
+            word = status.value
+            if self.options.dry_run and status is Status.CHANGED:
+                word = "would change"
+            self.out(f"{prefix} ... {word}{f' ({detail})' if detail else ''}")
         if interrupted:
             self.out(f"interrupted: {self.state.link} still points at the venv it had before")
         return HostReport(
-            plan=self.plan, options=self.options, steps=tuple(results),
+            plan=self.plan,
+            options=self.options,
+            steps=tuple(results),
             seconds=time.monotonic() - started,
             database_url=self.database.url if self.database else None,
-            notes=tuple(self.ex.notes), error=error, interrupted=interrupted,
-        )  # fmt: skip
+            notes=tuple(self.ex.notes),
+            error=error,
+            interrupted=interrupted,
+        )
 
     def _items(self) -> list[_Item]:
         steps = compile_steps(self.plan, Mode.HOST)
         db_apt = [i for i, s in enumerate(steps) if s.kind is Kind.APT and s.scope is Scope.DB]
         at = db_apt[-1] + 1 if db_apt else len(steps)
         items = [_Item(name=s.id, title=s.title, run=self._handler(s)) for s in steps]
-        title = (f"Local PostgreSQL {self.plan.postgres.version} cluster, a role and the "
-                 f"{self.plan.postgres.database!r} database for the current user")  # fmt: skip
+        title = (
+            f"Local PostgreSQL {self.plan.postgres.version} cluster, a role and the "
+            f"{self.plan.postgres.database!r} database for the current user"
+        )
         items.insert(at, _Item(name=DB_SETUP_ID, title=title, run=self._db_setup))
         return items
 
@@ -282,8 +303,10 @@ class _Runner:
         identity = host_venv.python_identity(self.ex)
         if identity is None:
             if not self.options.dry_run:
-                raise HostError("python3 is not on PATH, so no venv can be made",
-                                hint="install python3 and python3-venv, then retry")  # fmt: skip
+                raise HostError(
+                    "python3 is not on PATH, so no venv can be made",
+                    hint="install python3 and python3-venv, then retry",
+                )
             self.ex.notes.append("python3 is not installed yet: the venv folder name is a guess")
             identity = ("python3", "not installed")
         stamp = host_venv.compute_stamp(self.plan, identity)
@@ -353,8 +376,10 @@ class _Runner:
         if not self.options.with_db:
             return Status.SKIPPED, "needs --with-db"
         if self.database is None:
-            raise HostError(f"{step.title}: the local database was not set up",
-                            hint="this is a bug in devenv's host runner; please report it")  # fmt: skip
+            raise HostError(
+                f"{step.title}: the local database was not set up",
+                hint="this is a bug in devenv's host runner; please report it",
+            )
         names = tuple(EXTENSION_SQL_NAMES[e] for e in self.plan.postgres.extensions)
         present = not self.options.dry_run and host_db.extensions_present(
             self.ex, self.database, names

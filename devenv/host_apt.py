@@ -13,7 +13,8 @@ from devenv.errors import HostError
 from devenv.host_exec import Executor
 from devenv.steps import Command, Kind, Role, Scope, Step
 
-DPKG_FORMAT = "${Package}\t${Status}\t${Version}\n"
+# dpkg-query expands \t and \n itself, so the argv stays one printable line.
+DPKG_FORMAT = r"${Package}\t${Status}\t${Version}\n"
 
 
 def package_name(spec: str) -> str:

@@ -44,7 +44,8 @@ class Database:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{quote(self.user, safe='')}@/{self.name}?host={SOCKET_DIR}&port={self.port}"
+        user = quote(self.user, safe="")
+        return f"postgresql://{user}@/{self.name}?host={SOCKET_DIR}&port={self.port}"
 
     def env(self) -> Env:
         """Where psql and libpq connect: the socket, the port, the database."""
@@ -57,8 +58,9 @@ def parse_clusters(text: str) -> tuple[Cluster, ...]:
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[0].isdigit() and parts[2].isdigit():
-            found.append(Cluster(version=int(parts[0]), name=parts[1], port=int(parts[2]),
-                                 status=parts[3]))  # fmt: skip
+            found.append(
+                Cluster(version=int(parts[0]), name=parts[1], port=int(parts[2]), status=parts[3])
+            )
     return tuple(found)
 
 
@@ -88,40 +90,53 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
     cluster = find_cluster(executor, major)
     if cluster is None:
         executor.require_root(what)
-        executor.run(executor.as_root(Command(argv=("pg_createcluster", str(major), "main"))),
-                     what=what)  # fmt: skip
+        executor.run(
+            executor.as_root(Command(argv=("pg_createcluster", str(major), "main"))), what=what
+        )
         changed = True
         cluster = find_cluster(executor, major) if not executor.dry_run else None
         if cluster is None and not executor.dry_run:
-            raise HostError(f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
-                            hint="check `pg_lsclusters` and the PostgreSQL log")  # fmt: skip
-    name = cluster.name if cluster else "main"
+            raise HostError(
+                f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
+                hint="check `pg_lsclusters` and the PostgreSQL log",
+            )
+    cluster_name = cluster.name if cluster else "main"
     port = cluster.port if cluster else DEFAULT_PORT
     if cluster is None or not cluster.online:
         executor.require_root(what)
-        executor.run(executor.as_root(Command(argv=("pg_ctlcluster", str(major), name, "start"))),
-                     what=what)  # fmt: skip
+        executor.run(
+            executor.as_root(Command(argv=("pg_ctlcluster", str(major), cluster_name, "start"))),
+            what=what,
+        )
         changed = True
     database = Database(user=user, name=plan.postgres.database, port=port)
     running = not executor.dry_run or (cluster is not None and cluster.online)
-    psql = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc")
-    exists = (
-        ("role", f"SELECT 1 FROM pg_roles WHERE rolname = {_literal(user)}",
-         ("createuser", "-p", str(port), "--superuser", user)),
-        ("database", f"SELECT 1 FROM pg_database WHERE datname = {_literal(database.name)}",
-         ("createdb", "-p", str(port), "-O", user, database.name)),
-    )  # fmt: skip
-    for _kind, query, create in exists:
+    # Constant queries; membership is decided here, so no name is ever spliced into SQL.
+    wanted = (
+        (
+            "SELECT rolname FROM pg_roles",
+            user,
+            ("createuser", "-p", str(port), "--superuser", user),
+        ),
+        (
+            "SELECT datname FROM pg_database",
+            database.name,
+            ("createdb", "-p", str(port), "-O", user, database.name),
+        ),
+    )
+    for query, name, create in wanted:
         executor.require_root(what)
         if running:
-            probe = executor.probe(executor.as_postgres((*psql, query)).argv)
+            argv = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc", query)
+            probe = executor.probe(executor.as_postgres(argv).argv)
             if probe.returncode != 0:
+                said = (probe.stderr.strip().splitlines() or [f"status {probe.returncode}"])[-1]
+                log = f"/var/log/postgresql/postgresql-{major}-{cluster_name}.log"
                 raise HostError(
-                    f"{what}: can't query the PostgreSQL {major} cluster on port {port}: "
-                    f"{probe.stderr.strip().splitlines()[-1:] or probe.returncode}",
-                    hint=f"check `pg_lsclusters` and /var/log/postgresql/postgresql-{major}-{name}.log",
+                    f"{what}: can't query PostgreSQL {major} on port {port}: {said}",
+                    hint=f"check `pg_lsclusters` and {log}",
                 )
-            if probe.stdout.strip() == "1":
+            if name in probe.stdout.split():
                 continue
         executor.run(executor.as_postgres(create), what=what)
         changed = True
@@ -130,14 +145,6 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
 
 def extensions_present(executor: Executor, database: Database, names: tuple[str, ...]) -> bool:
     """Whether every extension in `names` exists in the database (asked as the user)."""
-    listed = ", ".join(_literal(n) for n in names)
-    probe = executor.probe(
-        ("psql", "-X", "-tAc", f"SELECT count(*) FROM pg_extension WHERE extname IN ({listed})"),
-        env=database.env(),
-    )
-    return probe.returncode == 0 and probe.stdout.strip() == str(len(names))
-
-
-def _literal(value: str) -> str:
-    # Values are validated names (no quotes), but quote as SQL would anyway.
-    return "'" + value.replace("'", "''") + "'"
+    argv = ("psql", "-X", "-tAc", "SELECT extname FROM pg_extension")
+    probe = executor.probe(argv, env=database.env())
+    return probe.returncode == 0 and set(names) <= set(probe.stdout.split())

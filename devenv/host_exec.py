@@ -115,9 +115,11 @@ class Executor:
             return
         try:
             result = subprocess.run(
-                invocation.argv, env=_environ(invocation.env), stdin=subprocess.DEVNULL,
+                invocation.argv,
+                env=_environ(invocation.env),
+                stdin=subprocess.DEVNULL,
                 check=False,
-            )  # fmt: skip
+            )
         except FileNotFoundError:
             raise HostError(
                 f"{what}: `{invocation.argv[0]}` is not installed or not on PATH",
@@ -135,9 +137,14 @@ class Executor:
         self.echo(f"+ {invocation.display()}")
         try:
             result = subprocess.run(
-                invocation.argv, env=_environ(env), stdin=subprocess.DEVNULL,
-                capture_output=True, text=True, timeout=timeout, check=False,
-            )  # fmt: skip
+                invocation.argv,
+                env=_environ(env),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except FileNotFoundError:
             return Probe(returncode=127, stdout="", stderr=f"{argv[0]}: not found")
         except subprocess.TimeoutExpired:

@@ -130,8 +130,12 @@ def inspect(plan: Plan) -> VenvState:
         target = Path(os.path.realpath(link))
         root = Path(os.path.realpath(venvs_root(plan)))
         if target.parent.parent == root and target.name == link.name:
-            return VenvState(link=link, ownership=Ownership.OURS, generation=target.parent,
-                             marker=read_marker(target.parent))  # fmt: skip
+            return VenvState(
+                link=link,
+                ownership=Ownership.OURS,
+                generation=target.parent,
+                marker=read_marker(target.parent),
+            )
     return VenvState(link=link, ownership=Ownership.FOREIGN, generation=None, marker=None)
 
 
@@ -153,8 +157,12 @@ def decide(plan: Plan, state: VenvState, stamp: Stamp, *, recreate: bool) -> Dec
         for generation in _generations(plan):
             marker = read_marker(generation)
             python = generation / state.link.name / "bin" / "python"
-            if (marker and marker.get("complete") and marker.get("stamp") == stamp.digest
-                    and python.exists()):  # fmt: skip
+            if (
+                marker
+                and marker.get("complete")
+                and marker.get("stamp") == stamp.digest
+                and python.exists()
+            ):
                 return Decision(action=Action.REUSE, generation=generation)
     return Decision(action=Action.BUILD, generation=_new_generation(plan, stamp))
 

@@ -5,6 +5,7 @@ Every value is validated here, so renderers and runners can trust what they are 
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -17,6 +18,7 @@ from typing import Any
 
 from devenv import distro, validate
 from devenv.errors import PlanError
+from devenv.lock import Lock, read_lock
 from devenv.requirements import RequirementsError, RequirementsSet, read_requirements
 
 if sys.version_info >= (3, 11):
@@ -80,6 +82,7 @@ class Plan:
     python: Python
     devcontainer: Devcontainer
     requirements: RequirementsSet
+    lock: Lock | None = None  # devenv.lock, when the project has one
 
     def image(self, target: str) -> str:
         """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
@@ -93,6 +96,8 @@ class Plan:
         if target == "db":
             for key in ("system", "python", "devcontainer", "requirements"):
                 data.pop(key)
+            if self.lock:
+                data["lock"] = [self.lock.base, self.lock.apt]
         else:
             data["requirement_files"] = {
                 f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
@@ -214,7 +219,8 @@ def load_plan(project_dir: Path) -> Plan:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: invalid TOML: {exc}") from None
-    return plan_from_dict(data, project_dir=project_dir, source=path, text=text)
+    plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text)
+    return dataclasses.replace(plan, lock=read_lock(project_dir))
 
 
 def plan_from_dict(

@@ -119,8 +119,14 @@ class Checks:
 
     def record(self, name: str, status: Status, detail: str, seconds: float = 0.0) -> None:
         spec = self._specs[name]
-        result = CheckResult(name=name, title=spec.title, group=spec.group, status=status,
-                             detail=one_line(detail), seconds=round(seconds, 3))  # fmt: skip
+        result = CheckResult(
+            name=name,
+            title=spec.title,
+            group=spec.group,
+            status=status,
+            detail=one_line(detail),
+            seconds=round(seconds, 3),
+        )
         with self._lock:
             self._results.setdefault(name, result)
 
@@ -148,14 +154,28 @@ class Checks:
         for name in self._order:
             self.record(name, Status.SKIPPED, reason)
 
-    def report(self, *, project: str, run_id: str, images: dict[str, str], seconds: float,
-               notes: tuple[str, ...] = ()) -> Report:  # fmt: skip
+    def report(
+        self,
+        *,
+        project: str,
+        run_id: str,
+        images: dict[str, str],
+        seconds: float,
+        notes: tuple[str, ...] = (),
+    ) -> Report:
         self.skip_unrun("not run")
         with self._lock:
             checks = tuple(self._results[n] for n in self._order)
-        return Report(project=project, run_id=run_id, images=dict(images), checks=checks,
-                      postgres=dict(self.info["postgres"]), dev=dict(self.info["dev"]),
-                      seconds=round(seconds, 3), notes=notes)  # fmt: skip
+        return Report(
+            project=project,
+            run_id=run_id,
+            images=dict(images),
+            checks=checks,
+            postgres=dict(self.info["postgres"]),
+            dev=dict(self.info["dev"]),
+            seconds=round(seconds, 3),
+            notes=notes,
+        )
 
 
 # --- writers -----------------------------------------------------------------------------------
@@ -165,18 +185,22 @@ _MARK = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.SKIPPED: "skip"}
 
 def render_table(report: Report, *, width: int = 120) -> str:
     name_width = max((len(c.name) for c in report.checks), default=4)
-    lines = [f"devenv verify {report.project}: {report.images.get('db', '-')} + "
-             f"{report.images.get('dev', '-')} (run {report.run_id}, {report.seconds:.1f}s)"]  # fmt: skip
+    lines = [
+        f"devenv verify {report.project}: {report.images.get('db', '-')} + "
+        f"{report.images.get('dev', '-')} (run {report.run_id}, {report.seconds:.1f}s)"
+    ]
     lines += [f"  {note}" for note in report.notes]
     room = max(20, width - name_width - 10)
     for check in report.checks:
         detail = one_line(check.detail or check.title, room)
         lines.append(f"  {_MARK[check.status]:4}  {check.name:{name_width}}  {detail}")
     pg, dev = report.postgres, report.dev
-    facts = [f"PostgreSQL {pg['version']}" if pg.get("version") else "",
-             f"pgvector {pg['pgvector']}" if pg.get("pgvector") else "",
-             f"Python {dev['python']}" if dev.get("python") else "",
-             f"libpq {dev['libpq']}" if dev.get("libpq") else ""]  # fmt: skip
+    facts = [
+        f"PostgreSQL {pg['version']}" if pg.get("version") else "",
+        f"pgvector {pg['pgvector']}" if pg.get("pgvector") else "",
+        f"Python {dev['python']}" if dev.get("python") else "",
+        f"libpq {dev['libpq']}" if dev.get("libpq") else "",
+    ]
     if any(facts):
         lines.append("  " + ", ".join(f for f in facts if f))
     passed = sum(c.ok for c in report.checks)
@@ -201,11 +225,18 @@ def report_data(report: Report) -> dict[str, Any]:
         "failed": list(report.failed),
         "notes": list(report.notes),
         "checks": [
-            {"name": c.name, "ok": c.ok, "status": c.status.value, "group": c.group,
-             "title": c.title, "detail": c.detail, "seconds": c.seconds}
+            {
+                "name": c.name,
+                "ok": c.ok,
+                "status": c.status.value,
+                "group": c.group,
+                "title": c.title,
+                "detail": c.detail,
+                "seconds": c.seconds,
+            }
             for c in report.checks
         ],
-    }  # fmt: skip
+    }
 
 
 def render_json(report: Report) -> str:
@@ -213,20 +244,35 @@ def render_json(report: Report) -> str:
 
 
 def render_junit(report: Report) -> str:
-    suites = ET.Element("testsuites", name="devenv verify", tests=str(len(report.checks)),
-                        failures=str(len(report.failed)), errors="0",
-                        skipped=str(len(report.skipped)), time=f"{report.seconds:.3f}")  # fmt: skip
+    suites = ET.Element(
+        "testsuites",
+        name="devenv verify",
+        tests=str(len(report.checks)),
+        failures=str(len(report.failed)),
+        errors="0",
+        skipped=str(len(report.skipped)),
+        time=f"{report.seconds:.3f}",
+    )
     for group in dict.fromkeys(c.group for c in report.checks):
         checks = [c for c in report.checks if c.group == group]
         suite = ET.SubElement(
-            suites, "testsuite", name=f"devenv.verify.{group}", tests=str(len(checks)),
-            failures=str(sum(c.status is Status.FAILED for c in checks)), errors="0",
+            suites,
+            "testsuite",
+            name=f"devenv.verify.{group}",
+            tests=str(len(checks)),
+            failures=str(sum(c.status is Status.FAILED for c in checks)),
+            errors="0",
             skipped=str(sum(c.status is Status.SKIPPED for c in checks)),
             time=f"{sum(c.seconds for c in checks):.3f}",
-        )  # fmt: skip
+        )
         for check in checks:
-            case = ET.SubElement(suite, "testcase", classname=f"devenv.verify.{group}",
-                                 name=check.name, time=f"{check.seconds:.3f}")  # fmt: skip
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"devenv.verify.{group}",
+                name=check.name,
+                time=f"{check.seconds:.3f}",
+            )
             if check.status is Status.FAILED:
                 failure = ET.SubElement(case, "failure", message=check.detail, type="check")
                 failure.text = f"{check.title}\n{check.detail}"

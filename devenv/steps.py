@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from devenv.distro import EXTENSION_SQL_NAMES
+from devenv.lock import LOCK_FILE, Lock
 from devenv.plan import Plan
 from devenv.requirements import native_needs
 
@@ -117,7 +118,13 @@ def _apt(
     packages: tuple[str, ...],
     extra: tuple[Command, ...] = (),
     notes: tuple[str, ...] = (),
+    lock: Lock | None = None,
 ) -> Step:
+    if lock:  # devenv.lock pins every package the plan does not pin itself
+        packages = tuple(
+            f"{p}={lock.apt_version(p)}" if "=" not in p and lock.apt_version(p) else p
+            for p in packages
+        )
     return Step(
         id=step_id,
         phase=phase,
@@ -183,6 +190,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             "Base tools and CA certificates",
             Scope.BASE,
             ("ca-certificates",),
+            lock=plan.lock,
         )
     )
     steps.append(
@@ -208,6 +216,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
                 Scope.BASE,
                 ("postgresql-common",),
                 extra=(Command(argv=(script, "-y")),),
+                lock=plan.lock,
             )
         )
 
@@ -215,7 +224,13 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     dev_packages, notes = system_packages(plan)
     steps.append(
         _apt(
-            "system-packages", Phase.SYSTEM, "System packages", Scope.DEV, dev_packages, notes=notes
+            "system-packages",
+            Phase.SYSTEM,
+            "System packages",
+            Scope.DEV,
+            dev_packages,
+            notes=notes,
+            lock=plan.lock,
         )
     )
     # postgresql-common creates and starts a 'main' cluster on install; the image's
@@ -231,6 +246,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             Scope.DB,
             (pg.server, pg.client, *pg.extensions),
             extra=(drop_main,),
+            lock=plan.lock,
         )
     )
     steps.append(
@@ -302,6 +318,10 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         )
     )
     bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])
+    lock = plan.lock
+    if lock:  # the installers come from the lock too
+        pins = lock.python_pins()
+        bootstrap = [f"{t}=={pins[t]}" if t in pins else t for t in bootstrap]
     steps.append(
         Step(
             id="pip-bootstrap",
@@ -316,8 +336,11 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         )
     )
     base = REQUIREMENTS_DIR if in_image else str(plan.project_dir)
-    files = [f"{base}/{f}" for f in plan.python.requirements]
-    dash_r = tuple(arg for f in files for arg in ("-r", f))
+    # With a lock, the lock is the requirements file: every package pinned, every hash checked.
+    sources = (LOCK_FILE,) if lock else plan.python.requirements
+    dash_r = tuple(arg for f in sources for arg in ("-r", f"{base}/{f}"))
+    if lock:
+        dash_r = ("--require-hashes", *dash_r)
     if plan.python.installer == "uv":
         env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
         if in_image:
@@ -334,8 +357,11 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             kind=Kind.PIP_INSTALL,
             scope=Scope.DEV,
             root=False,
-            title=f"Install {', '.join(plan.python.requirements)} with {plan.python.installer}",
-            copies=tuple((f, f"{REQUIREMENTS_DIR}/{f}") for f in plan.requirements.files),
+            title=f"Install {', '.join(sources)} with {plan.python.installer}",
+            copies=tuple(
+                (f, f"{REQUIREMENTS_DIR}/{f}")
+                for f in (sources if lock else plan.requirements.files)
+            ),
             commands=(install,),
         )
     )

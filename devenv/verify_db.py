@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.plan import Plan
@@ -25,13 +26,43 @@ Vec = tuple[float, ...]
 Metric = Callable[[Vec, Vec], float]
 
 TABLE = "devenv_verify_items"
-MARKER = "devenv_verify_marker"
 HNSW_INDEX = "devenv_verify_hnsw"
 IVFFLAT_INDEX = "devenv_verify_ivfflat"
 DIM = 8
 ROWS = 200
 LISTS = 10  # IVFFlat lists; probes = LISTS makes the index search exhaustive
 K = 5
+
+# Every statement is a literal: no value is ever formatted into SQL.
+CREATE_TABLE = (
+    "CREATE TABLE devenv_verify_items (id integer PRIMARY KEY, embedding vector(8) NOT NULL)"
+)
+INSERT = "INSERT INTO devenv_verify_items (id, embedding) VALUES (%s, %s)"
+COUNT = "SELECT count(*) FROM devenv_verify_items"
+READ_BACK = "SELECT embedding FROM devenv_verify_items WHERE id = %s"
+CREATE_HNSW = (
+    "CREATE INDEX devenv_verify_hnsw ON devenv_verify_items"
+    " USING hnsw (embedding vector_cosine_ops)"
+)
+CREATE_IVFFLAT = (
+    "CREATE INDEX devenv_verify_ivfflat ON devenv_verify_items"
+    " USING ivfflat (embedding vector_l2_ops) WITH (lists = 10)"
+)
+NEAREST = {
+    "<=>": "SELECT id FROM devenv_verify_items ORDER BY embedding <=> %s LIMIT %s",
+    "<->": "SELECT id FROM devenv_verify_items ORDER BY embedding <-> %s LIMIT %s",
+}
+EXPLAIN_NEAREST = {op: f"EXPLAIN (FORMAT JSON) {query}" for op, query in NEAREST.items()}
+EXACT = {  # ef_search above the row count, every IVFFlat list probed: exact answers on purpose
+    "<=>": "SET LOCAL hnsw.ef_search = 400",
+    "<->": "SET LOCAL ivfflat.probes = 10",
+}
+DISTANCES = "SELECT %s <-> %s, %s <=> %s, %s <#> %s"
+EXTVERSION = "SELECT extversion FROM pg_extension WHERE extname = %s"
+EXTENSIONS = "SELECT extname, extversion FROM pg_extension ORDER BY extname"
+CREATE_MARKER = "CREATE TABLE IF NOT EXISTS devenv_verify_marker (note text NOT NULL)"
+INSERT_MARKER = "INSERT INTO devenv_verify_marker (note) VALUES (%s)"
+COUNT_MARKER = "SELECT count(*) FROM devenv_verify_marker WHERE note = %s"
 SEED = 20240917
 # The server sums float32 products; Python sums doubles of the same float32 values.
 REL_TOL = 1e-5
@@ -48,7 +79,7 @@ def float32(value: float) -> float:
 
 
 def sample_vectors(count: int, dim: int = DIM, seed: int = SEED) -> tuple[Vec, ...]:
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test vectors, not secrets
     return tuple(tuple(float32(rng.uniform(-1.0, 1.0)) for _ in range(dim)) for _ in range(count))
 
 
@@ -86,8 +117,9 @@ def nearest(rows: Sequence[Vec], query: Vec, metric: Metric, k: int) -> list[int
     return sorted(range(len(rows)), key=lambda i: (metric(rows[i], query), i))[:k]
 
 
-def order_problem(got: Sequence[int], rows: Sequence[Vec], query: Vec, metric: Metric,
-                  k: int) -> str | None:  # fmt: skip
+def order_problem(
+    got: Sequence[int], rows: Sequence[Vec], query: Vec, metric: Metric, k: int
+) -> str | None:
     """None if `got` is the k nearest in the right order (rows whose distances tie within the
     float32 tolerance may swap); else what is wrong."""
     expected = nearest(rows, query, metric, k)
@@ -164,35 +196,52 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
 
     specs = [
         spec("db-start", f"{image} starts with testcontainers and answers psql"),
-        spec("db-server-version", f"the server's major version is the plan's ({major})",
-             "db-start"),
-    ]  # fmt: skip
+        spec(
+            "db-server-version", f"the server's major version is the plan's ({major})", "db-start"
+        ),
+    ]
     for ext in extensions(plan):
         specs += [
             spec(f"db-extension-{ext.sql_name}", f"CREATE EXTENSION {ext.sql_name}", "db-start"),
-            spec(f"db-extension-{ext.sql_name}-version",
-                 f"extversion of {ext.sql_name} is the version {ext.package} installs",
-                 f"db-extension-{ext.sql_name}"),
-        ]  # fmt: skip
+            spec(
+                f"db-extension-{ext.sql_name}-version",
+                f"extversion of {ext.sql_name} is the version {ext.package} installs",
+                f"db-extension-{ext.sql_name}",
+            ),
+        ]
     if has_pgvector(plan):
         specs += [
-            spec("db-vector-table", f"a vector({DIM}) table takes {ROWS} rows",
-                 "db-extension-vector"),
+            spec(
+                "db-vector-table", f"a vector({DIM}) table takes {ROWS} rows", "db-extension-vector"
+            ),
             spec("db-hnsw-index", "an HNSW index (vector_cosine_ops) builds", "db-vector-table"),
-            spec("db-ivfflat-index", f"an IVFFlat index (vector_l2_ops, lists={LISTS}) builds",
-                 "db-vector-table"),
-            spec("db-knn-hnsw", f"cosine top {K} in Python's order; EXPLAIN uses the HNSW index",
-                 "db-hnsw-index"),
-            spec("db-knn-ivfflat", f"L2 top {K} in Python's order; EXPLAIN uses the IVFFlat index",
-                 "db-ivfflat-index"),
-            spec("db-distances", "server distances (<->, <=>, <#>) match Python's",
-                 "db-vector-table"),
-        ]  # fmt: skip
+            spec(
+                "db-ivfflat-index",
+                f"an IVFFlat index (vector_l2_ops, lists={LISTS}) builds",
+                "db-vector-table",
+            ),
+            spec(
+                "db-knn-hnsw",
+                f"cosine top {K} in Python's order; EXPLAIN uses the HNSW index",
+                "db-hnsw-index",
+            ),
+            spec(
+                "db-knn-ivfflat",
+                f"L2 top {K} in Python's order; EXPLAIN uses the IVFFlat index",
+                "db-ivfflat-index",
+            ),
+            spec(
+                "db-distances", "server distances (<->, <=>, <#>) match Python's", "db-vector-table"
+            ),
+        ]
     specs += [
-        spec("db-restart", "a restart on the same data volume keeps the rows and extensions",
-             "db-start"),
+        spec(
+            "db-restart",
+            "a restart on the same data volume keeps the rows and extensions",
+            "db-start",
+        ),
         spec("db-no-password", "without a password the container refuses to start, saying why"),
-    ]  # fmt: skip
+    ]
     return tuple(specs)
 
 
@@ -210,9 +259,15 @@ class Target:
     dbname: str
 
     def connect(self, timeout: float = 10.0) -> Conn:
-        return psycopg.connect(host=self.host, port=self.port, user=self.user,
-                               password=self.password, dbname=self.dbname, autocommit=True,
-                               connect_timeout=max(1, int(timeout)))  # fmt: skip
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.dbname,
+            autocommit=True,
+            connect_timeout=max(1, int(timeout)),
+        )
 
 
 def _vector(values: Vec) -> Any:
@@ -234,8 +289,16 @@ def _scalar(conn: Conn, query: str, params: Sequence[Any] = ()) -> Any:
     return row[0]
 
 
-def run_db_checks(checks: Checks, conn: Conn, plan: Plan,
-                  packaged: dict[str, str | None]) -> None:  # fmt: skip
+def _pg_message(exc: psycopg.Error) -> str:
+    """The server's primary message (one line), else the exception's first line."""
+    primary = exc.diag.message_primary
+    if primary:
+        return primary
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def run_db_checks(checks: Checks, conn: Conn, plan: Plan, packaged: dict[str, str | None]) -> None:
     """Server version, extensions, and (with pgvector) table, indexes, KNN, distances.
     `packaged` maps each extension's apt package to the version dpkg reports in the image (or
     None when dpkg does not know it)."""
@@ -259,40 +322,29 @@ def run_db_checks(checks: Checks, conn: Conn, plan: Plan,
 
 def _extension_checks(checks: Checks, conn: Conn, ext: Extension, deb: str | None) -> None:
     def create() -> str:
+        statement = sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(ext.sql_name))
         try:
-            conn.execute(f"CREATE EXTENSION {ext.sql_name}")
+            conn.execute(statement)
         except psycopg.Error as exc:
             raise CheckFailed(
                 f"CREATE EXTENSION {ext.sql_name} failed: {_pg_message(exc)}"
             ) from exc
-        version = _scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = %s",
-                          (ext.sql_name,))  # fmt: skip
+        version = str(_scalar(conn, EXTVERSION, (ext.sql_name,)))
         if ext.plan_name == "pgvector":
-            checks.info["postgres"]["pgvector"] = str(version)
+            checks.info["postgres"]["pgvector"] = version
         return f"{ext.sql_name} {version} created"
 
     def version() -> str:
-        got = str(_scalar(conn, "SELECT extversion FROM pg_extension WHERE extname = %s",
-                          (ext.sql_name,)))  # fmt: skip
+        got = str(_scalar(conn, EXTVERSION, (ext.sql_name,)))
         if deb is None:
-            raise CheckFailed(f"dpkg does not know {ext.package} in the db image; "
-                              f"extversion is {got}")  # fmt: skip
+            raise CheckFailed(f"dpkg does not know {ext.package} in the db image; extversion {got}")
         wanted = upstream_version(deb)
         if got != wanted:
             raise CheckFailed(f"extversion is {got}, but {ext.package} {deb} installs {wanted}")
-        return f"{got} == {ext.package} {deb}"
+        return f"{got}, as {ext.package} {deb} installs"
 
     checks.run(f"db-extension-{ext.sql_name}", create)
     checks.run(f"db-extension-{ext.sql_name}-version", version)  # skipped if create failed
-
-
-def _pg_message(exc: psycopg.Error) -> str:
-    """The server's primary message (one line), else the exception's first line."""
-    primary = exc.diag.message_primary
-    if primary:
-        return primary
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _vector_checks(checks: Checks, conn: Conn) -> None:
@@ -301,38 +353,35 @@ def _vector_checks(checks: Checks, conn: Conn) -> None:
 
     def table() -> str:
         _register(conn)
-        conn.execute(f"CREATE TABLE {TABLE} (id integer PRIMARY KEY, "
-                     f"embedding vector({DIM}) NOT NULL)")  # fmt: skip
+        conn.execute(CREATE_TABLE)
         with conn.cursor() as cur:
-            cur.executemany(f"INSERT INTO {TABLE} (id, embedding) VALUES (%s, %s)",
-                            [(i, _vector(v)) for i, v in enumerate(rows)])  # fmt: skip
-        count = int(_scalar(conn, f"SELECT count(*) FROM {TABLE}"))
+            cur.executemany(INSERT, [(i, _vector(v)) for i, v in enumerate(rows)])
+        count = int(_scalar(conn, COUNT))
         if count != ROWS:
             raise CheckFailed(f"inserted {ROWS} rows, the table holds {count}")
-        back = _scalar(conn, f"SELECT embedding FROM {TABLE} WHERE id = 7")
+        back = _scalar(conn, READ_BACK, (7,))
         values = tuple(back.to_list() if hasattr(back, "to_list") else back)
         if values != rows[7]:
             raise CheckFailed(f"row 7 reads back as {values}, inserted {rows[7]}")
-        return f"{count} rows of vector({DIM}) written and read back"
+        return f"{count} rows of vector({DIM}) written, and read back equal"
 
-    def index(name: str, method: str) -> Callable[[], str]:
+    def index(name: str, statement: str) -> Callable[[], str]:
         def build() -> str:
-            conn.execute(f"CREATE INDEX {name} ON {TABLE} USING {method}")
+            conn.execute(statement)
             return f"{name} built"
 
         return build
 
-    def knn(op: str, index_name: str, settings: tuple[str, ...]) -> Callable[[], str]:
+    def knn(op: str, index_name: str) -> Callable[[], str]:
         label, metric = OPERATORS[op]
 
         def run() -> str:
-            sql = f"SELECT id FROM {TABLE} ORDER BY embedding {op} %s LIMIT {K}"
+            params = (_vector(query), K)
             with conn.transaction():
                 conn.execute("SET LOCAL enable_seqscan = off")
-                for setting in settings:
-                    conn.execute(f"SET LOCAL {setting}")
-                explain = _scalar(conn, f"EXPLAIN (FORMAT JSON) {sql}", (_vector(query),))
-                got = [int(r[0]) for r in conn.execute(sql, (_vector(query),))]
+                conn.execute(EXACT[op])
+                explain = _scalar(conn, EXPLAIN_NEAREST[op], params)
+                got = [int(r[0]) for r in conn.execute(NEAREST[op], params)]
             problem = order_problem(got, rows, query, metric, K)
             if problem:
                 raise CheckFailed(f"{label} nearest neighbours in the wrong order: {problem}")
@@ -344,14 +393,13 @@ def _vector_checks(checks: Checks, conn: Conn) -> None:
         return run
 
     def distances() -> str:
-        pairs = [(rows[i], query) for i in range(0, ROWS, ROWS // 10)]
         compared = 0
-        for a, b in pairs:
-            got = conn.execute("SELECT %s <-> %s, %s <=> %s, %s <#> %s",
-                               [_vector(a), _vector(b)] * 3).fetchone()  # fmt: skip
-            assert got is not None
+        for a in rows[:: ROWS // 10]:
+            got = conn.execute(DISTANCES, [_vector(a), _vector(query)] * 3).fetchone()
+            if got is None:
+                raise CheckFailed("the distance query returned no row")
             for server, (op, (label, metric)) in zip(got, OPERATORS.items(), strict=True):
-                python = metric(a, b)
+                python = metric(a, query)
                 if not close(float(server), python):
                     raise CheckFailed(f"{label} ({op}): server {server!r}, Python {python!r}")
                 compared += 1
@@ -359,12 +407,10 @@ def _vector_checks(checks: Checks, conn: Conn) -> None:
 
     # Each check names what it needs: after a failure, the rest are recorded as skipped.
     checks.run("db-vector-table", table)
-    checks.run("db-hnsw-index", index(HNSW_INDEX, "hnsw (embedding vector_cosine_ops)"))
-    checks.run("db-ivfflat-index", index(IVFFLAT_INDEX,
-               f"ivfflat (embedding vector_l2_ops) WITH (lists = {LISTS})"))  # fmt: skip
-    # Exact answers on purpose: ef_search above the row count, every IVFFlat list probed.
-    checks.run("db-knn-hnsw", knn("<=>", HNSW_INDEX, (f"hnsw.ef_search = {ROWS * 2}",)))
-    checks.run("db-knn-ivfflat", knn("<->", IVFFLAT_INDEX, (f"ivfflat.probes = {LISTS}",)))
+    checks.run("db-hnsw-index", index(HNSW_INDEX, CREATE_HNSW))
+    checks.run("db-ivfflat-index", index(IVFFLAT_INDEX, CREATE_IVFFLAT))
+    checks.run("db-knn-hnsw", knn("<=>", HNSW_INDEX))
+    checks.run("db-knn-ivfflat", knn("<->", IVFFLAT_INDEX))
     checks.run("db-distances", distances)
 
 
@@ -373,7 +419,7 @@ def _vector_checks(checks: Checks, conn: Conn) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class Snapshot:
-    """What must survive a restart: marker rows, extension versions, vector rows."""
+    """What must survive a restart: the marker row, extension versions, vector rows."""
 
     marker: str
     extensions: tuple[tuple[str, str], ...]
@@ -382,26 +428,28 @@ class Snapshot:
 
 
 def prepare_restart(conn: Conn, marker: str) -> Snapshot:
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {MARKER} (note text NOT NULL)")
-    conn.execute(f"INSERT INTO {MARKER} (note) VALUES (%s)", (marker,))
+    conn.execute(CREATE_MARKER)
+    conn.execute(INSERT_MARKER, (marker,))
     return snapshot(conn, marker)
 
 
 def snapshot(conn: Conn, marker: str) -> Snapshot:
-    exts = tuple((str(n), str(v)) for n, v in conn.execute(
-        "SELECT extname, extversion FROM pg_extension ORDER BY extname"))  # fmt: skip
-    has_marker = _scalar(conn, f"SELECT count(*) FROM {MARKER} WHERE note = %s", (marker,))
+    exts = tuple((str(n), str(v)) for n, v in conn.execute(EXTENSIONS))
+    has_marker = int(_scalar(conn, COUNT_MARKER, (marker,))) > 0
     vector_rows = None
     nearest_ids: tuple[int, ...] = ()
     if _scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (TABLE,)):
-        vector_rows = int(_scalar(conn, f"SELECT count(*) FROM {TABLE}"))
+        vector_rows = int(_scalar(conn, COUNT))
         if vector_rows:
             _register(conn)
-            nearest_ids = tuple(int(r[0]) for r in conn.execute(
-                f"SELECT id FROM {TABLE} ORDER BY embedding <-> %s LIMIT {K}",
-                (_vector(query_vector()),)))  # fmt: skip
-    return Snapshot(marker=marker if has_marker else "", extensions=exts,
-                    vector_rows=vector_rows, nearest=nearest_ids)  # fmt: skip
+            found = conn.execute(NEAREST["<->"], (_vector(query_vector()), K))
+            nearest_ids = tuple(int(r[0]) for r in found)
+    return Snapshot(
+        marker=marker if has_marker else "",
+        extensions=exts,
+        vector_rows=vector_rows,
+        nearest=nearest_ids,
+    )
 
 
 def compare_snapshots(before: Snapshot, after: Snapshot) -> str:

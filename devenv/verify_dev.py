@@ -26,7 +26,8 @@ ROUNDTRIP_K = 3
 DB_ALIAS = "db"  # the db container's name on the private network
 
 PROBE = r"""
-import ctypes, ctypes.util, importlib, json, subprocess, sys
+import ctypes, ctypes.util, importlib, json, os, subprocess, sys
+os.nice(10)  # the db server initialises meanwhile: it is the one on the critical path
 pip = subprocess.Popen([sys.executable, "-m", "pip", "check"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
 out = {"python": sys.version.split()[0], "executable": sys.executable, "imports": {}}
@@ -117,8 +118,11 @@ def has_vector(plan: Plan) -> bool:
 
 
 def roundtrip_argv(plan: Plan) -> list[str]:
-    payload = {"rows": [list(v) for v in roundtrip_rows()], "query": list(roundtrip_query()),
-               "k": ROUNDTRIP_K}  # fmt: skip
+    payload = {
+        "rows": [list(v) for v in roundtrip_rows()],
+        "query": list(roundtrip_query()),
+        "k": ROUNDTRIP_K,
+    }
     program = ROUNDTRIP if has_vector(plan) else ROUNDTRIP_PLAIN
     return [python(plan), "-c", program, json.dumps(payload)]
 
@@ -138,21 +142,27 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
     specs = [
         spec("dev-start", f"{image} starts on a private network"),
         spec("dev-python", f"{python(plan)} runs and reports its version", "dev-start"),
-        spec("dev-pip-check", "pip check: installed packages have compatible dependencies",
-             "dev-python"),
-    ]  # fmt: skip
+        spec(
+            "dev-pip-check",
+            "pip check: installed packages have compatible dependencies",
+            "dev-python",
+        ),
+    ]
     specs += [spec(f"dev-import-{m}", f"import {m}", "dev-python") for m in plan.python.smoke]
     specs += [
         spec("dev-pg-config", "pg_config --version", "dev-python"),
         spec("dev-libpq", "libpq's version (PQlibVersion)", "dev-python"),
     ]
     vector = has_vector(plan)
-    specs.append(spec(
-        "dev-db-roundtrip",
-        f"from the dev container, psycopg reaches the db over the private network: "
-        f"{'pgvector insert + similarity query' if vector else 'a query'}",
-        "dev-start", "db-extension-vector" if vector else "db-start",
-    ))  # fmt: skip
+    specs.append(
+        spec(
+            "dev-db-roundtrip",
+            f"from the dev container, psycopg reaches the db over the private network: "
+            f"{'pgvector insert + similarity query' if vector else 'a query'}",
+            "dev-start",
+            "db-extension-vector" if vector else "db-start",
+        )
+    )
     return tuple(specs)
 
 
@@ -250,8 +260,10 @@ def judge_roundtrip(answer: dict[str, Any], network: str, *, vector: bool) -> st
         expected = list(range(ROUNDTRIP_ROWS - 1, ROUNDTRIP_ROWS - 1 - ROUNDTRIP_K, -1))
         if ids != expected:
             raise CheckFailed(f"query from the dev container returned ids {ids}, not {expected}")
-        return (f"{DB_ALIAS}:5432 over network {network}: {ROUNDTRIP_ROWS} rows inserted and "
-                f"read back (server {answer.get('server')})")  # fmt: skip
+        return (
+            f"{DB_ALIAS}:5432 over network {network}: {ROUNDTRIP_ROWS} rows inserted and "
+            f"read back (server {answer.get('server')})"
+        )
     problem = order_problem(ids, rows, query, cosine_distance, ROUNDTRIP_K)
     if problem:
         raise CheckFailed(f"similarity query from the dev container: {problem}")
@@ -259,5 +271,7 @@ def judge_roundtrip(answer: dict[str, Any], network: str, *, vector: bool) -> st
     for i, values in zip(ids, embeddings, strict=True):
         if tuple(float(x) for x in values) != rows[i]:
             raise CheckFailed(f"row {i} read back as {list(values)}, inserted {list(rows[i])}")
-    return (f"{DB_ALIAS}:5432 over network {network}: {ROUNDTRIP_ROWS} rows inserted, "
-            f"top {ROUNDTRIP_K} by cosine {ids} as in Python (server {answer.get('server')})")  # fmt: skip
+    return (
+        f"{DB_ALIAS}:5432 over network {network}: {ROUNDTRIP_ROWS} rows inserted, "
+        f"top {ROUNDTRIP_K} by cosine {ids} as in Python (server {answer.get('server')})"
+    )

@@ -17,17 +17,25 @@ from devenv.commands import Context, json_file_option, pass_ctx
     multiple=True,
     help="Build only this target (repeatable). Default: both.",
 )
+@click.option("--frozen", is_flag=True, help="Refuse to build when devenv.lock is stale.")
 @json_file_option
 @pass_ctx
 def command(
-    ctx: Context, no_cache: bool, quiet: bool, targets: tuple[str, ...], json_file: Path | None
+    ctx: Context,
+    no_cache: bool,
+    quiet: bool,
+    targets: tuple[str, ...],
+    frozen: bool,
+    json_file: Path | None,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
     from devenv.build import TARGETS, build_images, write_json
     from devenv.engine import Engine
+    from devenv.locking import lock_status
     from devenv.progress import choose
 
     plan = ctx.plan()
+    lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
     with Engine.connect() as engine:
         summary = build_images(
             plan,

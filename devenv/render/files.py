@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devenv.lock import LOCK_FILE
 from devenv.plan import Plan
 from devenv.render import scripts
 from devenv.render.compose import render_compose
@@ -30,7 +31,7 @@ class GeneratedFile:
 def render_dockerignore(plan: Plan) -> str:
     # An allow-list: the build context is only what the Dockerfile copies, so editing any
     # other file in the project can never invalidate the image cache.
-    allowed = ["docker/", *plan.requirements.files]
+    allowed = ["docker/", *plan.requirements.files, *([LOCK_FILE] if plan.lock else [])]
     return "*\n" + "".join(f"!{path}\n" for path in allowed) + f"{CERTS_DIR}/*.key\n"
 
 

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from devenv.commands import Context, json_file_option, pass_ctx
+
+
+@click.command("host-install")
+@click.option(
+    "--with-db",
+    is_flag=True,
+    help="Also a local PostgreSQL cluster, a role and database for you, and pgvector.",
+)
+@click.option("--dry-run", is_flag=True, help="Print every command; change nothing.")
+@click.option(
+    "--recreate",
+    is_flag=True,
+    help="Build a fresh venv, replacing the one at the plan's path even if devenv "
+    "did not make it (it is deleted).",
+)
+@json_file_option
+@pass_ctx
+def command(
+    ctx: Context, with_db: bool, dry_run: bool, recreate: bool, json_file: Path | None
+) -> None:
+    """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
+    from devenv.host import Options, host_install, write_report
+
+    options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
+    report = host_install(ctx.plan(), options, click.echo)
+    if json_file:
+        write_report(json_file, report)
+    for line in report.summary():
+        click.echo(line)
+    report.raise_for_status()

@@ -1,0 +1,398 @@
+"""`devenv doctor`: what this machine has for the plan, each finding with a fix.
+
+Levels: ok; warn (worth knowing, the plan can still be met); fail (something the plan needs is
+missing here, so the command exits 1). Doctor only reads: the probes it runs change nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from devenv import certs, distro, host_apt, host_venv
+from devenv.host_exec import Echo, Executor
+from devenv.plan import Plan
+from devenv.steps import Mode, Scope, compile_steps
+
+OS_RELEASE = Path("/etc/os-release")
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL")
+
+
+class Level(str, enum.Enum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    name: str
+    level: Level
+    detail: str
+    hint: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DoctorReport:
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.level is not Level.FAIL for f in self.findings)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"name": f.name, "level": f.level.value, "detail": f.detail, "hint": f.hint}
+                for f in self.findings
+            ],
+        }
+
+    def text(self) -> list[str]:
+        width = max(len(f.name) for f in self.findings)
+        lines = []
+        for f in self.findings:
+            label = f.level.value.upper() if f.level is Level.FAIL else f.level.value
+            lines.append(f"{label:4}  {f.name:{width}}  {f.detail}")
+            if f.hint and f.level is not Level.OK:
+                lines.append(f"{'':4}  {'':{width}}  fix: {f.hint}")
+        fails = sum(1 for f in self.findings if f.level is Level.FAIL)
+        warns = sum(1 for f in self.findings if f.level is Level.WARN)
+        lines.append(f"{fails} missing, {warns} warning(s)")
+        return lines
+
+
+def run_doctor(
+    plan: Plan,
+    echo: Echo,
+    *,
+    env: Mapping[str, str] | None = None,
+    os_release: Path = OS_RELEASE,
+    engine_check: Callable[[], str] | None = None,
+) -> DoctorReport:
+    environ = os.environ if env is None else env
+    ex = Executor(echo=echo, dry_run=True)
+    found: list[Finding] = []
+    python = _python(ex, found)
+    _venv_module(ex, found, python is not None)
+    missing = _packages(ex, plan, found)
+    _sudo(ex, found, missing)
+    _release(plan, found, os_release)
+    _postgres_tools(ex, plan, found)
+    _plan_venv(ex, plan, found, python)
+    _trust(found, environ)
+    _engine(found, engine_check or _connect_engine)
+    return DoctorReport(findings=tuple(found))
+
+
+def _python(ex: Executor, found: list[Finding]) -> tuple[str, str] | None:
+    identity = host_venv.python_identity(ex)
+    if identity is None:
+        found.append(
+            Finding(
+                name="python",
+                level=Level.FAIL,
+                detail="no python3 on PATH",
+                hint="install python3 (apt-get install python3)",
+            )
+        )
+    else:
+        found.append(
+            Finding(name="python", level=Level.OK, detail=f"{identity[1]} at {identity[0]}")
+        )
+    return identity
+
+
+def _venv_module(ex: Executor, found: list[Finding], have_python: bool) -> None:
+    if not have_python:
+        return
+    probe = ex.probe(("python3", "-c", "import venv, ensurepip"))
+    if probe.returncode == 0:
+        found.append(
+            Finding(
+                name="venv",
+                level=Level.OK,
+                detail="python3 -m venv can make venvs with pip (ensurepip)",
+            )
+        )
+    else:
+        found.append(
+            Finding(
+                name="venv",
+                level=Level.FAIL,
+                detail="python3 can't make venvs with pip (no venv/ensurepip)",
+                hint="devenv host-install installs python3-venv",
+            )
+        )
+
+
+def _packages(ex: Executor, plan: Plan, found: list[Finding]) -> bool:
+    """Apt packages of the plan; True when the dev environment misses some."""
+    if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
+        found.append(
+            Finding(
+                name="apt",
+                level=Level.FAIL,
+                detail="no apt-get/dpkg-query: not a Debian or Ubuntu host",
+                hint="use the container instead (devenv build), or a Debian or Ubuntu machine",
+            )
+        )
+        return False
+    found.append(Finding(name="apt", level=Level.OK, detail="apt-get and dpkg-query found"))
+    steps = compile_steps(plan, Mode.HOST)
+    dev = [
+        p for s in host_apt.apt_steps(steps, frozenset({Scope.BASE, Scope.DEV})) for p in s.packages
+    ]
+    db = [p for s in host_apt.apt_steps(steps, frozenset({Scope.DB})) for p in s.packages]
+    installed = host_apt.query_installed(ex, [*dev, *db])
+    lacking = host_apt.missing(dev, installed)
+    if lacking:
+        found.append(
+            Finding(
+                name="packages",
+                level=Level.FAIL,
+                detail=f"missing: {', '.join(lacking)}",
+                hint="devenv host-install",
+            )
+        )
+    else:
+        found.append(
+            Finding(name="packages", level=Level.OK, detail=f"all {len(set(dev))} installed")
+        )
+    db_lacking = [p for p in host_apt.missing(db, installed) if p not in lacking]
+    if db_lacking:
+        found.append(
+            Finding(
+                name="db packages",
+                level=Level.WARN,
+                detail=f"missing: {', '.join(db_lacking)} (only for a local database)",
+                hint="devenv host-install --with-db, or use the db container",
+            )
+        )
+    else:
+        found.append(
+            Finding(name="db packages", level=Level.OK, detail=f"all {len(set(db))} installed")
+        )
+    return bool(lacking)
+
+
+def _sudo(ex: Executor, found: list[Finding], needed: bool) -> None:
+    if ex.is_root:
+        found.append(Finding(name="sudo", level=Level.OK, detail="running as root: not needed"))
+        return
+    problem = ex.sudo_problem()
+    if problem is None:
+        found.append(Finding(name="sudo", level=Level.OK, detail="sudo -n works without a prompt"))
+        return
+    level = Level.FAIL if needed else Level.WARN
+    when = "packages are missing, so" if needed else "nothing needs root now, but"
+    found.append(
+        Finding(
+            name="sudo",
+            level=level,
+            detail=f"{when} {problem}",
+            hint="run as root, allow this user passwordless sudo, or run `sudo -v` first",
+        )
+    )
+
+
+def read_os_release(path: Path) -> dict[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def _release(plan: Plan, found: list[Finding], path: Path) -> None:
+    info = read_os_release(path)
+    want = plan.environment.release
+    distro_id, version = info.get("ID", "?"), info.get("VERSION_ID", "")
+    codename = info.get("VERSION_CODENAME", "")
+    host = distro.find_release(distro_id, version or codename or "?") or (
+        distro.find_release(distro_id, codename) if codename else None
+    )
+    label = info.get("PRETTY_NAME", f"{distro_id} {version}".strip())
+    if host == want:
+        found.append(
+            Finding(
+                name="release",
+                level=Level.OK,
+                detail=f"{label}, as the plan's base {plan.environment.base}",
+            )
+        )
+        return
+    if host is None:
+        differences = (
+            f"devenv knows no package table for it (supported: {distro.supported_bases()})"
+        )
+    else:
+        try:
+            packages = distro.postgres_packages(
+                host, plan.postgres.version, plan.postgres.source, plan.postgres.extensions
+            )
+            differences = (
+                f"its archive has the plan's {packages.server}, "
+                f"{', '.join(packages.extensions)} too, but other package versions "
+                "than the image"
+            )
+        except ValueError as exc:
+            differences = str(exc)
+    found.append(
+        Finding(
+            name="release",
+            level=Level.WARN,
+            detail=f"host is {label}, the plan's base is {want.label}: {differences}",
+            hint=f"use a {want.label} machine for parity with the image, or set "
+            "[environment] base to match this host",
+        )
+    )
+
+
+def _postgres_tools(ex: Executor, plan: Plan, found: list[Finding]) -> None:
+    needs_pg_config = any(
+        host_apt.package_name(p) == "libpq-dev"
+        for s in compile_steps(plan, Mode.HOST)
+        for p in s.packages
+    )
+    for tool, package, needed in (
+        ("psql", plan.postgres.packages.client, True),
+        ("pg_config", "libpq-dev", needs_pg_config),
+    ):
+        if shutil.which(tool) is None:
+            level = Level.FAIL if needed else Level.WARN
+            found.append(
+                Finding(
+                    name=tool,
+                    level=level,
+                    detail="not on PATH",
+                    hint=f"devenv host-install installs {package}",
+                )
+            )
+            continue
+        probe = ex.probe((tool, "--version"))
+        version = (probe.stdout.strip().splitlines() or ["?"])[0]
+        found.append(Finding(name=tool, level=Level.OK, detail=version))
+
+
+def _plan_venv(
+    ex: Executor, plan: Plan, found: list[Finding], python: tuple[str, str] | None
+) -> None:
+    state = host_venv.inspect(plan)
+    where = plan.python.venv
+    if state.ownership is host_venv.Ownership.ABSENT:
+        found.append(
+            Finding(
+                name="plan venv",
+                level=Level.FAIL,
+                detail=f"no venv at {where}",
+                hint="devenv host-install",
+            )
+        )
+        return
+    if state.ownership is host_venv.Ownership.FOREIGN:
+        found.append(
+            Finding(
+                name="plan venv",
+                level=Level.WARN,
+                detail=f"{where} exists but devenv did not make it",
+                hint="devenv host-install --recreate (replaces it)",
+            )
+        )
+        return
+    if python is None or state.complete_stamp != host_venv.compute_stamp(plan, python).digest:
+        found.append(
+            Finding(
+                name="plan venv",
+                level=Level.FAIL,
+                detail=f"{where} was built from other requirements or another Python",
+                hint="devenv host-install",
+            )
+        )
+        return
+    assert state.generation is not None
+    found.append(
+        Finding(
+            name="plan venv", level=Level.OK, detail=f"{where} -> {state.generation.name}, current"
+        )
+    )
+
+
+def _redact(value: str) -> str:
+    """Drop credentials from a proxy URL before showing it."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "(unparsable)"
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return value
+
+
+def _trust(found: list[Finding], env: Mapping[str, str]) -> None:
+    sources = certs.find_sources(env)
+    count = len(certs.read_certificates(sources)) if sources else 0
+    names = [n for upper in PROXY_VARIABLES for n in (upper, upper.lower())]
+    proxies = [f"{n}={_redact(env[n])}" for n in names if env.get(n)]
+    broken = [
+        f"{v}={env[v]}" for v in certs.BUNDLE_VARIABLES if env.get(v) and not Path(env[v]).is_file()
+    ]
+    detail = (
+        f"{count} extra CA certificate(s) from {', '.join(map(str, sources))}"
+        if sources
+        else "no extra CA certificates"
+    )
+    found.append(
+        Finding(
+            name="CA certificates",
+            level=Level.WARN if broken else Level.OK,
+            detail=detail + (f"; missing files: {', '.join(broken)}" if broken else ""),
+            hint="point these variables at existing files, or unset them",
+        )
+    )
+    found.append(
+        Finding(
+            name="proxy",
+            level=Level.OK,
+            detail=", ".join(proxies) if proxies else "no proxy variables set",
+        )
+    )
+
+
+def _connect_engine() -> str:
+    from devenv.engine import Engine
+
+    with Engine.connect() as engine:
+        return engine.where
+
+
+def _engine(found: list[Finding], check: Callable[[], str]) -> None:
+    from devenv.errors import DevenvError
+
+    try:
+        where = check()
+    except DevenvError as exc:
+        found.append(
+            Finding(
+                name="docker",
+                level=Level.WARN,
+                detail=exc.message,
+                hint="only container mode needs it (devenv build); host-install works without",
+            )
+        )
+        return
+    found.append(Finding(name="docker", level=Level.OK, detail=f"engine answers at {where}"))

@@ -1,0 +1,717 @@
+"""`devenv verify`: start the images `devenv build` made, with testcontainers, and check them
+the way a user relies on them (checks: devenv.verify_db and devenv.verify_dev).
+
+The only module in devenv that imports testcontainers, and only inside functions, so commands
+that need no engine never load it. Three workers run side by side to stay within a few seconds:
+
+- db: PostgresContainer from the local db image (never pulled) on a labelled data volume and a
+  private network -> server, extension and vector checks over psycopg from here -> the dev
+  container's round trip to it -> a second container on the same volume (restart);
+- dev: the dev image on the same network -> one probe (Python, imports, pip check, libpq);
+- no-password: the db image without POSTGRES_PASSWORD must exit and say why.
+
+Cleanup always: every container, network and volume carries dev.devenv.verify=<run id>,
+dev.devenv.project=<name> and dev.devenv.verify.owner=<host>:<pid>, and is removed at the end
+whatever happened (passed, failed, never ready within the timeout, Ctrl-C or SIGTERM). A run
+killed outright leaves them behind; the next verify removes them first, but only when their
+owner process is gone, so a verify running next to this one is left alone. The testcontainers
+reaper is not used (its image cannot be pulled on air-gapped machines).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+from devenv import verify_db, verify_dev
+from devenv.engine import LABEL_PREFIX, Engine
+from devenv.errors import VerifyError
+from devenv.plan import Plan
+from devenv.report import CheckFailed, Checks, Report, describe_exception, one_line
+from devenv.steps import DB_DATA
+
+RUN_LABEL = f"{LABEL_PREFIX}verify"
+PROJECT_LABEL = f"{LABEL_PREFIX}project"
+OWNER_LABEL = f"{LABEL_PREFIX}verify.owner"
+DEFAULT_TIMEOUT = 60.0  # seconds a container may take to become ready
+STALE_SECONDS = 3600  # a verify from another host older than this is a leftover
+JOIN_SECONDS = 30.0  # how long teardown waits for a worker after removing its containers
+# What this kind of machine needs, unless the user set it: no reaper (its image can't be pulled
+# here; we clean up ourselves), and the engine's published ports on the docker host (with
+# /.dockerenv present testcontainers would otherwise dial the bridge gateway).
+TESTCONTAINERS_ENV = {
+    "TESTCONTAINERS_RYUK_DISABLED": "true",
+    "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
+}
+_TRUE = ("yes", "true", "t", "y", "1")
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Cancelled(BaseException):
+    """Raised in a worker once the run is being torn down (not an Exception: checks let it
+    through)."""
+
+
+# --- testcontainers, lazily -------------------------------------------------------------------
+
+
+def default_testcontainers_env(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """Set TESTCONTAINERS_ENV where unset (testcontainers reads some of it at import time);
+    returns what was added."""
+    added = {k: v for k, v in TESTCONTAINERS_ENV.items() if not environ.get(k, "").strip()}
+    environ.update(added)
+    return added
+
+
+def load_testcontainers(environ: MutableMapping[str, str]) -> None:
+    """Import testcontainers with the environment it needs here, or raise VerifyError."""
+    imported_before = "testcontainers.core.config" in sys.modules
+    added = default_testcontainers_env(environ)
+    try:
+        from testcontainers.core.config import ConnectionMode
+        from testcontainers.core.config import testcontainers_config as config
+    except ImportError as exc:
+        raise VerifyError(
+            f"devenv verify needs testcontainers: {exc}",
+            hint="pip install 'testcontainers[postgres]>=4.8'",
+        ) from exc
+    mode = environ["TESTCONTAINERS_CONNECTION_MODE"]
+    try:
+        ConnectionMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in ConnectionMode)
+        raise VerifyError(
+            f"TESTCONTAINERS_CONNECTION_MODE={mode!r} is not one of {choices}",
+            hint="unset it (devenv uses docker_host)",
+        ) from None
+    if imported_before and added:  # it read the environment before we set it: tell it again
+        config.connection_mode_override = ConnectionMode(mode)
+        config.ryuk_disabled = environ["TESTCONTAINERS_RYUK_DISABLED"].lower() in _TRUE
+
+
+def _postgres_class() -> Any:
+    """testcontainers' PostgresContainer (its home moved in 4.x), with our readiness wait."""
+    try:
+        module = importlib.import_module("testcontainers.community.postgres")
+    except ImportError:
+        module = importlib.import_module("testcontainers.postgres")
+
+    def _connect(self: Any) -> None:
+        _wait_ready(self, self.devenv_session)
+
+    return type("DevenvPostgres", (module.PostgresContainer,), {"_connect": _connect})
+
+
+def _docker_container(image: str) -> Any:
+    from testcontainers.core.container import DockerContainer
+
+    return DockerContainer(image)
+
+
+# --- labels and leftovers ---------------------------------------------------------------------
+
+
+def new_run_id(now: float | None = None) -> str:
+    """'<unix seconds>-<6 hex>': unique, and its age is readable from any label."""
+    return f"{int(time.time() if now is None else now)}-{secrets.token_hex(3)}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_leftover(
+    labels: Mapping[str, str], *, host: str, now: float, alive: Callable[[int], bool] = pid_alive
+) -> bool:
+    """A verify resource is a leftover when its owner process (on this host) is gone, or when it
+    comes from another host and is older than STALE_SECONDS."""
+    owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+    if owner_host == host and pid.isdigit():
+        return not alive(int(pid))
+    started = labels.get(RUN_LABEL, "").partition("-")[0]
+    return not started.isdigit() or now - int(started) > STALE_SECONDS
+
+
+def _ignorable(exc: BaseException) -> bool:
+    """Already gone (404) or already being removed (409)."""
+    return getattr(exc, "status_code", None) in (404, 409)
+
+
+def _list(client: Any, kind: str, labels: list[str]) -> list[Any]:
+    filters = {"label": labels}
+    if kind == "container":
+        return list(client.containers.list(all=True, filters=filters))
+    if kind == "network":
+        return list(client.networks.list(filters=filters))
+    return list(client.volumes.list(filters=filters))
+
+
+def _labels_of(resource: Any, kind: str) -> dict[str, str]:
+    labels = resource.labels if kind == "container" else resource.attrs.get("Labels")
+    return {str(k): str(v) for k, v in (labels or {}).items()}
+
+
+def _remove(resource: Any, kind: str) -> None:
+    if kind == "container":
+        resource.remove(force=True, v=True)
+    elif kind == "network":
+        resource.remove()
+    else:
+        resource.remove(force=True)
+
+
+def remove_labelled(
+    client: Any, labels: list[str], *, keep: Callable[[Mapping[str, str]], bool], log: Log
+) -> dict[str, set[str]]:
+    """Remove containers, then networks, then volumes matching every label filter in `labels`
+    ("key" or "key=value") unless keep(their labels). Returns {kind: {run ids removed}}."""
+    removed: dict[str, set[str]] = {"container": set(), "network": set(), "volume": set()}
+    for kind in removed:
+        try:
+            found = _list(client, kind, labels)
+        except Exception as exc:
+            log(f"verify: warning: cannot list {kind}s: {describe_exception(exc)}")
+            continue
+        for resource in found:
+            own = _labels_of(resource, kind)
+            if keep(own):
+                continue
+            try:
+                _remove(resource, kind)
+            except Exception as exc:
+                if not _ignorable(exc):
+                    log(
+                        f"verify: warning: cannot remove {kind} {resource.name}: "
+                        f"{describe_exception(exc)}"
+                    )
+                    continue
+            removed[kind].add(own.get(RUN_LABEL, "?"))
+    return removed
+
+
+def remove_leftovers(client: Any, *, host: str, log: Log) -> tuple[str, ...]:
+    """Remove what killed verify runs left behind; returns notes for the report."""
+    now = time.time()
+    removed = remove_labelled(
+        client,
+        [RUN_LABEL],
+        log=log,
+        keep=lambda labels: not is_leftover(labels, host=host, now=now),
+    )
+    runs = sorted({run for ids in removed.values() for run in ids})
+    if not runs:
+        return ()
+    kinds = ", ".join(f"{kind}s" for kind, ids in removed.items() if ids)
+    note = f"removed leftovers ({kinds}) of interrupted verify run(s) {', '.join(runs)}"
+    log(f"verify: {note}")
+    return (note,)
+
+
+# --- one run ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Session:
+    """Shared by the workers of one run: what to start, how, and what to remove."""
+
+    plan: Plan
+    images: dict[str, str]
+    run_id: str
+    labels: dict[str, str]
+    timeout: float
+    log: Log
+    password: str = field(default_factory=lambda: secrets.token_hex(16))
+    cancel: threading.Event = field(default_factory=threading.Event)
+    network: Any = None
+    volume: str = ""
+    dev: Any = None  # the dev container, once started
+    dev_ready: threading.Event = field(default_factory=threading.Event)  # dev start tried
+    dev_done: threading.Event = field(default_factory=threading.Event)  # dev probe finished
+    roundtrip_done: threading.Event = field(default_factory=threading.Event)
+    db_gone: threading.Event = field(default_factory=threading.Event)  # first db removed
+    _containers: list[Any] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def name(self, role: str) -> str:
+        return f"devenv-verify-{self.plan.environment.name}-{self.run_id}-{role}"
+
+    def check(self) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
+
+    def wait(self, event: threading.Event) -> None:
+        while not event.wait(0.05):
+            self.check()
+
+    def _track(self, container: Any) -> None:
+        with self._lock:
+            self.check()
+            self._containers.append(container)
+
+    def start(self, container: Any) -> Any:
+        """Start a configured testcontainers container (tracked first, so it is always
+        removed)."""
+        self._track(container)
+        try:
+            container.start()
+        except BaseException:
+            self.remove(container)
+            raise
+        return container
+
+    def remove(self, container: Any, *, graceful: bool = False) -> None:
+        with self._lock:
+            if container not in self._containers:
+                return
+            self._containers.remove(container)
+        try:
+            if graceful:
+                container.get_wrapped_container().stop(timeout=10)
+            container.stop()
+        except Exception as exc:
+            if not _ignorable(exc) and "not started" not in str(exc).lower():
+                self.log(f"verify: warning: removing a container: {describe_exception(exc)}")
+
+    def create_network_and_volume(self, client: Any) -> None:
+        from testcontainers.core.network import Network
+
+        self.check()
+        network = Network(docker_network_kw={"labels": dict(self.labels)})
+        network.name = self.name("net")
+        network.create()
+        self.network = network
+        self.volume = self.name("pgdata")
+        client.volumes.create(name=self.volume, labels=dict(self.labels))
+
+    def remove_network(self) -> None:
+        network, self.network = self.network, None
+        if network is None:
+            return
+        try:
+            network.remove()
+        except Exception as exc:
+            if not _ignorable(exc):
+                self.log(
+                    f"verify: warning: removing network {network.name}: {describe_exception(exc)}"
+                )
+
+    def teardown(self, client: Any, threads: list[threading.Thread]) -> None:
+        """Remove every container (in parallel), wait for the workers, then the network and
+        volume; finally sweep anything else carrying this run's label."""
+        self.cancel.set()
+        with self._lock:
+            containers = list(self._containers)
+        removers = [
+            threading.Thread(target=self.remove, args=(c,), daemon=True) for c in containers
+        ]
+        for t in removers:
+            t.start()
+        for t in removers + threads:
+            t.join(JOIN_SECONDS)
+        remove_labelled(client, [f"{RUN_LABEL}={self.run_id}"], keep=lambda _: False, log=self.log)
+
+
+def _logs(wrapped: Any, lines: int = 8) -> str:
+    try:
+        text = wrapped.logs(tail=lines).decode("utf-8", "replace")
+    except Exception as exc:
+        return f"(no log: {describe_exception(exc)})"
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip()) or "(empty log)"
+
+
+def _wait_ready(container: Any, s: Session) -> None:
+    """Until psycopg connects from here through the published port (kept as devenv_conn for
+    the checks); fails fast if the container exits, and after s.timeout seconds. Once the
+    container runs, devenv_on_running (if set) is called while the server initialises."""
+    wrapped = container.get_wrapped_container()
+    deadline = time.monotonic() + s.timeout
+    target: verify_db.Target | None = None
+    last = "no answer yet"
+    while True:
+        s.check()
+        wrapped.reload()
+        if wrapped.status in ("exited", "dead"):
+            code = (wrapped.attrs.get("State") or {}).get("ExitCode")
+            raise CheckFailed(
+                f"{wrapped.name} exited with code {code} before it was ready; log: {_logs(wrapped)}"
+            )
+        if wrapped.status == "running":
+            if target is None:
+                pg = s.plan.postgres
+                target = verify_db.Target(
+                    host=container.get_container_host_ip(),
+                    port=int(container.get_exposed_port(5432)),
+                    user=pg.user,
+                    password=s.password,
+                    dbname=pg.database,
+                )
+                container.devenv_target = target
+                on_running = getattr(container, "devenv_on_running", None)
+                if on_running is not None:
+                    on_running(container)
+            try:
+                container.devenv_conn = target.connect(timeout=2)
+                return
+            except Exception as exc:
+                last = one_line(str(exc)) or type(exc).__name__
+        if time.monotonic() >= deadline:
+            raise CheckFailed(
+                f"{wrapped.name} was not ready within {s.timeout:g}s ({last}); "
+                f"log: {_logs(wrapped)}"
+            )
+        time.sleep(0.05)
+
+
+def _exec(container: Any, argv: list[str], env: dict[str, str] | None = None) -> verify_dev.Exec:
+    wrapped = container.get_wrapped_container()
+    code, (out, err) = wrapped.exec_run(argv, environment=env, demux=True)
+    return verify_dev.Exec(
+        code=code,
+        stdout=(out or b"").decode("utf-8", "replace"),
+        stderr=(err or b"").decode("utf-8", "replace"),
+    )
+
+
+def _start_postgres(
+    s: Session,
+    role: str,
+    *,
+    network: bool,
+    on_running: Callable[[Any], None] | None = None,
+) -> tuple[Any, verify_db.Conn, str]:
+    """PostgresContainer `role` on the run's data volume (and network); returns it, an open
+    connection from here, and a detail line."""
+    pg = s.plan.postgres
+    container = _postgres_class()(
+        image=s.images["db"],
+        username=pg.user,
+        password=s.password,
+        dbname=pg.database,
+        driver=None,
+    )
+    container.devenv_session = s
+    container.devenv_on_running = on_running
+    container.with_name(s.name(role)).with_kwargs(labels=dict(s.labels))
+    container.with_volume_mapping(s.volume, DB_DATA, "rw")
+    if network:
+        container.with_network(s.network).with_network_aliases(verify_dev.DB_ALIAS)
+    started = time.monotonic()
+    s.start(container)
+    target: verify_db.Target = container.devenv_target
+    detail = f"ready in {time.monotonic() - started:.1f}s ({target.host}:{target.port})"
+    return container, container.devenv_conn, detail
+
+
+def _dpkg_version(container: Any, package: str) -> str | None:
+    try:
+        result = _exec(container, ["dpkg-query", "-W", "-f=${Version}", package])
+    except Exception:
+        return None
+    return result.stdout.strip() if result.code == 0 and result.stdout.strip() else None
+
+
+def _db_worker(s: Session, checks: Checks) -> None:
+    plan = s.plan
+    packaged: dict[str, str | None] = {}
+    containers: list[Any] = []
+    conns: list[verify_db.Conn] = []
+
+    def dpkg(container: Any) -> None:  # runs while the server initialises
+        for ext in verify_db.extensions(plan):
+            packaged[ext.package] = _dpkg_version(container, ext.package)
+
+    def start() -> str:
+        container, conn, detail = _start_postgres(s, "db", network=True, on_running=dpkg)
+        containers.append(container)
+        conns.append(conn)
+        return detail
+
+    def restart() -> str:
+        before = verify_db.prepare_restart(conns[0], s.run_id)
+        conns[0].close()
+        s.remove(containers[0], graceful=True)
+        s.db_gone.set()
+        container, conn, _ = _start_postgres(s, "db-restarted", network=False)
+        containers.append(container)
+        conns.append(conn)
+        return verify_db.compare_snapshots(before, verify_db.snapshot(conn, s.run_id))
+
+    try:
+        if checks.run("db-start", start):
+            verify_db.run_db_checks(checks, conns[0], plan, packaged)
+        s.wait(s.dev_ready)
+        try:
+            checks.run("dev-db-roundtrip", lambda: _roundtrip(s))
+        finally:
+            s.roundtrip_done.set()
+        checks.run("db-restart", restart)
+    finally:
+        for conn in conns:
+            conn.close()
+        for container in containers:
+            s.remove(container)
+        s.db_gone.set()
+        s.roundtrip_done.set()
+
+
+def _roundtrip(s: Session) -> str:
+    pg = s.plan.postgres
+    env = {
+        "PGHOST": verify_dev.DB_ALIAS,
+        "PGPORT": "5432",
+        "PGUSER": pg.user,
+        "PGPASSWORD": s.password,
+        "PGDATABASE": pg.database,
+        "PGCONNECT_TIMEOUT": "10",
+    }
+    result = _exec(s.dev, verify_dev.roundtrip_argv(s.plan), env)
+    answer = verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK)
+    vector = verify_dev.has_vector(s.plan)
+    return verify_dev.judge_roundtrip(answer, s.name("net"), vector=vector)
+
+
+def _dev_worker(s: Session, checks: Checks) -> None:
+    def start() -> str:
+        container = _docker_container(s.images["dev"])
+        container.with_name(s.name("dev")).with_kwargs(labels=dict(s.labels))
+        container.with_network(s.network)
+        s.start(container)
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+        if wrapped.status != "running":
+            raise CheckFailed(
+                f"{wrapped.name} is {wrapped.status}, not running; log: {_logs(wrapped)}"
+            )
+        s.dev = container
+        return f"running as {wrapped.name} on network {s.name('net')}"
+
+    probe: dict[str, Any] = {}
+
+    def run_probe() -> str:
+        result = _exec(s.dev, verify_dev.probe_argv(s.plan))
+        probe.update(verify_dev.marked_json(result, verify_dev.PROBE_MARK))
+        checks.info["dev"]["python"] = str(probe.get("python"))
+        return verify_dev.probe_detail(probe)
+
+    try:
+        try:
+            checks.run("dev-start", start)
+        finally:
+            s.dev_ready.set()
+        checks.run("dev-python", run_probe)
+        verify_dev.judge_probe(checks, s.plan, probe)
+    finally:
+        s.dev_done.set()
+
+
+def _janitor(s: Session, checks: Checks) -> None:
+    """While the restart runs, remove what it no longer needs: the dev container, then the
+    network (once the first db container is gone too)."""
+    s.wait(s.dev_done)
+    s.wait(s.roundtrip_done)
+    if s.dev is not None:
+        s.remove(s.dev)
+    s.wait(s.db_gone)
+    s.remove_network()
+
+
+def _no_password_worker(s: Session, checks: Checks) -> None:
+    container = _docker_container(s.images["db"])
+    container.with_name(s.name("no-password"))
+    container.with_kwargs(labels=dict(s.labels), network_mode="none")
+    limit = min(s.timeout, 30.0)
+
+    def run() -> str:
+        s.start(container)
+        wrapped = container.get_wrapped_container()
+        try:
+            code = int(wrapped.wait(timeout=limit)["StatusCode"])
+        except Exception:
+            raise CheckFailed(
+                f"still running {limit:g}s after a start without POSTGRES_PASSWORD; "
+                f"log: {_logs(wrapped)}"
+            ) from None
+        log = wrapped.logs().decode("utf-8", "replace")
+        said = [line.strip() for line in log.splitlines() if "POSTGRES_PASSWORD" in line]
+        if code == 0:
+            raise CheckFailed(f"exited with code 0 without a password; log: {_logs(wrapped)}")
+        if not said:
+            raise CheckFailed(
+                f"exited with code {code}, but its log does not mention POSTGRES_PASSWORD: "
+                f"{_logs(wrapped)}"
+            )
+        return f"exit code {code}: {said[0]}"
+
+    try:
+        checks.run("db-no-password", run)
+    finally:
+        s.remove(container)
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a CI timeout, `docker stop` of a CI container) cleans up like Ctrl-C."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Cleanup is not interrupted by a second Ctrl-C: signals are noted and reported after."""
+    pending: list[int] = []
+    if not _in_main_thread():
+        yield pending
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield pending
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def _preflight(images: Mapping[str, str]) -> None:
+    with Engine.connect() as engine:
+        missing = [ref for ref in images.values() if not engine.image_exists(ref)]
+        if missing:
+            raise VerifyError(
+                f"{' and '.join(missing)} not found on the Docker engine at {engine.where}",
+                hint="build the images first with `devenv build` (verify never pulls)",
+            )
+
+
+def _client() -> Any:
+    from testcontainers.core.docker_client import DockerClient
+
+    try:
+        return DockerClient().client
+    except Exception as exc:
+        raise VerifyError(
+            f"testcontainers cannot reach the Docker engine: {describe_exception(exc)}",
+            hint="check DOCKER_HOST and ~/.testcontainers.properties",
+        ) from exc
+
+
+def catalogue(plan: Plan, images: Mapping[str, str]) -> Checks:
+    return Checks(
+        verify_db.catalogue(plan, images["db"]) + verify_dev.catalogue(plan, images["dev"])
+    )
+
+
+def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) -> Report:
+    """Run every check against plan.image("db") and plan.image("dev"); always clean up.
+    Raises VerifyError when verification cannot run at all, KeyboardInterrupt when interrupted
+    (after cleanup). A failed check is in the report, not an exception."""
+    started = time.monotonic()
+    images = {"db": plan.image("db"), "dev": plan.image("dev")}
+    _preflight(images)
+    load_testcontainers(os.environ)
+    client = _client()
+    host = socket.gethostname()
+    run_id = new_run_id()
+    notes = remove_leftovers(client, host=host, log=log)
+    labels = {
+        RUN_LABEL: run_id,
+        PROJECT_LABEL: plan.environment.name,
+        OWNER_LABEL: f"{host}:{os.getpid()}",
+    }
+    checks = catalogue(plan, images)
+    s = Session(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
+    log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
+    threads: list[threading.Thread] = []
+    crashed: list[tuple[str, BaseException]] = []
+    interrupted = False
+
+    def worker(name: str, target: Callable[[Session, Checks], None]) -> threading.Thread:
+        def run() -> None:
+            try:
+                target(s, checks)
+            except Cancelled:
+                pass
+            except BaseException as exc:
+                crashed.append((name, exc))
+
+        return threading.Thread(target=run, name=f"verify-{name}", daemon=True)
+
+    with _sigterm_interrupts():
+        try:
+            s.create_network_and_volume(client)
+            threads = [
+                worker("db", _db_worker),
+                worker("dev", _dev_worker),
+                worker("no-password", _no_password_worker),
+                worker("janitor", _janitor),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.1)
+        except KeyboardInterrupt:
+            interrupted = True
+            log("verify: interrupted; removing its containers, network and volume")
+        finally:
+            with _signals_deferred() as pending:
+                s.teardown(client, threads)
+            interrupted = interrupted or bool(pending)
+    if interrupted:
+        raise KeyboardInterrupt
+    if crashed:
+        name, exc = crashed[0]
+        raise VerifyError(
+            f"verify's {name} worker crashed: {describe_exception(exc)}",
+            hint="run with --debug for the traceback, and report it",
+        ) from exc
+    return checks.report(
+        project=plan.environment.name,
+        run_id=run_id,
+        images=images,
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )

@@ -1,0 +1,175 @@
+"""Fixtures for host mode: a "bare host" image and containers made from it.
+
+The bare host is the bootstrapped Debian 13 base with only python3, python3-venv, sudo and the
+host's CA certificates (the ca-certificates package, our *.crt files, update-ca-certificates)
+added, plus devenv itself in its own venv (/opt/devenv-tool; its dependencies from PyPI, devenv
+from a wheel of this source tree), two users — `dev` with passwordless sudo, `nosudo` with no
+sudo rights — and nothing else. The image is built once per session; every test container is
+fresh from it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devenv.engine import LABEL_PREFIX, Engine
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SOURCE = Path(__file__).resolve().parents[2]
+BARE_HOST = "devenv-test/bare-host:latest"
+LABELS = {f"{LABEL_PREFIX}test": "host-install"}
+LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+DOCKERFILE = """\
+FROM {base} AS bare
+RUN apt-get -o DPkg::Lock::Timeout=120 update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y \\
+    --no-install-recommends python3 python3-venv sudo ca-certificates
+COPY certs/ /usr/local/share/ca-certificates/host/
+RUN update-ca-certificates
+RUN useradd -m -s /bin/bash dev \\
+ && printf 'dev ALL=(ALL) NOPASSWD: ALL\\n' > /etc/sudoers.d/dev \\
+ && chmod 0440 /etc/sudoers.d/dev \\
+ && useradd -m -s /bin/bash nosudo
+COPY deps.txt /opt/devenv-deps.txt
+RUN python3 -m venv /opt/devenv-tool \\
+ && /opt/devenv-tool/bin/pip install --no-cache-dir -r /opt/devenv-deps.txt
+COPY wheel/ /opt/devenv-wheel/
+RUN /opt/devenv-tool/bin/pip install --no-cache-dir --no-deps /opt/devenv-wheel/*.whl \\
+ && ln -s /opt/devenv-tool/bin/devenv /usr/local/bin/devenv
+CMD ["sleep", "infinity"]
+"""
+
+
+def log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def build_wheel(target: Path) -> Path:
+    """A wheel of this source tree, built from a copy (the tree itself gets no build files)."""
+    with tempfile.TemporaryDirectory(prefix="devenv-src-") as tmp:
+        src = Path(tmp)
+        shutil.copytree(SOURCE / "devenv", src / "devenv",
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        for name in ("pyproject.toml", "README.md"):
+            if (SOURCE / name).exists():
+                shutil.copy2(SOURCE / name, src / name)
+            else:
+                (src / name).write_text("devenv\n")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(target),
+             str(src)],
+            check=True,
+        )  # fmt: skip
+    return next(target.glob("devenv-*.whl"))
+
+
+def build_bare_host(engine: Engine, base: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="devenv-bare-") as tmp:
+        ctx = Path(tmp)
+        (ctx / "certs").mkdir()
+        for crt in sorted(LOCAL_CA_DIR.rglob("*.crt")) if LOCAL_CA_DIR.is_dir() else []:
+            shutil.copy2(crt, ctx / "certs" / crt.name)
+        project = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]
+        (ctx / "deps.txt").write_text("\n".join(project["dependencies"]) + "\n")
+        build_wheel(ctx / "wheel")
+        (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+        log(f"host tests: building {BARE_HOST} from {base}")
+        for message in engine.build(path=ctx, dockerfile="Dockerfile", target="bare",
+                                    tag=BARE_HOST, labels=LABELS, buildargs={},
+                                    nocache=False):  # fmt: skip
+            if "error" in message:
+                raise AssertionError(f"building {BARE_HOST} failed: {message['error']}")
+            text = str(message.get("stream", "")).rstrip()
+            if text.startswith("Step "):
+                log(f"  {text}")
+    return BARE_HOST
+
+
+@dataclass
+class Host:
+    """A running container of the bare host image."""
+
+    engine: Engine
+    id: str
+    user: str  # who runs devenv in it
+    project: str  # the project folder inside
+
+    def run(
+        self, argv: Sequence[str], *, user: str | None = None, timeout: int = 1500
+    ) -> tuple[int, str]:
+        """Run argv (bounded by coreutils' timeout) and return (exit code, stdout+stderr)."""
+        api = self.engine.api
+        exec_id = api.exec_create(self.id, ["timeout", "-k", "5", str(timeout), *argv],
+                                  user=user or self.user, workdir="/")  # fmt: skip
+        saved, api.timeout = api.timeout, None  # an install runs longer than any API timeout
+        try:
+            output = api.exec_start(exec_id)
+        finally:
+            api.timeout = saved
+        code = api.exec_inspect(exec_id)["ExitCode"]
+        return int(code), output.decode("utf-8", "replace")
+
+    def devenv(self, *args: str, user: str | None = None, timeout: int = 1500) -> tuple[int, str]:
+        return self.run(["devenv", "-C", self.project, *args], user=user, timeout=timeout)
+
+    def read(self, path: str) -> str:
+        code, out = self.run(["cat", path], user="root", timeout=30)
+        assert code == 0, out
+        return out
+
+    def put_project(self, source: Path, dest: str, owner: str) -> None:
+        """Copy devenv.toml and the requirements files of `source` to `dest`, owned by owner."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for path in sorted(source.iterdir()):
+                if path.is_file() and (path.name == "devenv.toml" or path.suffix == ".txt"):
+                    tar.add(path, arcname=path.name)
+        code, out = self.run(["mkdir", "-p", dest], user="root", timeout=30)
+        assert code == 0, out
+        assert self.engine.api.put_archive(self.id, dest, buffer.getvalue())
+        code, out = self.run(["chown", "-R", f"{owner}:{owner}", dest], user="root", timeout=30)
+        assert code == 0, out
+
+
+@pytest.fixture(scope="session")
+def bare_host_image(engine: Engine, trixie_base: str) -> str:
+    """Kept after the session: a rebuild then comes from the engine's cache."""
+    return build_bare_host(engine, trixie_base)
+
+
+def engine_socket() -> str:
+    """The unix socket this test process talks to (DOCKER_HOST or the default)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host.removeprefix("unix://") if host.startswith("unix://") else DOCKER_SOCKET
+
+
+def start_host(engine: Engine, image: str, *, user: str, project: str, docker_socket: bool) -> Host:
+    """A fresh bare host; with docker_socket, the engine's socket appears at the default path."""
+    binds = [f"{engine_socket()}:{DOCKER_SOCKET}"] if docker_socket else []
+    container = engine.api.create_container(
+        image=image, command=["sleep", "infinity"], labels=LABELS,
+        host_config=engine.api.create_host_config(binds=binds),
+    )  # fmt: skip
+    engine.api.start(container)
+    return Host(engine=engine, id=str(container["Id"]), user=user, project=project)
+
+
+def stop_host(host: Host) -> None:
+    host.engine.api.remove_container(host.id, force=True)

@@ -1,0 +1,175 @@
+"""host mode end to end on a bare Debian 13 host: as root, and as a user with passwordless sudo.
+
+Each case gets one fresh container of the bare host image (see conftest_host) and walks the
+life of a project in order: dry run, first run, second run, --with-db, parity with the images
+`devenv build` made from the same plan, doctor. A user without sudo rights gets a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from devenv.engine import Engine
+from tests.integration.conftest import BuiltProject, log
+from tests.integration.conftest_host import (
+    Host,
+    bare_host_image,  # noqa: F401 (a fixture)
+    start_host,
+    stop_host,
+)
+
+SMOKE = "import psycopg, pgvector.psycopg, sqlalchemy"
+CASES = {"root": "/srv/proj", "dev": "/home/dev/proj"}
+VECTOR_ROUND_TRIP = """\
+import sys, psycopg
+from pgvector.psycopg import register_vector
+with psycopg.connect(sys.argv[1]) as conn:
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    register_vector(conn)
+    conn.execute("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, embedding vector(3))")
+    conn.execute("INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]') ON CONFLICT DO NOTHING")
+    row = conn.execute("SELECT id, embedding FROM items ORDER BY embedding <-> '[4,4,6]' LIMIT 1")
+    print(*row.fetchone())
+"""
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def host(
+    request: pytest.FixtureRequest, engine: Engine, bare_host_image: str,  # noqa: F811
+    built_project: BuiltProject,
+) -> Iterator[Host]:  # fmt: skip
+    user = str(request.param)
+    box = start_host(engine, bare_host_image, user=user, project=CASES[user], docker_socket=True)
+    try:
+        box.put_project(built_project.root, box.project, user)
+        yield box
+    finally:
+        stop_host(box)
+
+
+def snapshot(host: Host) -> tuple[str, str]:
+    """(dpkg -l, a listing of the project folder with sizes and times)."""
+    code, packages = host.run(["dpkg", "-l"], user="root", timeout=60)
+    assert code == 0, packages
+    code, files = host.run(
+        ["find", host.project, "-printf", "%p %y %s %T@ %l\\n"], user="root", timeout=60
+    )
+    assert code == 0, files
+    return packages, "\n".join(sorted(files.splitlines()))
+
+
+def report(host: Host, path: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(host.read(path))
+    return data
+
+
+def statuses(data: dict[str, object]) -> dict[str, str]:
+    steps = data["steps"]
+    assert isinstance(steps, list)
+    return {s["name"]: s["status"] for s in steps}
+
+
+def test_dry_run_changes_nothing(host: Host) -> None:
+    code, out = host.devenv("doctor")
+    assert code == 1, out  # the bare host lacks what the plan needs, and says so
+    assert "fix: devenv host-install" in out
+
+    before = snapshot(host)
+    code, out = host.devenv("host-install", "--dry-run", "--with-db")
+    assert code == 0, out
+    apt = "DEBIAN_FRONTEND=noninteractive apt-get"
+    assert (f"+ sudo -n env {apt}" if host.user != "root" else f"+ {apt}") in out
+    assert "python3 -m venv" in out and "pg_ctlcluster" in out
+    assert "dry run: nothing was changed" in out
+    assert snapshot(host) == before
+
+
+def test_first_run_installs_and_the_venv_imports(host: Host) -> None:
+    started = time.monotonic()
+    code, out = host.devenv("host-install", "--json", "/tmp/first.json")
+    log(f"host-install as {host.user}, first run: {time.monotonic() - started:.1f}s")
+    assert code == 0, out[-5000:]
+    data = report(host, "/tmp/first.json")
+    assert data["ok"] is True and isinstance(data["changed"], int) and data["changed"] >= 4
+    steps = statuses(data)
+    assert steps["system-packages"] == "changed"
+    assert steps["postgres-server"] == steps["extension-pgvector"] == "skipped"
+    assert steps["venv"] == steps["requirements"] == "changed"
+    assert steps["pip-check"] == steps["smoke-imports"] == "unchanged"
+    assert "source .venv/bin/activate" in out
+
+    code, out = host.run([f"{host.project}/.venv/bin/python", "-c", SMOKE])
+    assert code == 0, out
+    code, link = host.run(["readlink", f"{host.project}/.venv"])
+    assert code == 0 and link.startswith(".devenv/venvs/"), link
+
+
+def test_second_run_changes_nothing(host: Host) -> None:
+    started = time.monotonic()
+    code, out = host.devenv("host-install", "--json", "/tmp/second.json")
+    log(f"host-install as {host.user}, second run: {time.monotonic() - started:.1f}s")
+    assert code == 0, out[-5000:]
+    data = report(host, "/tmp/second.json")
+    assert (data["ok"], data["changed"]) == (True, 0), out
+    assert "apt-get" not in out and "pip install" not in out
+
+
+def test_with_db_gets_a_vector_query_through(host: Host) -> None:
+    code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db.json")
+    assert code == 0, out[-5000:]
+    steps = statuses(report(host, "/tmp/db.json"))
+    assert steps["postgres-server"] == steps["db-cluster"] == "changed"
+    assert steps["extension-pgvector"] == "changed"
+    assert steps["requirements"] == "unchanged"
+    urls = [line.split("=", 1)[1] for line in out.splitlines() if line.startswith("DATABASE_URL=")]
+    assert urls == [f"postgresql://{host.user}@/app?host=/var/run/postgresql&port=5432"], out
+
+    code, out = host.run([f"{host.project}/.venv/bin/python", "-c", VECTOR_ROUND_TRIP, urls[0]])
+    assert (code, out.strip()) == (0, "2 [4. 5. 6.]"), out
+
+    code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db2.json")
+    assert code == 0, out[-5000:]
+    assert report(host, "/tmp/db2.json")["changed"] == 0, out
+
+
+def test_parity_with_the_images_of_the_same_plan(host: Host) -> None:
+    # Root talks to the engine's socket; the venv and packages compared are the same.
+    code, out = host.devenv("parity", "--with-db", user="root", timeout=600)
+    assert code == 0, out[-5000:]
+    assert "parity: no difference" in out
+
+
+def test_doctor_is_satisfied(host: Host) -> None:
+    code, out = host.devenv("doctor", "--json")
+    assert code == 0, out
+    lines = out.splitlines()
+    document = "\n".join(lines[lines.index("{") :])  # stderr holds the `+ cmd` lines before it
+    checks = {c["name"]: c["level"] for c in json.loads(document)["checks"]}
+    assert checks["packages"] == checks["plan venv"] == checks["sudo"] == "ok", checks
+
+
+def test_without_sudo_rights_the_message_is_clear(
+    engine: Engine, bare_host_image: str,  # noqa: F811
+    built_project: BuiltProject,
+) -> None:  # fmt: skip
+    box = start_host(engine, bare_host_image, user="nosudo", project="/home/nosudo/proj",
+                     docker_socket=False)  # fmt: skip
+    try:
+        box.put_project(built_project.root, box.project, "nosudo")
+        started = time.monotonic()
+        code, out = box.devenv("host-install", timeout=60)
+        elapsed = time.monotonic() - started
+        assert code == 1, out
+        last = out.strip().splitlines()[-1]
+        assert last.startswith("devenv: error: System packages needs root, but `sudo -n`"), out
+        assert "password" in last and "nothing was installed" in last
+        assert "Traceback" not in out
+        assert elapsed < 30, elapsed  # a clear refusal, not a hang on a prompt
+        code, _ = box.run(["test", "-e", f"{box.project}/.venv"])
+        assert code == 1
+    finally:
+        stop_host(box)

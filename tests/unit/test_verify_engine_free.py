@@ -1,0 +1,76 @@
+"""verify without an engine: lazy imports, the testcontainers environment, leftover rules, and
+the one-line error when nothing answers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from devenv.errors import VerifyError
+from devenv.verify import (
+    OWNER_LABEL,
+    RUN_LABEL,
+    STALE_SECONDS,
+    default_testcontainers_env,
+    is_leftover,
+    load_testcontainers,
+    new_run_id,
+)
+from tests.conftest import MakeProject
+
+
+def test_cli_and_verify_modules_do_not_import_testcontainers_or_docker() -> None:
+    code = (
+        "import sys, devenv.cli, devenv.verify, devenv.commands.verify, devenv.report\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('testcontainers', 'docker')]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_testcontainers_environment_defaults_never_override_the_user() -> None:
+    env: dict[str, str] = {"TESTCONTAINERS_CONNECTION_MODE": "bridge_ip"}
+    added = default_testcontainers_env(env)
+    assert added == {"TESTCONTAINERS_RYUK_DISABLED": "true"}
+    assert env["TESTCONTAINERS_CONNECTION_MODE"] == "bridge_ip"
+    assert default_testcontainers_env(env) == {}
+
+
+def test_a_bad_connection_mode_is_a_verify_error() -> None:
+    env = {"TESTCONTAINERS_CONNECTION_MODE": "sideways", "TESTCONTAINERS_RYUK_DISABLED": "true"}
+    with pytest.raises(VerifyError, match="sideways"):
+        load_testcontainers(env)
+
+
+def test_leftover_rules() -> None:
+    now = 1_800_000_000.0
+    mine = {RUN_LABEL: new_run_id(now), OWNER_LABEL: "box:123"}
+    assert not is_leftover(mine, host="box", now=now, alive=lambda pid: True)
+    assert is_leftover(mine, host="box", now=now, alive=lambda pid: False)
+    assert not is_leftover(mine, host="other", now=now + 60, alive=lambda pid: False)
+    assert is_leftover(mine, host="other", now=now + STALE_SECONDS + 1)
+    assert is_leftover({RUN_LABEL: "garbage"}, host="box", now=now)
+    assert new_run_id(now).startswith("1800000000-")
+
+
+def test_verify_without_engine_is_one_line(make_project: MakeProject) -> None:
+    root = make_project('[environment]\nbase = "debian:trixie"\n[postgres]\nversion = 17\n')
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    result = subprocess.run(
+        [sys.executable, "-m", "devenv", "-C", str(root), "verify"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert "/nonexistent/docker.sock" in lines[0]
