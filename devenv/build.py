@@ -24,7 +24,9 @@ from devenv.output import atomic_write
 from devenv.plan import Plan
 from devenv.render.files import DOCKERFILE
 
-TARGETS = ("db", "dev")
+# The classic builder runs every stage before the target, so building `dev` also builds the
+# `db` stage; `db` then comes entirely from the cache.
+TARGETS = ("dev", "db")
 LABEL_PLAN = "dev.devenv.plan"
 LABEL_PROJECT = "dev.devenv.project"
 LABEL_TARGET = "dev.devenv.target"
@@ -190,7 +192,7 @@ def build_images(
     labels = {LABEL_PROJECT: plan.environment.name}
     started = time.monotonic()
     results = []
-    for target in targets:
+    for index, target in enumerate(targets):
         result = TargetResult(target=target, ref=plan.image(target))
         stream = engine.build(
             path=root,
@@ -199,7 +201,8 @@ def build_images(
             tag=result.ref,
             labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)},
             buildargs=proxy_build_args(environ),
-            nocache=no_cache,
+            # Later targets reuse the stages the first one just built afresh.
+            nocache=no_cache and index == 0,
         )
         read_stream(target, stream, progress, result)
         progress.done(result)
