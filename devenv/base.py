@@ -252,8 +252,14 @@ def _check_request(ref: str, distro: str, codename: str, mirror: str | None) -> 
         )
 
 
-def _debootstrap_script(codename: str) -> Path:
-    """Check debootstrap is installed and knows ``codename``; returns its script path."""
+# Every Ubuntu release since 7.10 uses debootstrap's `gutsy` script: an older debootstrap
+# (Debian 12's has no `noble`) can still bootstrap a newer Ubuntu through it.
+UBUNTU_SCRIPT = "gutsy"
+
+
+def _debootstrap_script(codename: str, distro: str = "debian") -> tuple[Path, Path | None]:
+    """Check debootstrap is installed and can bootstrap ``codename``. Returns its scripts
+    folder and, for an Ubuntu release this debootstrap predates, the script to use instead."""
     if shutil.which("debootstrap") is None:
         raise BootstrapError(
             "cannot bootstrap a base image: debootstrap is not installed on this host",
@@ -261,13 +267,28 @@ def _debootstrap_script(codename: str) -> Path:
         )
     scripts = Path(os.environ.get("DEBOOTSTRAP_DIR", "/usr/share/debootstrap")) / "scripts"
     script = scripts / codename
-    if not script.exists():
-        raise BootstrapError(
-            f"this host's debootstrap does not know the release {codename!r} ({script} is missing)",
-            hint="install a newer debootstrap (e.g. from the next Debian release or backports), "
-            "or pick a release listed in " + str(scripts),
-        )
-    return script
+    if script.exists():
+        return scripts, None
+    if distro == "ubuntu" and (scripts / UBUNTU_SCRIPT).exists():
+        return scripts, scripts / UBUNTU_SCRIPT
+    raise BootstrapError(
+        f"this host's debootstrap does not know the release {codename!r} ({script} is missing)",
+        hint="install a newer debootstrap (e.g. from the next Debian release or backports), "
+        "or pick a release listed in " + str(scripts),
+    )
+
+
+def _debootstrap_dir_with(workdir: Path, scripts: Path, codename: str, script: Path) -> Path:
+    """A DEBOOTSTRAP_DIR that is the host's, plus `codename` as another name for `script`."""
+    overlay = workdir / "debootstrap"
+    (overlay / "scripts").mkdir(parents=True)
+    for entry in scripts.parent.iterdir():
+        if entry.name != "scripts":
+            (overlay / entry.name).symlink_to(entry)
+    for entry in scripts.iterdir():
+        (overlay / "scripts" / entry.name).symlink_to(entry)
+    (overlay / "scripts" / codename).symlink_to(script)
+    return overlay
 
 
 def _keyring_for(distro: str, keyring: str | None) -> str | None:
@@ -347,7 +368,7 @@ def ensure_base(
             )
         log(f"pulling {ref} failed ({error}); bootstrapping it instead")
 
-    _debootstrap_script(codename)
+    scripts, stand_in = _debootstrap_script(codename, distro)
     keyring_path = _keyring_for(distro, keyring)
     used_mirror = mirror if mirror is not None else mirror_from_host(distro, apt_dir)
     prefix = _root_prefix()
@@ -371,7 +392,12 @@ def ensure_base(
         ) from exc
     try:
         rootfs = workdir / "rootfs"
-        argv = [*prefix, "debootstrap", f"--variant={VARIANT}"]
+        env_prefix: list[str] = []
+        if stand_in is not None:
+            overlay = _debootstrap_dir_with(workdir, scripts, codename, stand_in)
+            log(f"this debootstrap predates {codename}: using its {stand_in.name} script")
+            env_prefix = ["env", f"DEBOOTSTRAP_DIR={overlay}"]
+        argv = [*prefix, *env_prefix, "debootstrap", f"--variant={VARIANT}"]
         if keyring_path is not None:
             argv.append(f"--keyring={keyring_path}")
         argv += [codename, str(rootfs)]

@@ -38,6 +38,7 @@ PROXY_ARGS = tuple(
     for name in (base, base.lower())
 )
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_UNSERVED = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NOISE = ("Removing intermediate container", "Successfully tagged ")
 TAIL_LINES = 25
@@ -96,7 +97,7 @@ def read_stream(
                 if current and current.instruction.startswith("FROM ")
                 else "fix the step (or the plan it came from) and build again"
             )
-            raise BuildError(
+            raise unserved_pin(tail) or BuildError(
                 f"building {target} failed at {where}: {text}", hint=hint, details="\n".join(tail)
             )
         if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
@@ -133,6 +134,21 @@ def read_stream(
             f"building {target} ended without an image",
             hint="see the output above; then build again",
         )
+
+
+def unserved_pin(output: Iterable[str]) -> BuildError | None:
+    """apt's "Version 'V' for 'P' was not found": a pin the archive no longer serves."""
+    lines = list(output)
+    for line in lines:
+        match = _UNSERVED.search(line)
+        if match:
+            version, package = match.groups()
+            return BuildError(
+                f"the archive no longer serves {package}={version}, pinned by devenv.lock",
+                hint="run `devenv lock --upgrade` to pin what it serves now",
+                details="\n".join(lines),
+            )
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -87,3 +87,18 @@ def test_requirements_edit_makes_the_lock_stale(locked: Path, tmp_path: Path) ->
         assert "Step 1/" not in frozen.stderr  # refused before building anything
     finally:
         (locked / "requirements.txt").write_text(TRIXIE_REQUIREMENTS)
+
+
+def test_a_pin_the_archive_no_longer_serves(locked: Path, tmp_path: Path) -> None:
+    root = tmp_path / "unserved"
+    root.mkdir()
+    (root / "devenv.toml").write_text(TRIXIE_PLAN.replace('"itest"', '"unserved"'))
+    (root / "requirements.txt").write_text(TRIXIE_REQUIREMENTS)
+    lock = (locked / "devenv.lock").read_text()
+    pinned = next(ln for ln in lock.splitlines() if ln.startswith("# devenv: apt base "))
+    (root / "devenv.lock").write_text(lock.replace(pinned, pinned.split("=")[0] + "=0.0-gone"))
+    result = devenv_cli("-C", str(root), "build", "--target", "db")
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "the archive no longer serves ca-certificates=0.0-gone, pinned by devenv.lock" in last
+    assert "devenv lock --upgrade" in last

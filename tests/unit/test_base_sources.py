@@ -5,13 +5,14 @@ No engine is needed: the connection tests dial addresses where nothing listens, 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from devenv.base import AptSource, host_apt_sources, is_mirror_for, mirror_from_host
 from devenv.engine import Engine
-from devenv.errors import EngineError
+from devenv.errors import DevenvError, EngineError
 
 
 def write(apt_dir: Path, name: str, text: str) -> None:
@@ -193,3 +194,27 @@ def test_explicit_environment_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     with pytest.raises(EngineError, match=r"no socket at /nonexistent-too\.sock"):
         Engine.connect(env={"DOCKER_HOST": "unix:///nonexistent-too.sock"})
+
+
+def test_older_debootstrap_bootstraps_a_newer_ubuntu_through_gutsy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if shutil.which("debootstrap") is None:
+        pytest.fail("debootstrap is not installed: run scripts/dev-setup.sh")
+    from devenv.base import _debootstrap_dir_with, _debootstrap_script
+
+    home = tmp_path / "share"
+    (home / "scripts").mkdir(parents=True)
+    (home / "functions").write_text("# debootstrap functions\n")
+    (home / "scripts" / "gutsy").write_text("# ubuntu script\n")
+    (home / "scripts" / "trixie").write_text("# debian script\n")
+    monkeypatch.setenv("DEBOOTSTRAP_DIR", str(home))
+    assert _debootstrap_script("trixie", "debian") == (home / "scripts", None)
+    scripts, stand_in = _debootstrap_script("noble", "ubuntu")
+    assert stand_in == home / "scripts" / "gutsy"
+    overlay = _debootstrap_dir_with(tmp_path / "work", scripts, "noble", stand_in)
+    assert (overlay / "scripts" / "noble").read_text() == "# ubuntu script\n"
+    assert (overlay / "scripts" / "trixie").read_text() == "# debian script\n"
+    assert (overlay / "functions").exists()
+    with pytest.raises(DevenvError, match="does not know the release 'forky'"):
+        _debootstrap_script("forky", "debian")
