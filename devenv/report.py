@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.errors import DevenvError
+from devenv.errors import DevenvError, VerifyError
 from devenv.output import atomic_write
 
 
@@ -90,7 +90,8 @@ def one_line(text: str, limit: int = 0) -> str:
 
 def describe_exception(exc: BaseException) -> str:
     """One line for an unexpected exception inside a check: its type and first message line."""
-    message = str(exc).strip().splitlines()
+    explanation = getattr(exc, "explanation", None)  # docker's APIError: the engine's words
+    message = str(explanation or exc).strip().splitlines()
     text = message[0] if message else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -151,8 +152,11 @@ class Checks:
         return True
 
     def skip_unrun(self, reason: str) -> None:
+        """Record every check that never ran as skipped: because of what it needs, if that did
+        not pass, else for `reason`. (Catalogue order lists what a check needs before it.)"""
         for name in self._order:
-            self.record(name, Status.SKIPPED, reason)
+            blocked = [n for n in self._specs[name].needs if not self.passed(n)]
+            self.record(name, Status.SKIPPED, f"needs {', '.join(blocked)}" if blocked else reason)
 
     def report(
         self,
@@ -183,14 +187,15 @@ class Checks:
 _MARK = {Status.PASSED: "ok", Status.FAILED: "FAIL", Status.SKIPPED: "skip"}
 
 
-def render_table(report: Report, *, width: int = 120) -> str:
+def render_table(report: Report, *, width: int = 0) -> str:
+    """The terminal table; with `width`, details are cut to fit it (0: never cut)."""
     name_width = max((len(c.name) for c in report.checks), default=4)
     lines = [
         f"devenv verify {report.project}: {report.images.get('db', '-')} + "
         f"{report.images.get('dev', '-')} (run {report.run_id}, {report.seconds:.1f}s)"
     ]
     lines += [f"  {note}" for note in report.notes]
-    room = max(20, width - name_width - 10)
+    room = max(20, width - name_width - 10) if width else 0
     for check in report.checks:
         detail = one_line(check.detail or check.title, room)
         lines.append(f"  {_MARK[check.status]:4}  {check.name:{name_width}}  {detail}")
@@ -286,10 +291,16 @@ def render_junit(report: Report) -> str:
 
 
 def write_reports(report: Report, *, json_file: Path | None, junit_file: Path | None) -> None:
-    if json_file is not None:
-        atomic_write(json_file, render_json(report))
-    if junit_file is not None:
-        atomic_write(junit_file, render_junit(report))
+    for path, render in ((json_file, render_json), (junit_file, render_junit)):
+        if path is None:
+            continue
+        try:
+            atomic_write(path, render(report))
+        except OSError as exc:
+            raise VerifyError(
+                f"cannot write the report to {path}: {exc.strerror or exc}",
+                hint="pass a path in a writable folder",
+            ) from exc
 
 
 def failure(report: Report) -> VerifyFailed:

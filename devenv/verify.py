@@ -2,13 +2,14 @@
 the way a user relies on them (checks: devenv.verify_db and devenv.verify_dev).
 
 The only module in devenv that imports testcontainers, and only inside functions, so commands
-that need no engine never load it. Three workers run side by side to stay within a few seconds:
+that need no engine never load it. Workers run side by side to stay within a few seconds:
 
 - db: PostgresContainer from the local db image (never pulled) on a labelled data volume and a
   private network -> server, extension and vector checks over psycopg from here -> the dev
   container's round trip to it -> a second container on the same volume (restart);
 - dev: the dev image on the same network -> one probe (Python, imports, pip check, libpq);
-- no-password: the db image without POSTGRES_PASSWORD must exit and say why.
+- no-password: the db image without POSTGRES_PASSWORD must exit and say why;
+- janitor: removes the dev container and the network while the restart runs.
 
 Cleanup always: every container, network and volume carries dev.devenv.verify=<run id>,
 dev.devenv.project=<name> and dev.devenv.verify.owner=<host>:<pid>, and is removed at the end
@@ -20,8 +21,11 @@ reaper is not used (its image cannot be pulled on air-gapped machines).
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import os
+import re
 import secrets
 import signal
 import socket
@@ -45,7 +49,7 @@ RUN_LABEL = f"{LABEL_PREFIX}verify"
 PROJECT_LABEL = f"{LABEL_PREFIX}project"
 OWNER_LABEL = f"{LABEL_PREFIX}verify.owner"
 DEFAULT_TIMEOUT = 60.0  # seconds a container may take to become ready
-STALE_SECONDS = 3600  # a verify from another host older than this is a leftover
+STALE_SECONDS = 3600  # a verify run older than this is a leftover, wherever it came from
 JOIN_SECONDS = 30.0  # how long teardown waits for a worker after removing its containers
 # What this kind of machine needs, unless the user set it: no reaper (its image can't be pulled
 # here; we clean up ourselves), and the engine's published ports on the docker host (with
@@ -54,7 +58,9 @@ TESTCONTAINERS_ENV = {
     "TESTCONTAINERS_RYUK_DISABLED": "true",
     "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
 }
-_TRUE = ("yes", "true", "t", "y", "1")
+_TRUE = ("yes", "true", "t", "y", "1")  # what testcontainers reads as true
+CONNECTION_MODES = ("bridge_ip", "gateway_ip", "docker_host")
+TESTCONTAINERS = "testcontainers[postgres]>=4.9"  # 4.9 reads TESTCONTAINERS_CONNECTION_MODE
 
 Log = Callable[[str], None]
 
@@ -83,23 +89,26 @@ def load_testcontainers(environ: MutableMapping[str, str]) -> None:
     """Import testcontainers with the environment it needs here, or raise VerifyError."""
     imported_before = "testcontainers.core.config" in sys.modules
     added = default_testcontainers_env(environ)
+    mode = environ["TESTCONTAINERS_CONNECTION_MODE"]
+    if mode not in CONNECTION_MODES:  # testcontainers would raise at import
+        raise VerifyError(
+            f"TESTCONTAINERS_CONNECTION_MODE={mode!r} is not one of {', '.join(CONNECTION_MODES)}",
+            hint="unset it (devenv uses docker_host)",
+        )
     try:
+        version = importlib.metadata.version("testcontainers")
         from testcontainers.core.config import ConnectionMode
         from testcontainers.core.config import testcontainers_config as config
-    except ImportError as exc:
+    except ImportError as exc:  # PackageNotFoundError is one
         raise VerifyError(
-            f"devenv verify needs testcontainers: {exc}",
-            hint="pip install 'testcontainers[postgres]>=4.8'",
+            f"devenv verify needs testcontainers: {exc}", hint=f"pip install '{TESTCONTAINERS}'"
         ) from exc
-    mode = environ["TESTCONTAINERS_CONNECTION_MODE"]
-    try:
-        ConnectionMode(mode)
-    except ValueError:
-        choices = ", ".join(m.value for m in ConnectionMode)
+    if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) < (4, 9):
         raise VerifyError(
-            f"TESTCONTAINERS_CONNECTION_MODE={mode!r} is not one of {choices}",
-            hint="unset it (devenv uses docker_host)",
-        ) from None
+            f"testcontainers {version} is too old for devenv verify: it ignores "
+            "TESTCONTAINERS_CONNECTION_MODE",
+            hint=f"pip install '{TESTCONTAINERS}'",
+        )
     if imported_before and added:  # it read the environment before we set it: tell it again
         config.connection_mode_override = ConnectionMode(mode)
         config.ryuk_disabled = environ["TESTCONTAINERS_RYUK_DISABLED"].lower() in _TRUE
@@ -143,15 +152,25 @@ def pid_alive(pid: int) -> bool:
 
 
 def is_leftover(
-    labels: Mapping[str, str], *, host: str, now: float, alive: Callable[[int], bool] = pid_alive
+    labels: Mapping[str, str],
+    *,
+    host: str,
+    now: float,
+    alive: Callable[[int], bool] = pid_alive,
+    me: int | None = None,
 ) -> bool:
-    """A verify resource is a leftover when its owner process (on this host) is gone, or when it
-    comes from another host and is older than STALE_SECONDS."""
-    owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
-    if owner_host == host and pid.isdigit():
-        return not alive(int(pid))
+    """A verify resource is a leftover when its run is older than STALE_SECONDS (no verify
+    runs that long), or when its owner process on this host is gone. A resource of another
+    host's recent run may be in use: it is kept. Called before this run makes anything, so a
+    resource owned by this very process id is a previous process's."""
     started = labels.get(RUN_LABEL, "").partition("-")[0]
-    return not started.isdigit() or now - int(started) > STALE_SECONDS
+    if not started.isdigit() or now - int(started) > STALE_SECONDS:
+        return True
+    owner_host, _, pid = labels.get(OWNER_LABEL, "").rpartition(":")
+    if owner_host != host:
+        return False
+    me = os.getpid() if me is None else me
+    return not pid.isdigit() or int(pid) == me or not alive(int(pid))
 
 
 def _ignorable(exc: BaseException) -> bool:
@@ -251,6 +270,8 @@ class Session:
     dev_done: threading.Event = field(default_factory=threading.Event)  # dev probe finished
     roundtrip_done: threading.Event = field(default_factory=threading.Event)
     db_gone: threading.Event = field(default_factory=threading.Event)  # first db removed
+    threads: list[threading.Thread] = field(default_factory=list)
+    crashed: list[tuple[str, BaseException]] = field(default_factory=list)
     _containers: list[Any] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -260,6 +281,36 @@ class Session:
     def check(self) -> None:
         if self.cancel.is_set():
             raise Cancelled
+
+    def spawn(self, name: str, job: Callable[[], None]) -> None:
+        """Run `job` in a thread of this run: teardown waits for it; a crash is kept."""
+
+        def run() -> None:
+            try:
+                job()
+            except Cancelled:
+                pass
+            except BaseException as exc:
+                self.crashed.append((name, exc))
+
+        thread = threading.Thread(target=run, name=f"verify-{name}", daemon=True)
+        with self._lock:
+            self.check()
+            self.threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Until every thread of the run ended (also those started meanwhile), or `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                alive = [t for t in self.threads if t.is_alive()]
+            if not alive:
+                return
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return
+            alive[0].join(0.1 if left is None else min(0.1, left))
 
     def wait(self, event: threading.Event) -> None:
         while not event.wait(0.05):
@@ -281,17 +332,16 @@ class Session:
             raise
         return container
 
-    def remove(self, container: Any, *, graceful: bool = False) -> None:
+    def remove(self, container: Any) -> None:
+        """Remove a tracked container (forced, with its anonymous volumes), once."""
         with self._lock:
             if container not in self._containers:
                 return
             self._containers.remove(container)
         try:
-            if graceful:
-                container.get_wrapped_container().stop(timeout=10)
             container.stop()
         except Exception as exc:
-            if not _ignorable(exc) and "not started" not in str(exc).lower():
+            if not _ignorable(exc):
                 self.log(f"verify: warning: removing a container: {describe_exception(exc)}")
 
     def create_network_and_volume(self, client: Any) -> None:
@@ -300,10 +350,16 @@ class Session:
         self.check()
         network = Network(docker_network_kw={"labels": dict(self.labels)})
         network.name = self.name("net")
-        network.create()
-        self.network = network
+        try:
+            network.create()
+            self.network = network
+            client.volumes.create(name=self.name("pgdata"), labels=dict(self.labels))
+        except Exception as exc:
+            raise VerifyError(
+                f"cannot create verify's network or volume: {describe_exception(exc)}",
+                hint="check the engine (`docker info`) and its free disk space",
+            ) from exc
         self.volume = self.name("pgdata")
-        client.volumes.create(name=self.volume, labels=dict(self.labels))
 
     def remove_network(self) -> None:
         network, self.network = self.network, None
@@ -317,9 +373,9 @@ class Session:
                     f"verify: warning: removing network {network.name}: {describe_exception(exc)}"
                 )
 
-    def teardown(self, client: Any, threads: list[threading.Thread]) -> None:
-        """Remove every container (in parallel), wait for the workers, then the network and
-        volume; finally sweep anything else carrying this run's label."""
+    def teardown(self, client: Any) -> None:
+        """Remove every container (in parallel), wait for the threads, then sweep the network,
+        the volume and anything else carrying this run's label."""
         self.cancel.set()
         with self._lock:
             containers = list(self._containers)
@@ -328,8 +384,9 @@ class Session:
         ]
         for t in removers:
             t.start()
-        for t in removers + threads:
+        for t in removers:
             t.join(JOIN_SECONDS)
+        self.join(JOIN_SECONDS)
         remove_labelled(client, [f"{RUN_LABEL}={self.run_id}"], keep=lambda _: False, log=self.log)
 
 
@@ -448,11 +505,24 @@ def _db_worker(s: Session, checks: Checks) -> None:
         conns.append(conn)
         return detail
 
+    def roundtrip() -> None:  # the dev container's, beside the vector checks from here
+        try:
+            s.wait(s.dev_ready)
+            checks.run("dev-db-roundtrip", lambda: _roundtrip(s))
+        finally:
+            s.roundtrip_done.set()
+
+    def remove_first() -> None:
+        try:
+            s.remove(containers[0])
+        finally:
+            s.db_gone.set()
+
     def restart() -> str:
         before = verify_db.prepare_restart(conns[0], s.run_id)
         conns[0].close()
-        s.remove(containers[0], graceful=True)
-        s.db_gone.set()
+        containers[0].get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
+        s.spawn("db-remove", remove_first)
         container, conn, _ = _start_postgres(s, "db-restarted", network=False)
         containers.append(container)
         conns.append(conn)
@@ -460,12 +530,11 @@ def _db_worker(s: Session, checks: Checks) -> None:
 
     try:
         if checks.run("db-start", start):
-            verify_db.run_db_checks(checks, conns[0], plan, packaged)
-        s.wait(s.dev_ready)
-        try:
-            checks.run("dev-db-roundtrip", lambda: _roundtrip(s))
-        finally:
-            s.roundtrip_done.set()
+            verify_db.run_server_checks(checks, conns[0], plan, packaged)
+        s.spawn("roundtrip", roundtrip)
+        if conns and verify_db.has_pgvector(plan):
+            verify_db.run_vector_checks(checks, conns[0])
+        s.wait(s.roundtrip_done)
         checks.run("db-restart", restart)
     finally:
         for conn in conns:
@@ -538,12 +607,14 @@ def _janitor(s: Session, checks: Checks) -> None:
 
 
 def _no_password_worker(s: Session, checks: Checks) -> None:
-    container = _docker_container(s.images["db"])
-    container.with_name(s.name("no-password"))
-    container.with_kwargs(labels=dict(s.labels), network_mode="none")
     limit = min(s.timeout, 30.0)
+    containers: list[Any] = []
 
     def run() -> str:
+        container = _docker_container(s.images["db"])  # no POSTGRES_PASSWORD, no network
+        container.with_name(s.name("no-password"))
+        container.with_kwargs(labels=dict(s.labels), network_mode="none")
+        containers.append(container)
         s.start(container)
         wrapped = container.get_wrapped_container()
         try:
@@ -567,7 +638,8 @@ def _no_password_worker(s: Session, checks: Checks) -> None:
     try:
         checks.run("db-no-password", run)
     finally:
-        s.remove(container)
+        for container in containers:
+            s.remove(container)
 
 
 # --- signals ----------------------------------------------------------------------------------
@@ -616,7 +688,10 @@ def _signals_deferred() -> Iterator[list[int]]:
 # --- entry point ------------------------------------------------------------------------------
 
 
-def _preflight(images: Mapping[str, str]) -> None:
+def _preflight(plan: Plan, images: Mapping[str, str]) -> tuple[str, ...]:
+    """Both images exist (verify never pulls); notes for images built from another plan."""
+    from devenv.build import LABEL_PLAN
+
     with Engine.connect() as engine:
         missing = [ref for ref in images.values() if not engine.image_exists(ref)]
         if missing:
@@ -624,6 +699,15 @@ def _preflight(images: Mapping[str, str]) -> None:
                 f"{' and '.join(missing)} not found on the Docker engine at {engine.where}",
                 hint="build the images first with `devenv build` (verify never pulls)",
             )
+        notes = []
+        for target, ref in images.items():
+            built_from = engine.image_labels(ref).get(LABEL_PLAN)
+            if built_from is not None and built_from != plan.digest(target):
+                notes.append(
+                    f"note: {ref} was built from an older devenv.toml or requirements; "
+                    "`devenv build` makes it current"
+                )
+    return tuple(notes)
 
 
 def _client() -> Any:
@@ -650,12 +734,12 @@ def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) 
     (after cleanup). A failed check is in the report, not an exception."""
     started = time.monotonic()
     images = {"db": plan.image("db"), "dev": plan.image("dev")}
-    _preflight(images)
+    notes = _preflight(plan, images)
     load_testcontainers(os.environ)
     client = _client()
     host = socket.gethostname()
     run_id = new_run_id()
-    notes = remove_leftovers(client, host=host, log=log)
+    notes += remove_leftovers(client, host=host, log=log)
     labels = {
         RUN_LABEL: run_id,
         PROJECT_LABEL: plan.environment.name,
@@ -664,46 +748,29 @@ def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) 
     checks = catalogue(plan, images)
     s = Session(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
     log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
-    threads: list[threading.Thread] = []
-    crashed: list[tuple[str, BaseException]] = []
     interrupted = False
-
-    def worker(name: str, target: Callable[[Session, Checks], None]) -> threading.Thread:
-        def run() -> None:
-            try:
-                target(s, checks)
-            except Cancelled:
-                pass
-            except BaseException as exc:
-                crashed.append((name, exc))
-
-        return threading.Thread(target=run, name=f"verify-{name}", daemon=True)
-
     with _sigterm_interrupts():
         try:
             s.create_network_and_volume(client)
-            threads = [
-                worker("db", _db_worker),
-                worker("dev", _dev_worker),
-                worker("no-password", _no_password_worker),
-                worker("janitor", _janitor),
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                while t.is_alive():
-                    t.join(0.1)
+            for name, work in (
+                ("db", _db_worker),
+                ("dev", _dev_worker),
+                ("no-password", _no_password_worker),
+                ("janitor", _janitor),
+            ):
+                s.spawn(name, functools.partial(work, s, checks))
+            s.join()
         except KeyboardInterrupt:
             interrupted = True
             log("verify: interrupted; removing its containers, network and volume")
         finally:
             with _signals_deferred() as pending:
-                s.teardown(client, threads)
+                s.teardown(client)
             interrupted = interrupted or bool(pending)
     if interrupted:
         raise KeyboardInterrupt
-    if crashed:
-        name, exc = crashed[0]
+    if s.crashed:
+        name, exc = s.crashed[0]
         raise VerifyError(
             f"verify's {name} worker crashed: {describe_exception(exc)}",
             hint="run with --debug for the traceback, and report it",

@@ -13,14 +13,14 @@ import re
 import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
-from psycopg import sql
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.plan import Plan
 from devenv.report import CheckFailed, Checks, CheckSpec
+
+if TYPE_CHECKING:  # psycopg is imported when first used: meanwhile the server initialises
+    import psycopg
 
 Vec = tuple[float, ...]
 Metric = Callable[[Vec, Vec], float]
@@ -195,7 +195,7 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
         return CheckSpec(name=name, title=title, group="db", needs=needs)
 
     specs = [
-        spec("db-start", f"{image} starts with testcontainers and answers psql"),
+        spec("db-start", f"{image} starts with testcontainers and takes connections on its port"),
         spec(
             "db-server-version", f"the server's major version is the plan's ({major})", "db-start"
         ),
@@ -247,7 +247,7 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
 
 # --- checks on a live server ------------------------------------------------------------------
 
-Conn = psycopg.Connection[tuple[Any, ...]]
+Conn: TypeAlias = "psycopg.Connection[tuple[Any, ...]]"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +259,8 @@ class Target:
     dbname: str
 
     def connect(self, timeout: float = 10.0) -> Conn:
+        import psycopg
+
         return psycopg.connect(
             host=self.host,
             port=self.port,
@@ -298,10 +300,11 @@ def _pg_message(exc: psycopg.Error) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def run_db_checks(checks: Checks, conn: Conn, plan: Plan, packaged: dict[str, str | None]) -> None:
-    """Server version, extensions, and (with pgvector) table, indexes, KNN, distances.
-    `packaged` maps each extension's apt package to the version dpkg reports in the image (or
-    None when dpkg does not know it)."""
+def run_server_checks(
+    checks: Checks, conn: Conn, plan: Plan, packaged: dict[str, str | None]
+) -> None:
+    """The server's version and the plan's extensions. `packaged` maps each extension's apt
+    package to the version dpkg reports in the image (None when dpkg does not know it)."""
     major = plan.postgres.version
 
     def server_version() -> str:
@@ -316,12 +319,13 @@ def run_db_checks(checks: Checks, conn: Conn, plan: Plan, packaged: dict[str, st
     checks.run("db-server-version", server_version)
     for ext in extensions(plan):
         _extension_checks(checks, conn, ext, packaged.get(ext.package))
-    if has_pgvector(plan):
-        _vector_checks(checks, conn)
 
 
 def _extension_checks(checks: Checks, conn: Conn, ext: Extension, deb: str | None) -> None:
     def create() -> str:
+        import psycopg
+        from psycopg import sql
+
         statement = sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(ext.sql_name))
         try:
             conn.execute(statement)
@@ -347,7 +351,8 @@ def _extension_checks(checks: Checks, conn: Conn, ext: Extension, deb: str | Non
     checks.run(f"db-extension-{ext.sql_name}-version", version)  # skipped if create failed
 
 
-def _vector_checks(checks: Checks, conn: Conn) -> None:
+def run_vector_checks(checks: Checks, conn: Conn) -> None:
+    """A vector table, HNSW and IVFFlat indexes, nearest neighbours, distances."""
     rows = sample_vectors(ROWS)
     query = query_vector()
 

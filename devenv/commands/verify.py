@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import click
 
-from devenv.commands import Context, pass_ctx
+from devenv.commands import Context, json_file_option, pass_ctx
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command("verify")
-@click.option("--json", "json_file", type=FILE, help="Also write the report as JSON to this file.")
+@json_file_option
 @click.option("--junit", "junit_file", type=FILE, help="Also write the report as JUnit XML.")
 @click.option(
     "--timeout",
@@ -26,7 +28,8 @@ def command(ctx: Context, json_file: Path | None, junit_file: Path | None, timeo
     from devenv.verify import verify
 
     report = verify(ctx.plan(), timeout=timeout)
-    click.echo(render_table(report))
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
+    click.echo(render_table(report, width=width))
     write_reports(report, json_file=json_file, junit_file=junit_file)
     if not report.ok:
         raise failure(report)

@@ -161,3 +161,11 @@ def test_catalogue_without_extensions(make_project: MakeProject) -> None:
     names = [s.name for s in specs]
     assert not [n for n in names if n.startswith("db-") and ("vector" in n or "knn" in n)]
     assert all(need in names for s in specs for need in s.needs)
+
+
+def test_literal_sql_agrees_with_the_constants() -> None:
+    assert f"vector({verify_db.DIM})" in verify_db.CREATE_TABLE
+    assert f"lists = {verify_db.LISTS}" in verify_db.CREATE_IVFFLAT
+    assert verify_db.EXACT["<->"].endswith(f"probes = {verify_db.LISTS}")
+    assert int(verify_db.EXACT["<=>"].rsplit("=", 1)[1]) > verify_db.ROWS
+    assert "vector_cosine_ops" in verify_db.CREATE_HNSW

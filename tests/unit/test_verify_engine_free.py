@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -51,11 +52,23 @@ def test_a_bad_connection_mode_is_a_verify_error() -> None:
 def test_leftover_rules() -> None:
     now = 1_800_000_000.0
     mine = {RUN_LABEL: new_run_id(now), OWNER_LABEL: "box:123"}
-    assert not is_leftover(mine, host="box", now=now, alive=lambda pid: True)
-    assert is_leftover(mine, host="box", now=now, alive=lambda pid: False)
-    assert not is_leftover(mine, host="other", now=now + 60, alive=lambda pid: False)
-    assert is_leftover(mine, host="other", now=now + STALE_SECONDS + 1)
-    assert is_leftover({RUN_LABEL: "garbage"}, host="box", now=now)
+
+    def leftover(
+        labels: dict[str, str],
+        host: str = "box",
+        at: float = now,
+        alive: Callable[[int], bool] = lambda pid: False,
+        me: int = 1,
+    ) -> bool:
+        return is_leftover(labels, host=host, now=at, alive=alive, me=me)
+
+    assert not leftover(mine, alive=lambda pid: True)  # a verify running next to this one
+    assert leftover(mine, alive=lambda pid: False)  # killed
+    assert leftover(mine, alive=lambda pid: True, me=123)  # killed; its pid reused by us
+    assert not leftover(mine, host="other", at=now + 60)  # another host's, maybe running
+    assert leftover(mine, host="other", at=now + STALE_SECONDS + 1)
+    assert leftover(mine, alive=lambda pid: True, at=now + STALE_SECONDS + 1)
+    assert leftover({RUN_LABEL: "garbage"})
     assert new_run_id(now).startswith("1800000000-")
 
 
