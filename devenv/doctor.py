@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ class DoctorReport:
         return lines
 
 
+def _add(found: list[Finding], name: str, level: Level, detail: str, hint: str = "") -> None:
+    found.append(Finding(name=name, level=level, detail=detail, hint=hint))
+
+
 def run_doctor(
     plan: Plan,
     echo: Echo,
@@ -95,18 +100,15 @@ def run_doctor(
 def _python(ex: Executor, found: list[Finding]) -> tuple[str, str] | None:
     identity = host_venv.python_identity(ex)
     if identity is None:
-        found.append(
-            Finding(
-                name="python",
-                level=Level.FAIL,
-                detail="no python3 on PATH",
-                hint="install python3 (apt-get install python3)",
-            )
+        _add(
+            found,
+            "python",
+            Level.FAIL,
+            "no python3 on PATH",
+            "install python3 (apt-get install python3)",
         )
     else:
-        found.append(
-            Finding(name="python", level=Level.OK, detail=f"{identity[1]} at {identity[0]}")
-        )
+        _add(found, "python", Level.OK, f"{identity[1]} at {identity[0]}")
     return identity
 
 
@@ -115,37 +117,29 @@ def _venv_module(ex: Executor, found: list[Finding], have_python: bool) -> None:
         return
     probe = ex.probe(("python3", "-c", "import venv, ensurepip"))
     if probe.returncode == 0:
-        found.append(
-            Finding(
-                name="venv",
-                level=Level.OK,
-                detail="python3 -m venv can make venvs with pip (ensurepip)",
-            )
-        )
+        _add(found, "venv", Level.OK, "python3 -m venv can make venvs with pip (ensurepip)")
     else:
-        found.append(
-            Finding(
-                name="venv",
-                level=Level.FAIL,
-                detail="python3 can't make venvs with pip (no venv/ensurepip)",
-                hint="devenv host-install installs python3-venv",
-            )
+        _add(
+            found,
+            "venv",
+            Level.FAIL,
+            "python3 can't make venvs with pip (no venv/ensurepip)",
+            "devenv host-install installs python3-venv",
         )
 
 
 def _packages(ex: Executor, plan: Plan, found: list[Finding]) -> bool:
     """Apt packages of the plan; True when the dev environment misses some."""
     if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
-        found.append(
-            Finding(
-                name="apt",
-                level=Level.FAIL,
-                detail="no apt-get/dpkg-query: not a Debian or Ubuntu host",
-                hint="use the container instead (devenv build), or a Debian or Ubuntu machine",
-            )
+        _add(
+            found,
+            "apt",
+            Level.FAIL,
+            "no apt-get/dpkg-query: not a Debian or Ubuntu host",
+            "use the container instead (devenv build), or a Debian or Ubuntu machine",
         )
         return False
-    found.append(Finding(name="apt", level=Level.OK, detail="apt-get and dpkg-query found"))
+    _add(found, "apt", Level.OK, "apt-get and dpkg-query found")
     steps = compile_steps(plan, Mode.HOST)
     dev = [
         p for s in host_apt.apt_steps(steps, frozenset({Scope.BASE, Scope.DEV})) for p in s.packages
@@ -154,52 +148,39 @@ def _packages(ex: Executor, plan: Plan, found: list[Finding]) -> bool:
     installed = host_apt.query_installed(ex, [*dev, *db])
     lacking = host_apt.missing(dev, installed)
     if lacking:
-        found.append(
-            Finding(
-                name="packages",
-                level=Level.FAIL,
-                detail=f"missing: {', '.join(lacking)}",
-                hint="devenv host-install",
-            )
-        )
+        _add(found, "packages", Level.FAIL, f"missing: {', '.join(lacking)}", "devenv host-install")
     else:
-        found.append(
-            Finding(name="packages", level=Level.OK, detail=f"all {len(set(dev))} installed")
-        )
+        _add(found, "packages", Level.OK, f"all {len(set(dev))} installed")
     db_lacking = [p for p in host_apt.missing(db, installed) if p not in lacking]
     if db_lacking:
-        found.append(
-            Finding(
-                name="db packages",
-                level=Level.WARN,
-                detail=f"missing: {', '.join(db_lacking)} (only for a local database)",
-                hint="devenv host-install --with-db, or use the db container",
-            )
+        _add(
+            found,
+            "db packages",
+            Level.WARN,
+            f"missing: {', '.join(db_lacking)} (only for a local database)",
+            "devenv host-install --with-db, or use the db container",
         )
     else:
-        found.append(
-            Finding(name="db packages", level=Level.OK, detail=f"all {len(set(db))} installed")
-        )
+        _add(found, "db packages", Level.OK, f"all {len(set(db))} installed")
     return bool(lacking)
 
 
 def _sudo(ex: Executor, found: list[Finding], needed: bool) -> None:
     if ex.is_root:
-        found.append(Finding(name="sudo", level=Level.OK, detail="running as root: not needed"))
+        _add(found, "sudo", Level.OK, "running as root: not needed")
         return
     problem = ex.sudo_problem()
     if problem is None:
-        found.append(Finding(name="sudo", level=Level.OK, detail="sudo -n works without a prompt"))
+        _add(found, "sudo", Level.OK, "sudo -n works without a prompt")
         return
     level = Level.FAIL if needed else Level.WARN
     when = "packages are missing, so" if needed else "nothing needs root now, but"
-    found.append(
-        Finding(
-            name="sudo",
-            level=level,
-            detail=f"{when} {problem}",
-            hint="run as root, allow this user passwordless sudo, or run `sudo -v` first",
-        )
+    _add(
+        found,
+        "sudo",
+        level,
+        f"{when} {problem}",
+        "run as root, allow this user passwordless sudo, or run `sudo -v` first",
     )
 
 
@@ -226,13 +207,7 @@ def _release(plan: Plan, found: list[Finding], path: Path) -> None:
     )
     label = info.get("PRETTY_NAME", f"{distro_id} {version}".strip())
     if host == want:
-        found.append(
-            Finding(
-                name="release",
-                level=Level.OK,
-                detail=f"{label}, as the plan's base {plan.environment.base}",
-            )
-        )
+        _add(found, "release", Level.OK, f"{label}, as the plan's base {plan.environment.base}")
         return
     if host is None:
         differences = (
@@ -250,14 +225,13 @@ def _release(plan: Plan, found: list[Finding], path: Path) -> None:
             )
         except ValueError as exc:
             differences = str(exc)
-    found.append(
-        Finding(
-            name="release",
-            level=Level.WARN,
-            detail=f"host is {label}, the plan's base is {want.label}: {differences}",
-            hint=f"use a {want.label} machine for parity with the image, or set "
-            "[environment] base to match this host",
-        )
+    _add(
+        found,
+        "release",
+        Level.WARN,
+        f"host is {label}, the plan's base is {want.label}: {differences}",
+        f"use a {want.label} machine for parity with the image, "
+        "or set [environment] base to match this host",
     )
 
 
@@ -273,18 +247,21 @@ def _postgres_tools(ex: Executor, plan: Plan, found: list[Finding]) -> None:
     ):
         if shutil.which(tool) is None:
             level = Level.FAIL if needed else Level.WARN
-            found.append(
-                Finding(
-                    name=tool,
-                    level=level,
-                    detail="not on PATH",
-                    hint=f"devenv host-install installs {package}",
-                )
-            )
+            _add(found, tool, level, "not on PATH", f"devenv host-install installs {package}")
             continue
         probe = ex.probe((tool, "--version"))
         version = (probe.stdout.strip().splitlines() or ["?"])[0]
-        found.append(Finding(name=tool, level=Level.OK, detail=version))
+        major = re.search(r"PostgreSQL\)? (\d+)", version)
+        if tool == "psql" and major and int(major.group(1)) != plan.postgres.version:
+            _add(
+                found,
+                tool,
+                Level.WARN,
+                f"{version}, not the plan's PostgreSQL {plan.postgres.version}",
+                f"devenv host-install installs {package}",
+            )
+            continue
+        _add(found, tool, Level.OK, version)
 
 
 def _plan_venv(
@@ -293,41 +270,28 @@ def _plan_venv(
     state = host_venv.inspect(plan)
     where = plan.python.venv
     if state.ownership is host_venv.Ownership.ABSENT:
-        found.append(
-            Finding(
-                name="plan venv",
-                level=Level.FAIL,
-                detail=f"no venv at {where}",
-                hint="devenv host-install",
-            )
-        )
+        _add(found, "plan venv", Level.FAIL, f"no venv at {where}", "devenv host-install")
         return
     if state.ownership is host_venv.Ownership.FOREIGN:
-        found.append(
-            Finding(
-                name="plan venv",
-                level=Level.WARN,
-                detail=f"{where} exists but devenv did not make it",
-                hint="devenv host-install --recreate (replaces it)",
-            )
+        _add(
+            found,
+            "plan venv",
+            Level.WARN,
+            f"{where} exists but devenv did not make it",
+            "devenv host-install --recreate (replaces it)",
         )
         return
     if python is None or state.complete_stamp != host_venv.compute_stamp(plan, python).digest:
-        found.append(
-            Finding(
-                name="plan venv",
-                level=Level.FAIL,
-                detail=f"{where} was built from other requirements or another Python",
-                hint="devenv host-install",
-            )
+        _add(
+            found,
+            "plan venv",
+            Level.FAIL,
+            f"{where} was built from other requirements or another Python",
+            "devenv host-install",
         )
         return
     assert state.generation is not None
-    found.append(
-        Finding(
-            name="plan venv", level=Level.OK, detail=f"{where} -> {state.generation.name}, current"
-        )
-    )
+    _add(found, "plan venv", Level.OK, f"{where} -> {state.generation.name}, current")
 
 
 def _redact(value: str) -> str:
@@ -356,21 +320,14 @@ def _trust(found: list[Finding], env: Mapping[str, str]) -> None:
         if sources
         else "no extra CA certificates"
     )
-    found.append(
-        Finding(
-            name="CA certificates",
-            level=Level.WARN if broken else Level.OK,
-            detail=detail + (f"; missing files: {', '.join(broken)}" if broken else ""),
-            hint="point these variables at existing files, or unset them",
-        )
+    _add(
+        found,
+        "CA certificates",
+        Level.WARN if broken else Level.OK,
+        detail + (f"; missing files: {', '.join(broken)}" if broken else ""),
+        "point these variables at existing files, or unset them",
     )
-    found.append(
-        Finding(
-            name="proxy",
-            level=Level.OK,
-            detail=", ".join(proxies) if proxies else "no proxy variables set",
-        )
-    )
+    _add(found, "proxy", Level.OK, ", ".join(proxies) if proxies else "no proxy variables set")
 
 
 def _connect_engine() -> str:
@@ -386,13 +343,12 @@ def _engine(found: list[Finding], check: Callable[[], str]) -> None:
     try:
         where = check()
     except DevenvError as exc:
-        found.append(
-            Finding(
-                name="docker",
-                level=Level.WARN,
-                detail=exc.message,
-                hint="only container mode needs it (devenv build); host-install works without",
-            )
+        _add(
+            found,
+            "docker",
+            Level.WARN,
+            exc.message,
+            "only container mode needs it (devenv build); host-install works without",
         )
         return
-    found.append(Finding(name="docker", level=Level.OK, detail=f"engine answers at {where}"))
+    _add(found, "docker", Level.OK, f"engine answers at {where}")

@@ -110,6 +110,12 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
         )
         changed = True
     database = Database(user=user, name=plan.postgres.database, port=port)
+    if not changed and cluster is not None:
+        # The user gets in already: role, database and peer authentication are in place, and
+        # finding that out needed no root.
+        probe = executor.probe(("psql", "-X", "-tAc", "SELECT 1"), env=database.env())
+        if probe.returncode == 0:
+            return False, database
     running = not executor.dry_run or (cluster is not None and cluster.online)
     # Constant queries; membership is decided here, so no name is ever spliced into SQL.
     wanted = (

@@ -29,8 +29,14 @@ def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
                 os.close(fd)
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise HostError(
+            f"can't create the lock file {path}: {exc.strerror}",
+            hint="run devenv host-install as a user who can write to the project folder",
+        ) from None
     try:
         _try_lock(fd, path, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)

@@ -27,6 +27,7 @@ from devenv.errors import HostError
 from devenv.host_exec import Executor
 from devenv.output import atomic_write
 from devenv.plan import Plan
+from devenv.steps import Kind, Mode, compile_steps
 
 STATE_DIR = ".devenv"
 VENVS_DIR = f"{STATE_DIR}/venvs"
@@ -97,15 +98,26 @@ def python_identity(executor: Executor) -> tuple[str, str] | None:
 
 
 def compute_stamp(plan: Plan, python: tuple[str, str]) -> Stamp:
-    """What decides the venv's content; any change builds a new generation."""
+    """What decides the venv's content; any change builds a new generation.
+
+    Read from the step list itself: the venv and install commands (with a stand-in for the
+    generation's path) and the content of every file those steps need (their `copies`: the
+    requirements files, or devenv.lock when the project has one)."""
+    steps = [
+        s
+        for s in compile_steps(plan, Mode.HOST, venv="{venv}")
+        if s.kind in (Kind.VENV, Kind.PIP_BOOTSTRAP, Kind.PIP_INSTALL)
+    ]
+    files = dict.fromkeys(source for s in steps for source, _ in s.copies)
     inputs = {
         "project": str(plan.project_dir),  # venv scripts hold absolute paths
         "venv": plan.python.venv,
         "installer": plan.python.installer,
         "python": {"path": python[0], "version": python[1]},
-        "requirements": {
+        "commands": [c.display() for s in steps for c in s.commands_for(Mode.HOST)],
+        "files": {
             name: hashlib.sha256((plan.project_dir / name).read_bytes()).hexdigest()
-            for name in plan.requirements.files
+            for name in files
         },
     }
     blob = json.dumps(inputs, sort_keys=True).encode()
@@ -142,11 +154,13 @@ def inspect(plan: Plan) -> VenvState:
 def foreign_problem(state: VenvState) -> HostError | None:
     if state.ownership is not Ownership.FOREIGN:
         return None
-    what = "a symlink devenv did not make" if state.link.is_symlink() else "not made by devenv"
+    if state.link.is_symlink():
+        what, fix = "a symlink devenv did not make", "replace the link, keeping its target"
+    else:
+        what, fix = "not made by devenv", "delete it and build a new venv there"
     return HostError(
         f"{state.link} exists and is {what}; nothing was changed",
-        hint="pass --recreate to replace it (a folder there is deleted), "
-        "or set [python] venv in devenv.toml to another path",
+        hint=f"pass --recreate to {fix}, or set [python] venv in devenv.toml to another path",
     )
 
 
@@ -154,7 +168,9 @@ def decide(plan: Plan, state: VenvState, stamp: Stamp, *, recreate: bool) -> Dec
     if not recreate:
         if state.generation is not None and state.complete_stamp == stamp.digest:
             return Decision(action=Action.KEEP, generation=state.generation)
-        for generation in _generations(plan):
+        # The newest matching generation: a --recreate'd one wins over the one it replaced.
+        newest_first = sorted(_generations(plan), key=_finished_at, reverse=True)
+        for generation in newest_first:
             marker = read_marker(generation)
             python = generation / state.link.name / "bin" / "python"
             if (
@@ -251,6 +267,13 @@ def _generations(plan: Plan, *, complete_only: bool = True) -> list[Path]:
     if complete_only:
         found = [p for p in found if (read_marker(p) or {}).get("complete")]
     return found
+
+
+def _finished_at(generation: Path) -> float:
+    try:
+        return (generation / MARKER).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _new_generation(plan: Plan, stamp: Stamp) -> Path:

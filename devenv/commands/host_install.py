@@ -26,7 +26,8 @@ def command(
     ctx: Context, with_db: bool, dry_run: bool, recreate: bool, json_file: Path | None
 ) -> None:
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
-    from devenv.host import Options, host_install, write_report
+    from devenv.host import host_install
+    from devenv.host_report import Options, write_report
 
     options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
     report = host_install(ctx.plan(), options, click.echo)

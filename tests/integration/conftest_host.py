@@ -65,18 +65,28 @@ def build_wheel(target: Path) -> Path:
     """A wheel of this source tree, built from a copy (the tree itself gets no build files)."""
     with tempfile.TemporaryDirectory(prefix="devenv-src-") as tmp:
         src = Path(tmp)
-        shutil.copytree(SOURCE / "devenv", src / "devenv",
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        shutil.copytree(
+            SOURCE / "devenv", src / "devenv", ignore=shutil.ignore_patterns("__pycache__")
+        )
         for name in ("pyproject.toml", "README.md"):
             if (SOURCE / name).exists():
                 shutil.copy2(SOURCE / name, src / name)
             else:
                 (src / name).write_text("devenv\n")
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(target),
-             str(src)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "-w",
+                str(target),
+                str(src),
+            ],
             check=True,
-        )  # fmt: skip
+        )
     return next(target.glob("devenv-*.whl"))
 
 
@@ -91,9 +101,15 @@ def build_bare_host(engine: Engine, base: str) -> str:
         build_wheel(ctx / "wheel")
         (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
         log(f"host tests: building {BARE_HOST} from {base}")
-        for message in engine.build(path=ctx, dockerfile="Dockerfile", target="bare",
-                                    tag=BARE_HOST, labels=LABELS, buildargs={},
-                                    nocache=False):  # fmt: skip
+        for message in engine.build(
+            path=ctx,
+            dockerfile="Dockerfile",
+            target="bare",
+            tag=BARE_HOST,
+            labels=LABELS,
+            buildargs={},
+            nocache=False,
+        ):
             if "error" in message:
                 raise AssertionError(f"building {BARE_HOST} failed: {message['error']}")
             text = str(message.get("stream", "")).rstrip()
@@ -116,8 +132,12 @@ class Host:
     ) -> tuple[int, str]:
         """Run argv (bounded by coreutils' timeout) and return (exit code, stdout+stderr)."""
         api = self.engine.api
-        exec_id = api.exec_create(self.id, ["timeout", "-k", "5", str(timeout), *argv],
-                                  user=user or self.user, workdir="/")  # fmt: skip
+        exec_id = api.exec_create(
+            self.id,
+            ["timeout", "-k", "5", str(timeout), *argv],
+            user=user or self.user,
+            workdir="/",
+        )
         saved, api.timeout = api.timeout, None  # an install runs longer than any API timeout
         try:
             output = api.exec_start(exec_id)
@@ -164,9 +184,11 @@ def start_host(engine: Engine, image: str, *, user: str, project: str, docker_so
     """A fresh bare host; with docker_socket, the engine's socket appears at the default path."""
     binds = [f"{engine_socket()}:{DOCKER_SOCKET}"] if docker_socket else []
     container = engine.api.create_container(
-        image=image, command=["sleep", "infinity"], labels=LABELS,
+        image=image,
+        command=["sleep", "infinity"],
+        labels=LABELS,
         host_config=engine.api.create_host_config(binds=binds),
-    )  # fmt: skip
+    )
     engine.api.start(container)
     return Host(engine=engine, id=str(container["Id"]), user=user, project=project)
 

@@ -33,15 +33,18 @@ with psycopg.connect(sys.argv[1]) as conn:
     conn.execute("CREATE TABLE IF NOT EXISTS items (id int PRIMARY KEY, embedding vector(3))")
     conn.execute("INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]') ON CONFLICT DO NOTHING")
     row = conn.execute("SELECT id, embedding FROM items ORDER BY embedding <-> '[4,4,6]' LIMIT 1")
-    print(*row.fetchone())
+    found, embedding = row.fetchone()
+    print(found, embedding.to_list() if hasattr(embedding, "to_list") else list(embedding))
 """
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def host(
-    request: pytest.FixtureRequest, engine: Engine, bare_host_image: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
     built_project: BuiltProject,
-) -> Iterator[Host]:  # fmt: skip
+) -> Iterator[Host]:
     user = str(request.param)
     box = start_host(engine, bare_host_image, user=user, project=CASES[user], docker_socket=True)
     try:
@@ -129,7 +132,7 @@ def test_with_db_gets_a_vector_query_through(host: Host) -> None:
     assert urls == [f"postgresql://{host.user}@/app?host=/var/run/postgresql&port=5432"], out
 
     code, out = host.run([f"{host.project}/.venv/bin/python", "-c", VECTOR_ROUND_TRIP, urls[0]])
-    assert (code, out.strip()) == (0, "2 [4. 5. 6.]"), out
+    assert (code, out.strip()) == (0, "2 [4.0, 5.0, 6.0]"), out
 
     code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db2.json")
     assert code == 0, out[-5000:]
@@ -153,11 +156,13 @@ def test_doctor_is_satisfied(host: Host) -> None:
 
 
 def test_without_sudo_rights_the_message_is_clear(
-    engine: Engine, bare_host_image: str,  # noqa: F811
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
     built_project: BuiltProject,
-) -> None:  # fmt: skip
-    box = start_host(engine, bare_host_image, user="nosudo", project="/home/nosudo/proj",
-                     docker_socket=False)  # fmt: skip
+) -> None:
+    box = start_host(
+        engine, bare_host_image, user="nosudo", project="/home/nosudo/proj", docker_socket=False
+    )
     try:
         box.put_project(built_project.root, box.project, "nosudo")
         started = time.monotonic()
