@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devenv.host_exec import Executor
 from devenv.plan import Plan
 from devenv.steps import Mode, compile_steps
 
@@ -22,6 +23,8 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
         },
         "digest": plan.digest(),
     }
+    # Host commands are shown as host-install runs them for this user (sudo -n when not root).
+    executor = Executor(echo=lambda _: None, dry_run=True)
     for m in modes:
         data[m.value] = [
             {
@@ -32,7 +35,10 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
                 "root": s.root,
                 "at_build": s.at_build,
                 "notes": list(s.notes),
-                "commands": [c.display() for c in s.commands_for(m)],
+                "commands": [
+                    executor.as_root(c).display() if m is Mode.HOST and s.root else c.display()
+                    for c in s.commands_for(m)
+                ],
             }
             for s in compile_steps(plan, m)
         ]
@@ -58,6 +64,5 @@ def steps_text(data: dict[str, Any]) -> str:
             when = "" if step["at_build"] else " (needs a running database)"
             lines.append(f"{n:2}. {step['title']}{where}{when}")
             lines += [f"      note: {note}" for note in step["notes"]]
-            prefix = "+ sudo " if mode == "host" and step["root"] else "+ "
-            lines += [f"      {prefix}{cmd}" for cmd in step["commands"]]
+            lines += [f"      + {cmd}" for cmd in step["commands"]]
     return "\n".join(lines)
