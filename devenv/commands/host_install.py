@@ -20,17 +20,26 @@ from devenv.commands import Context, json_file_option, pass_ctx
     help="Build a fresh venv, replacing the one at the plan's path even if devenv "
     "did not make it (it is deleted).",
 )
+@click.option("--frozen", is_flag=True, help="Refuse to install when devenv.lock is stale.")
 @json_file_option
 @pass_ctx
 def command(
-    ctx: Context, with_db: bool, dry_run: bool, recreate: bool, json_file: Path | None
+    ctx: Context,
+    with_db: bool,
+    dry_run: bool,
+    recreate: bool,
+    frozen: bool,
+    json_file: Path | None,
 ) -> None:
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
     from devenv.host import host_install
     from devenv.host_report import Options, write_report
+    from devenv.locking import lock_status
 
+    plan = ctx.plan()
+    click.echo(lock_status(plan, frozen=frozen))
     options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
-    report = host_install(ctx.plan(), options, click.echo)
+    report = host_install(plan, options, click.echo)
     if json_file:
         write_report(json_file, report)
     for line in report.summary():

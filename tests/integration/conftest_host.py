@@ -155,11 +155,13 @@ class Host:
         return out
 
     def put_project(self, source: Path, dest: str, owner: str) -> None:
-        """Copy devenv.toml and the requirements files of `source` to `dest`, owned by owner."""
+        """Copy devenv.toml, devenv.lock and requirements files of `source` to `dest` (owner)."""
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w") as tar:
             for path in sorted(source.iterdir()):
-                if path.is_file() and (path.name == "devenv.toml" or path.suffix == ".txt"):
+                if path.is_file() and (
+                    path.name in ("devenv.toml", "devenv.lock") or path.suffix == ".txt"
+                ):
                     tar.add(path, arcname=path.name)
         code, out = self.run(["mkdir", "-p", dest], user="root", timeout=30)
         assert code == 0, out

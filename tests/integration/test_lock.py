@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from devenv.engine import Engine
 from devenv.lock import read_lock
 from devenv.requirements import normalise
 from tests.integration.conftest import (
@@ -13,6 +14,11 @@ from tests.integration.conftest import (
     TRIXIE_REQUIREMENTS,
     RunContainer,
     devenv_cli,
+)
+from tests.integration.conftest_host import (
+    bare_host_image,  # noqa: F401 (a fixture)
+    start_host,
+    stop_host,
 )
 
 DEV = "devenv/lockt-dev:latest"
@@ -102,3 +108,34 @@ def test_a_pin_the_archive_no_longer_serves(locked: Path, tmp_path: Path) -> Non
     last = result.stderr.strip().splitlines()[-1]
     assert "the archive no longer serves ca-certificates=0.0-gone, pinned by devenv.lock" in last
     assert "devenv lock --upgrade" in last
+
+
+def test_host_mode_installs_what_the_image_has(
+    locked: Path,
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
+    run_container: RunContainer,
+) -> None:
+    """After the builds above: a bare Debian 13 host installs the lock's exact versions."""
+    lock = read_lock(locked)
+    assert lock is not None
+    packages = sorted({p.package for p in lock.apt if p.scope in ("base", "dev")})
+    box = start_host(
+        engine, bare_host_image, user="root", project="/srv/lockt", docker_socket=False
+    )
+    try:
+        box.put_project(locked, box.project, "root")
+        code, out = box.devenv("host-install", "--frozen")
+        assert code == 0, out[-3000:]
+        assert "installing exactly what devenv.lock pins" in out
+        code, host_dpkg = box.run(["dpkg-query", "-W", *packages])
+        assert code == 0, host_dpkg
+        code, host_freeze = box.run([f"{box.project}/.venv/bin/python", "-m", "pip", "freeze",
+                                     "--all"])  # fmt: skip
+        assert code == 0, host_freeze
+    finally:
+        stop_host(box)
+    code, image_dpkg = run_container(DEV, ["dpkg-query", "-W", *packages])
+    assert code == 0, image_dpkg
+    code, image_freeze = run_container(DEV, ["python", "-m", "pip", "freeze", "--all"])
+    assert (host_dpkg, host_freeze) == (image_dpkg, image_freeze)
