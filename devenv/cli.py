@@ -22,6 +22,8 @@ COMMANDS = (
     "doctor",
     "parity",
     "verify",
+    "up",
+    "down",
     "lock",
 )
 

@@ -54,3 +54,7 @@ class HostError(DevenvError):
 
 class VerifyError(DevenvError):
     """A verification could not run (distinct from a check that ran and failed)."""
+
+
+class ComposeError(DevenvError):
+    """`docker compose` is missing, or starting or stopping the project's services failed."""

@@ -110,6 +110,15 @@ def venv_path(plan: Plan, mode: Mode) -> str:
     return str(plan.project_dir / plan.python.venv)
 
 
+def venv_store(plan: Plan) -> str:
+    """Where the image's venv files live: in its user's home. VS Code's updateRemoteUserUID
+    gives that user the host user's UID and re-owns the home, and only the home, so a venv
+    there stays writable; container_venv links to it unless it is in the home already."""
+    home = f"/home/{plan.environment.user}"
+    venv = plan.python.container_venv
+    return venv if venv.startswith(f"{home}/") else f"{home}/.local/share/devenv/venv"
+
+
 def _apt(
     step_id: str,
     phase: Phase,
@@ -180,6 +189,9 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     python = f"{venv}/bin/python"
     in_image = mode is Mode.CONTAINER
     no_cache = ("--no-cache-dir",) if in_image else ()  # images keep no pip cache
+    # In the image the venv's files go to the user's home (see venv_store); `venv` is the path
+    # everything else uses.
+    store = venv_store(plan) if in_image and venv == plan.python.container_venv else venv
     steps: list[Step] = []
 
     # -- prerequisites: what every later step stands on --------------------------------------
@@ -300,7 +312,16 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             modes=CONTAINER_ONLY,
             copies=((USER_SCRIPT, USER_SCRIPT_IMAGE),),
             commands=(
-                Command(argv=("sh", USER_SCRIPT_IMAGE, plan.environment.user, str(DEV_UID), venv)),
+                Command(
+                    argv=(
+                        "sh",
+                        USER_SCRIPT_IMAGE,
+                        plan.environment.user,
+                        str(DEV_UID),
+                        venv,
+                        store,
+                    )
+                ),
             ),
         )
     )
@@ -314,7 +335,12 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             scope=Scope.DEV,
             root=False,
             title=f"Virtual environment at {venv}",
-            commands=(Command(argv=("python3", "-m", "venv", venv)),),
+            notes=(
+                (f"its files live in {store}, so VS Code's updateRemoteUserUID re-owns them",)
+                if store != venv
+                else ()
+            ),
+            commands=(Command(argv=("python3", "-m", "venv", store)),),
         )
     )
     bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])

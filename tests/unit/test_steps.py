@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devenv.plan import load_plan
-from devenv.steps import Kind, Mode, Phase, Scope, compile_steps
+from devenv.steps import Kind, Mode, Phase, Scope, compile_steps, venv_store
 from tests.conftest import MakeProject
 
 DEBIAN13 = "[environment]\nbase = 'debian:trixie'\n[postgres]\nversion = 17\n"
@@ -64,7 +64,8 @@ def test_host_and_container_run_the_same_commands_but_paths(make_project: MakePr
 
         def norm(argv: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(
-                a.replace(host_venv, "VENV")
+                a.replace(venv_store(plan), "VENV")  # where the image's venv files live
+                .replace(host_venv, "VENV")
                 .replace(image_venv, "VENV")
                 .replace(str(plan.project_dir), "REQ")
                 .replace("/opt/devenv/requirements", "REQ")
@@ -123,3 +124,21 @@ def test_db_check_needs_a_running_server(make_project: MakeProject) -> None:
     steps = compile_steps(load_plan(make_project()), Mode.HOST)
     (check,) = [s for s in steps if s.kind is Kind.DB_CHECK]
     assert not check.at_build and check.scope is Scope.DB
+
+
+def test_image_venv_files_live_in_the_users_home(make_project: MakeProject) -> None:
+    """VS Code's updateRemoteUserUID re-owns only the user's home: the venv's files go there
+    and container_venv links to them, unless container_venv is in the home already."""
+    plan = load_plan(make_project())
+    assert venv_store(plan) == "/home/dev/.local/share/devenv/venv"
+    steps = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}
+    assert steps["dev-user"].commands[0].argv[-2:] == ("/opt/venv", venv_store(plan))
+    assert steps["venv"].commands[0].argv == ("python3", "-m", "venv", venv_store(plan))
+    assert steps["pip-bootstrap"].commands[0].argv[0] == "/opt/venv/bin/python"
+    host = {s.id: s for s in compile_steps(plan, Mode.HOST)}
+    assert host["venv"].commands[0].argv[-1] == str(plan.project_dir / ".venv")
+
+    inside = load_plan(make_project("[python]\ncontainer_venv = '/home/dev/venv'\n", name="b"))
+    assert venv_store(inside) == "/home/dev/venv"
+    steps = {s.id: s for s in compile_steps(inside, Mode.CONTAINER)}
+    assert steps["venv"].commands[0].argv[-1] == "/home/dev/venv"

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from devenv.commands import Context, pass_ctx
+
+
+@click.command()
+@click.option("--no-verify", is_flag=True, help="Skip `devenv verify` once the services are up.")
+@click.option("--pull", is_flag=True, help="Try a registry pull of a missing base image first.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Seconds the services may take to become healthy.")  # fmt: skip
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result (and errors).")
+@pass_ctx
+def command(ctx: Context, no_verify: bool, pull: bool, timeout: float, quiet: bool) -> None:
+    """Generate if stale, build, start the services, wait for health, verify; how to attach."""
+    from devenv.progress import choose
+    from devenv.report import failure, render_table
+    from devenv.up import attach_lines, up
+
+    def log(line: str) -> None:
+        if not quiet:
+            click.echo(line, err=True)
+
+    plan = ctx.plan()
+    result = up(
+        plan, progress=choose(quiet), log=log, verify=not no_verify, pull=pull, timeout=timeout
+    )
+    if result.report is not None:
+        click.echo(render_table(result.report))
+    for line in result.summary() + attach_lines(plan, cwd=Path.cwd()):
+        click.echo(line)
+    if result.report is not None and not result.report.ok:
+        raise failure(result.report)

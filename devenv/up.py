@@ -1,0 +1,230 @@
+"""`devenv up` and `devenv down`: the terminal path to the same services VS Code starts.
+
+up: generate when stale (refusing hand edits, like `devenv generate`), make the base image when
+it is missing, build (seconds when the layers are cached), start the compose services and wait
+until they are healthy, check that the app container reaches the database through its
+DATABASE_URL, run `devenv verify`, and say how to attach. down: stop and remove the services;
+the database volume stays unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devenv.build import BuildSummary, Progress
+from devenv.compose_runner import Compose, Service, compose_file, volume_name
+from devenv.distro import EXTENSION_SQL_NAMES
+from devenv.errors import ComposeError
+from devenv.plan import Plan
+from devenv.render.compose import compose_data
+from devenv.steps import DEV_UID
+
+if TYPE_CHECKING:
+    from devenv.report import Report
+
+Log = Callable[[str], None]
+APP = "app"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpResult:
+    plan: Plan
+    generated: tuple[str, ...]  # what `devenv generate` wrote (empty: all current)
+    bootstrapped: bool
+    build: BuildSummary
+    services: tuple[Service, ...]
+    database: str  # what psql in the app container answered through DATABASE_URL
+    report: Report | None  # None: --no-verify
+    seconds: float
+
+    def summary(self) -> list[str]:
+        plan = self.plan
+        base = "bootstrapped" if self.bootstrapped else "present"
+        images = ", ".join(self.build.images.values())
+        services = "; ".join(
+            f"{s.service} {s.state}{f' ({s.health})' if s.health else ''}" for s in self.services
+        )
+        if self.report is None:
+            verified = "skipped (--no-verify)"
+        else:
+            passed = sum(c.ok for c in self.report.checks)
+            verified = f"{passed}/{len(self.report.checks)} checks passed"
+        return [
+            f"up: {plan.environment.name} in {self.seconds:.1f}s",
+            f"  files     {f'{len(self.generated)} changed' if self.generated else 'current'}",
+            f"  base      {plan.environment.base} {base}",
+            f"  images    {images} ({self.build.steps_total} steps, "
+            f"{self.build.steps_cached} cached, {self.build.seconds:.1f}s)",
+            f"  services  {services}; db on 127.0.0.1:{plan.postgres.host_port}",
+            f"  database  {self.database} (psql in app, through DATABASE_URL)",
+            f"  verify    {verified}",
+        ]
+
+
+def database_url(plan: Plan) -> str:
+    """The app service's DATABASE_URL, as compose.yaml sets it (no password: libpq reads
+    PGPASSWORD from .devenv/db.env)."""
+    return str(compose_data(plan)["services"][APP]["environment"]["DATABASE_URL"])
+
+
+def check_database(compose: Compose, plan: Plan) -> str:
+    """psql in the app container, through DATABASE_URL: who and where it is, and that each
+    of the plan's extensions is available on the server. Reads only."""
+    url = database_url(plan)
+    who = (
+        "SELECT current_user || '@' || current_database() || ', PostgreSQL '"
+        " || current_setting('server_version')"
+    )
+    available = "SELECT name || ' ' || default_version FROM pg_available_extensions"
+    argv = ["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", who]
+    completed = compose.exec(APP, [*argv, "-c", available])
+    answer = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
+    if completed.code != 0 or not answer:
+        raise ComposeError(
+            f"the app container cannot query the database through DATABASE_URL={url}: "
+            f"{' '.join(completed.output.split())[:300]}",
+            hint="read `docker compose logs db`; the password comes from .devenv/db.env",
+        )
+    versions = dict(line.split(" ", 1) for line in answer[1:] if " " in line)
+    names = [EXTENSION_SQL_NAMES[ext] for ext in plan.postgres.extensions]
+    missing = [name for name in names if name not in versions]
+    if missing:
+        raise ComposeError(
+            f"the db service has no {', '.join(missing)} extension available",
+            hint="rebuild the images (`devenv build`), then `devenv up` again",
+        )
+    return "; ".join([answer[0], *(f"{name} {versions[name]} available" for name in names)])
+
+
+def up(
+    plan: Plan,
+    *,
+    progress: Progress,
+    log: Log,
+    verify: bool = True,
+    pull: bool = False,
+    timeout: float = 120.0,
+    verify_timeout: float = 60.0,
+) -> UpResult:
+    from devenv.base import ensure_base
+    from devenv.build import build_images
+    from devenv.engine import Engine
+    from devenv.generate import generate_files
+
+    started = time.monotonic()
+    # Refuses hand-edited files before anything else happens, like `devenv generate`.
+    generated = tuple(
+        line
+        for line in generate_files(plan, check=False, force=False)
+        if not line.startswith("unchanged")
+    )
+    for line in generated:
+        log(line)
+    compose = Compose(plan, log=log)
+    log(f"compose {compose.version()}")  # before minutes of building, not after
+    release = plan.environment.release
+    with Engine.connect() as engine:
+        base = ensure_base(
+            engine,
+            plan.environment.base,
+            release.distro,
+            release.codename,
+            mirror=plan.environment.mirror,
+            keyring=None,
+            force=False,
+            log=log,
+            try_pull=pull,
+        )
+        summary = build_images(plan, engine, progress, log=log)
+    compose.up(timeout=timeout)
+    services = compose.services()
+    database = check_database(compose, plan)
+    report: Report | None = None
+    if verify:
+        from devenv.verify import verify as run_verify
+
+        report = run_verify(plan, timeout=verify_timeout, log=log)
+    return UpResult(
+        plan=plan,
+        generated=generated,
+        bootstrapped=base.bootstrapped,
+        build=summary,
+        services=services,
+        database=database,
+        report=report,
+        seconds=time.monotonic() - started,
+    )
+
+
+def attach_lines(plan: Plan, *, cwd: Path, uid: int | None = None) -> list[str]:
+    """How to get in: VS Code, a shell in the app container, psql from the host; how to stop."""
+    root = plan.project_dir
+    here = root == cwd.resolve()
+    compose = "docker compose"
+    if not here:
+        compose = shlex.join(["docker", "compose", "-f", str(compose_file(plan))])
+    devenv = "devenv" if here else shlex.join(["devenv", "-C", str(root)])
+    pg = plan.postgres
+    lines = [
+        "attach:",
+        f'  VS Code   open {root} and run "Dev Containers: Reopen in Container"',
+        f"  terminal  {compose} exec app bash",
+        f"  database  psql -h 127.0.0.1 -p {pg.host_port} -U {pg.user} {pg.database}"
+        "   (password: PGPASSWORD in .devenv/db.env)",
+        f"stop:       {devenv} down   (keeps the database volume {volume_name(plan)}; "
+        "--volumes deletes it)",
+    ]
+    uid = os.getuid() if uid is None else uid
+    if uid not in (0, DEV_UID):
+        lines.append(
+            f"note: in `{compose} exec` you are the image's user (UID {DEV_UID}), so files you "
+            f"make there belong to UID {DEV_UID}, not to you (UID {uid}); VS Code maps the user "
+            "to your UID (updateRemoteUserUID)"
+        )
+    return lines
+
+
+@dataclass(frozen=True, kw_only=True)
+class DownResult:
+    project: str
+    removed: tuple[Service, ...]
+    volume: str
+    volume_removed: bool
+
+    def summary(self) -> list[str]:
+        if self.removed:
+            names = ", ".join(s.container for s in self.removed)
+            lines = [f"down: {self.project}: stopped and removed {names}"]
+        else:
+            lines = [f"down: {self.project}: no containers were there"]
+        if self.volume_removed:
+            lines.append(f"  deleted the database volume {self.volume}")
+        else:
+            lines.append(f"  kept the database volume {self.volume} (--volumes deletes it)")
+        return lines
+
+
+def down(plan: Plan, *, volumes: bool, log: Log) -> DownResult:
+    compose = Compose(plan, log=log)
+    compose.version()
+    before = compose.services()
+    compose.down(volumes=volumes)
+    left = compose.services()
+    if left:
+        raise ComposeError(
+            f"after `docker compose down`, project {plan.environment.name} still has "
+            f"{', '.join(f'{s.container} ({s.state})' for s in left)}",
+            hint="remove them with `docker rm -f NAME`, then run devenv down again",
+        )
+    return DownResult(
+        project=plan.environment.name,
+        removed=before,
+        volume=volume_name(plan),
+        volume_removed=volumes,
+    )

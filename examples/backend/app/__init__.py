@@ -1,0 +1,1 @@
+"""docsearch: ingest documents, store them with a vector, search them by similarity."""

@@ -1,0 +1,19 @@
+"""examples/backend is a devenv project as a user has it: its generated files are committed,
+so VS Code opens it straight away. They must stay what its plan gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from devenv import output
+from devenv.plan import load_plan
+from devenv.render.files import render_all
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
+
+
+def test_the_example_backends_generated_files_are_current() -> None:
+    """On failure: `devenv -C examples/backend generate`, then review and commit the diff."""
+    plan = load_plan(EXAMPLE)
+    assert plan.environment.base == "debian:trixie" and plan.postgres.version == 17
+    output.check(EXAMPLE, render_all(plan))
