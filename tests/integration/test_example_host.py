@@ -1,0 +1,60 @@
+"""The example backend on a bare host: `devenv host-install --with-db`, then its own tests
+against the local PostgreSQL + pgvector that host-install made (no Docker inside)."""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+from pathlib import Path
+
+from devenv.engine import Engine
+from tests.integration.conftest_host import (
+    bare_host_image,  # noqa: F401 (a fixture)
+    start_host,
+    stop_host,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
+SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "tests")
+
+
+def test_example_tests_pass_after_host_install_with_db(
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
+) -> None:
+    box = start_host(
+        engine, bare_host_image, user="root", project="/srv/docsearch", docker_socket=False
+    )
+    try:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in SOURCES:
+                tar.add(EXAMPLE / name, arcname=name)
+        assert box.run(["mkdir", "-p", box.project])[0] == 0
+        assert engine.api.put_archive(box.id, box.project, buffer.getvalue())
+
+        code, out = box.devenv("host-install", "--with-db")
+        assert code == 0, out[-4000:]
+        urls = re.findall(r"^DATABASE_URL=(\S+)$", out, re.M)
+        assert urls, out[-2000:]
+
+        code, out = box.run(
+            [
+                "env",
+                "-C",
+                box.project,
+                f"DATABASE_URL={urls[-1]}",
+                ".venv/bin/python",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests",
+            ]
+        )
+        assert code == 0, out[-4000:]
+        assert re.search(r"\d+ passed", out), out
+    finally:
+        stop_host(box)
