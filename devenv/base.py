@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from devenv.engine import LABEL_PREFIX, Engine, split_ref
 from devenv.errors import DevenvError, EngineError, PlanError
+from devenv.plan import Plan
+from devenv.process import stop_process
 
 Log = Callable[[str], None]
 
@@ -164,14 +166,8 @@ def mirror_from_host(distro: str, apt_dir: Path = APT_DIR) -> str | None:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    if proc.poll() is None:
+        stop_process(proc)
 
 
 def _run(argv: Sequence[str], log: Log) -> int:
@@ -479,3 +475,21 @@ def _import_rootfs(
     if code == 1:
         log("warning: tar reported files that changed while being read (exit code 1)")
     return image_id
+
+
+def ensure_plan_base(
+    engine: Engine, plan: Plan, *, log: Log, force: bool = False, try_pull: bool = False
+) -> BaseResult:
+    """ensure_base for the plan's base image, from the plan's mirror (or the host's)."""
+    release = plan.environment.release
+    return ensure_base(
+        engine,
+        plan.environment.base,
+        release.distro,
+        release.codename,
+        mirror=plan.environment.mirror,
+        keyring=None,
+        force=force,
+        log=log,
+        try_pull=try_pull,
+    )

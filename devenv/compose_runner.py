@@ -20,6 +20,7 @@ from typing import Any
 
 from devenv.errors import ComposeError
 from devenv.plan import Plan
+from devenv.process import stop_process
 from devenv.render.files import COMPOSE
 
 Log = Callable[[str], None]
@@ -170,12 +171,7 @@ class Compose:
                     self.log(f"  {line}")
             code = proc.wait()
         except BaseException:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
             raise
         return Completed(code=code, output="\n".join(tail))
 

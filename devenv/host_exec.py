@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -29,13 +28,9 @@ NO_ROOT_HINT = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Invocation:
-    argv: tuple[str, ...]
-    env: Env = ()  # added to the inherited environment
-
-    def display(self) -> str:
-        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+# What the host runs is a step's Command as it is, or one made for the host (sudo -n,
+# runuser): the same argv + env pair, printed the same way.
+Invocation = Command
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -112,7 +112,7 @@ def up(
     timeout: float = 120.0,
     verify_timeout: float = 60.0,
 ) -> UpResult:
-    from devenv.base import ensure_base
+    from devenv.base import ensure_plan_base
     from devenv.build import build_images
     from devenv.engine import Engine
     from devenv.generate import generate_files
@@ -128,19 +128,8 @@ def up(
         log(line)
     compose = Compose(plan, log=log)
     log(f"compose {compose.version()}")  # before minutes of building, not after
-    release = plan.environment.release
     with Engine.connect() as engine:
-        base = ensure_base(
-            engine,
-            plan.environment.base,
-            release.distro,
-            release.codename,
-            mirror=plan.environment.mirror,
-            keyring=None,
-            force=False,
-            log=log,
-            try_pull=pull,
-        )
+        base = ensure_plan_base(engine, plan, log=log, try_pull=pull)
         summary = build_images(plan, engine, progress, log=log)
     compose.up(timeout=timeout)
     services = compose.services()

@@ -11,22 +11,12 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, force: bool, pull: bool) -> None:
     """Make the plan's base image locally (debootstrap + import) when it is missing."""
-    from devenv.base import ensure_base
+    from devenv.base import ensure_plan_base
     from devenv.engine import Engine
 
     plan = ctx.plan()
-    release = plan.environment.release
     with Engine.connect() as engine:
-        result = ensure_base(
-            engine,
-            plan.environment.base,
-            release.distro,
-            release.codename,
-            mirror=plan.environment.mirror,
-            keyring=None,
-            force=force,
-            log=lambda line: click.echo(line, err=True),
-            try_pull=pull,
-        )
+        log = lambda line: click.echo(line, err=True)  # noqa: E731
+        result = ensure_plan_base(engine, plan, log=log, force=force, try_pull=pull)
     state = "bootstrapped" if result.bootstrapped else "already present"
     click.echo(f"{result.ref}: {state} ({result.image_id[:19]})")
