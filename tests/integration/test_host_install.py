@@ -178,3 +178,24 @@ def test_without_sudo_rights_the_message_is_clear(
         assert code == 1
     finally:
         stop_host(box)
+
+
+def test_engine_permission_denied_is_one_clear_line(
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
+    built_project: BuiltProject,
+) -> None:
+    """A user outside the socket's group: one line naming the socket, pointing to host-install."""
+    box = start_host(
+        engine, bare_host_image, user="dev", project="/home/dev/proj", docker_socket=True
+    )
+    try:
+        box.put_project(built_project.root, box.project, "dev")
+        code, out = box.devenv("build", timeout=120)
+    finally:
+        stop_host(box)
+    assert code == 1, out
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("devenv: error: ") and "Traceback" not in out
+    assert "permission denied" in lines[-1] and "/var/run/docker.sock" in lines[-1]
+    assert "devenv host-install" in lines[-1]
