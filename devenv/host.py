@@ -56,6 +56,7 @@ class _Runner:
         self.missing_anywhere = False
         self.updated = False
         self.python: _Python | None = None
+        self.pending: _Python | None = None  # a new venv waiting for its checks to pass
         self.database: host_db.Database | None = None
 
     def _echo(self, line: str) -> None:
@@ -243,7 +244,8 @@ class _Runner:
             return Status.UNCHANGED, "requirements stamp unchanged"
         self._run_plain(py.steps[step.id])
         if step.kind is Kind.PIP_INSTALL:
-            self._activate(py)
+            # The new venv replaces the old one only once the checks pass (see _check).
+            self.pending = py
         return Status.CHANGED, ""
 
     def _activate(self, py: _Python) -> None:
@@ -266,7 +268,13 @@ class _Runner:
     # -- checks, the database, anything else --------------------------------------------------
 
     def _check(self, step: Step) -> tuple[Status, str]:
-        self._run_plain(self._python().steps.get(step.id, step))
+        py = self._python()
+        self._run_plain(py.steps.get(step.id, step))
+        checks = [s.id for s in py.steps.values() if s.kind is Kind.CHECK]
+        if self.pending is not None and step.id == checks[-1]:
+            # A new venv that fails pip check or an import never replaces a working one.
+            self._activate(self.pending)
+            self.pending = None
         return Status.UNCHANGED, "dry run" if self.options.dry_run else "passed"
 
     def _db_setup(self) -> tuple[Status, str]:

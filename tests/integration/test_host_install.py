@@ -121,6 +121,42 @@ def test_second_run_changes_nothing(host: Host) -> None:
     assert "apt-get" not in out and "pip install" not in out
 
 
+def write(host: Host, path: str, text: str) -> None:
+    assert host.run(["sh", "-c", 'printf %s "$1" > "$2"', "sh", text, path])[0] == 0
+
+
+def test_a_failed_update_keeps_the_working_venv(host: Host) -> None:
+    """A requirements change whose install fails, or whose new venv fails a check, never
+    replaces the venv that works."""
+    requirements, plan = f"{host.project}/requirements.txt", f"{host.project}/devenv.toml"
+    original_requirements, original_plan = host.read(requirements), host.read(plan)
+    _, before = host.run(["readlink", f"{host.project}/.venv"])
+    try:
+        # 1. pip's resolver refuses it: SQLAlchemy 2.0.44 needs typing-extensions >= 4.6.
+        write(host, requirements, original_requirements + "typing-extensions==4.5.0\n")
+        code, out = host.devenv("host-install")
+        assert code == 1 and "requirements" in out, out[-3000:]
+        assert host.run(["readlink", f"{host.project}/.venv"])[1] == before
+        # 2. It installs, but an import the plan checks fails in the new venv.
+        write(host, requirements, original_requirements + "six==1.17.0\n")
+        write(
+            host,
+            plan,
+            original_plan.replace('smoke = ["psycopg"', 'smoke = ["no_such_mod", "psycopg"'),
+        )
+        code, out = host.devenv("host-install")
+        assert code == 1 and "no_such_mod" in out, out[-3000:]
+        assert host.run(["readlink", f"{host.project}/.venv"])[1] == before
+        code, out = host.run([f"{host.project}/.venv/bin/python", "-c", SMOKE])
+        assert code == 0, out
+    finally:
+        write(host, requirements, original_requirements)
+        write(host, plan, original_plan)
+    code, out = host.devenv("host-install", "--json", "/tmp/restored.json")
+    assert code == 0, out[-3000:]
+    assert report(host, "/tmp/restored.json")["changed"] == 0
+
+
 def test_with_db_gets_a_vector_query_through(host: Host) -> None:
     code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db.json")
     assert code == 0, out[-5000:]
