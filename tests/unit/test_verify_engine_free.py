@@ -11,13 +11,12 @@ from collections.abc import Callable
 import pytest
 
 from devenv.errors import VerifyError
-from devenv.verify import (
+from devenv.verify import default_testcontainers_env, load_testcontainers
+from devenv.verify_leftovers import (
     OWNER_LABEL,
     RUN_LABEL,
     STALE_SECONDS,
-    default_testcontainers_env,
     is_leftover,
-    load_testcontainers,
     new_run_id,
 )
 from tests.conftest import MakeProject
