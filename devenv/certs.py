@@ -60,23 +60,35 @@ def read_certificates(sources: tuple[Path, ...]) -> dict[str, str]:
     return certs
 
 
-def sync_certificates(
-    target: Path, env: Mapping[str, str] | None = None, local_dir: Path = LOCAL_CA_DIR
-) -> CertSync:
+@dataclass(frozen=True, kw_only=True)
+class HostCertificates:
+    sources: tuple[Path, ...]
+    certs: dict[str, str]  # digest-named file -> PEM
+
+
+def collect_certificates(
+    env: Mapping[str, str] | None = None, local_dir: Path = LOCAL_CA_DIR
+) -> HostCertificates:
+    """Read (and vet) the host's extra CAs without writing anything: a private key stops
+    `generate` before any file is touched."""
     sources = find_sources(os.environ if env is None else env, local_dir)
-    certs = read_certificates(sources)
+    return HostCertificates(sources=sources, certs=read_certificates(sources))
+
+
+def write_certificates(target: Path, host: HostCertificates) -> CertSync:
+    """Make `target` hold exactly the host's certificates (unchanged files are not rewritten)."""
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, pem in sorted(certs.items()):
+    for name, pem in sorted(host.certs.items()):
         path = target / name
         if not path.exists() or path.read_text() != pem:
             atomic_write(path, pem)
             written.append(name)
     removed = []
     for old in sorted(target.glob("*.crt")):
-        if old.name not in certs:
+        if old.name not in host.certs:
             old.unlink()
             removed.append(old.name)
     return CertSync(
-        sources=tuple(map(str, sources)), written=tuple(written), removed=tuple(removed)
+        sources=tuple(map(str, host.sources)), written=tuple(written), removed=tuple(removed)
     )

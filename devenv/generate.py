@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devenv import output
-from devenv.certs import sync_certificates
+from devenv.certs import collect_certificates, write_certificates
 from devenv.local_files import ensure_env_file, ensure_gitignore
 from devenv.plan import Plan
 from devenv.render.files import render_all
@@ -16,13 +16,14 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
     if check:
         output.check(root, files)
         return [f"{len(files)} generated files are current"]
+    host_certs = collect_certificates()  # vetted before anything is written
     lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
     if ensure_env_file(root):
         lines.append("created   .devenv/db.env (database password, git-ignored)")
     added = ensure_gitignore(root)
     if added:
         lines.append(f"updated   .gitignore (+ {', '.join(added)})")
-    certs = sync_certificates(root / CERTS_DIR)
+    certs = write_certificates(root / CERTS_DIR, host_certs)
     if certs.written or certs.removed:
         lines.append(
             f"synced    {CERTS_DIR}: {len(certs.written)} written, "
