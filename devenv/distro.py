@@ -97,16 +97,16 @@ def postgres_packages(
 
 
 def _impossible(release: Release, major: int, source: str) -> str:
-    if source == "distro":
-        if release.archive_pgvector:
-            ways = f'version = {release.archive_postgres} with source = "distro"'
-        else:
-            ways = (
-                f"no PostgreSQL with pgvector in its archive (it ships {release.archive_postgres})"
-            )
+    pgdg = f'source = "pgdg" for {", ".join(map(str, PGDG_MAJORS))}'
+    if source == "distro" and release.archive_pgvector:
         return (
             f"{release.label} cannot provide PostgreSQL {major} with pgvector from the distro "
-            f'archive; use {ways}, or source = "pgdg" for {", ".join(map(str, PGDG_MAJORS))}'
+            f'archive; use version = {release.archive_postgres} with source = "distro", or {pgdg}'
+        )
+    if source == "distro":
+        return (
+            f"{release.label} has no PostgreSQL with pgvector in its archive (it ships "
+            f"PostgreSQL {release.archive_postgres} without pgvector); use {pgdg}"
         )
     return (
         f"the PostgreSQL apt repository has no PostgreSQL {major}; "

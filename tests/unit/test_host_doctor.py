@@ -104,7 +104,7 @@ def test_another_release_is_a_warning_that_names_the_package_difference(
     assert "host is Debian GNU/Linux 12 (bookworm), the plan's base is Debian 13 (trixie)" in (
         finding.detail
     )
-    assert "cannot provide PostgreSQL 17 with pgvector" in finding.detail
+    assert "has no PostgreSQL with pgvector in its archive" in finding.detail
 
 
 def test_proxy_credentials_are_never_shown(project: Path, tmp_path: Path) -> None:
