@@ -145,3 +145,29 @@ def test_failing_step_exits_1_and_names_it(built_project: BuiltProject, tmp_path
     assert "pip install" in last and "returned a non-zero code" in last
     assert "No matching distribution found for devenv-no-such-package-4f1e" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_uv_installer_builds_behind_the_tls_proxy(
+    built_project: BuiltProject, tmp_path: Path, run_container: RunContainer
+) -> None:
+    """uv uses the image's trust store (UV_NATIVE_TLS), which holds the host's extra CAs."""
+    root = tmp_path / "uvproj"
+    root.mkdir()
+    plan = (
+        (built_project.root / "devenv.toml")
+        .read_text()
+        .replace('name = "itest"', 'name = "itest-uv"')
+    )
+    (root / "devenv.toml").write_text(plan.replace("[python]\n", '[python]\ninstaller = "uv"\n'))
+    (root / "requirements.txt").write_text(
+        "psycopg[binary]==3.3.9\npgvector==0.5.1\nSQLAlchemy==2.0.44\n"
+    )
+    result = devenv_cli("-C", str(root), "build", "--target", "dev", "--quiet")
+    assert result.returncode == 0, result.stderr[-4000:]
+    code, out = run_container(
+        "devenv/itest-uv-dev:latest",
+        ["python", "-c", "import psycopg, pgvector.psycopg, sqlalchemy"],
+    )
+    assert code == 0, out
+    code, out = run_container("devenv/itest-uv-dev:latest", ["uv", "--version"])
+    assert code == 0 and out.startswith("uv "), out
