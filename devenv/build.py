@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,10 +237,3 @@ def build_images(
 
 def write_json(path: Path, summary: BuildSummary) -> None:
     atomic_write(path, json.dumps(summary.to_json(), indent=2) + "\n")
-
-
-def iter_messages(chunks: Iterable[Any]) -> Iterator[dict[str, Any]]:
-    """Normalise docker-py's decoded stream (dicts) — kept apart for tests of the parser."""
-    for chunk in chunks:
-        if isinstance(chunk, dict):
-            yield chunk
