@@ -58,3 +58,9 @@ class VerifyError(DevenvError):
 
 class ComposeError(DevenvError):
     """`docker compose` is missing, or starting or stopping the project's services failed."""
+
+
+class UnsafePathError(DevenvError):
+    """A write or delete would leave the project or hit what devenv does not own."""
+
+    exit_code = EXIT_USAGE

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from devenv import output
 from devenv.certs import collect_certificates, write_certificates
-from devenv.local_files import ensure_env_file, ensure_gitignore
+from devenv.local_files import GITIGNORE, ensure_env_file, ensure_gitignore
 from devenv.plan import Plan
+from devenv.render.compose import ENV_FILE
 from devenv.render.files import render_all
+from devenv.safety import check_real_dirs
 from devenv.steps import CERTS_DIR
 
 
@@ -16,6 +18,8 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
     if check:
         output.check(root, files)
         return [f"{len(files)} generated files are current"]
+    # Everything is checked before anything is written: no write may follow a symlink.
+    check_real_dirs(root, [*(f.path for f in files), ENV_FILE, GITIGNORE, f"{CERTS_DIR}/x.crt"])
     host_certs = collect_certificates()  # vetted before anything is written
     lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
     if ensure_env_file(root):

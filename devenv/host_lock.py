@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devenv.errors import HostError
+from devenv.safety import check_real_dirs
 
 LOCK_FILE = ".devenv/host-install.lock"
 
@@ -29,9 +30,10 @@ def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
                 os.close(fd)
         yield
         return
+    check_real_dirs(project_dir, (LOCK_FILE,))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise HostError(
             f"can't create the lock file {path}: {exc.strerror}",

@@ -20,16 +20,16 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from devenv.errors import HostError
 from devenv.host_exec import Executor
 from devenv.output import atomic_write
 from devenv.plan import Plan
+from devenv.safety import STATE_DIR, check_real_dirs, remove_tree
 from devenv.steps import Kind, Mode, compile_steps
 
-STATE_DIR = ".devenv"
 VENVS_DIR = f"{STATE_DIR}/venvs"
 MARKER = "devenv.json"  # in each generation folder, next to the venv
 
@@ -185,6 +185,7 @@ def decide(plan: Plan, state: VenvState, stamp: Stamp, *, recreate: bool) -> Dec
 
 def start_generation(decision: Decision, stamp: Stamp) -> None:
     """Create the generation folder and mark it as devenv's, not yet complete."""
+    check_real_dirs(decision.generation.parents[2], (VENVS_DIR,))
     decision.generation.mkdir(parents=True, exist_ok=False)
     write_marker(decision.generation, stamp, complete=False, previous=None)
 
@@ -203,6 +204,14 @@ def write_marker(generation: Path, stamp: Stamp, *, complete: bool, previous: st
 def activate(plan: Plan, state: VenvState, decision: Decision, stamp: Stamp) -> str:
     """Point the plan's venv path at the generation, atomically; returns what it replaced."""
     link = state.link
+    # The link's folder and .devenv/ must be real folders inside the project: never write or
+    # delete through a symlink.
+    check_real_dirs(plan.project_dir, (str(PurePosixPath(plan.python.venv).parent), VENVS_DIR))
+    if os.path.lexists(link) and not (link.is_symlink() or link.is_dir()):
+        raise HostError(
+            f"{link} is a file, not a venv; nothing was changed",
+            hint="move that file away, or set [python] venv in devenv.toml to another path",
+        )
     previous = state.generation.name if state.generation is not None else None
     write_marker(decision.generation, stamp, complete=True, previous=previous)
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -212,15 +221,21 @@ def activate(plan: Plan, state: VenvState, decision: Decision, stamp: Stamp) -> 
     os.symlink(os.path.relpath(decision.venv(state), link.parent), tmp)
     replaced = "nothing"
     trash: Path | None = None
-    if os.path.lexists(link) and link.is_dir() and not link.is_symlink():
+    if link.is_dir() and not link.is_symlink():
         if any(link.iterdir()):
-            # Only reached with --recreate (foreign_problem stops the run otherwise).
+            # Only reached with --recreate (foreign_problem stops the run otherwise). The
+            # folder is moved into .devenv/ first and deleted only there; when it can't be
+            # moved (another file system), nothing is deleted.
             trash = plan.project_dir / STATE_DIR / f"replaced-{link.name}-{os.getpid()}"
             try:
                 os.rename(link, trash)
-            except OSError:
-                shutil.rmtree(link)
-                trash = None
+            except OSError as exc:
+                tmp.unlink()
+                raise HostError(
+                    f"can't move {link} aside into {STATE_DIR}/ ({exc.strerror}); "
+                    "nothing was deleted",
+                    hint=f"delete {link} yourself, then run again",
+                ) from None
             replaced = f"the folder {link} (deleted, --recreate)"
         else:
             link.rmdir()
@@ -230,16 +245,20 @@ def activate(plan: Plan, state: VenvState, decision: Decision, stamp: Stamp) -> 
         replaced = f"generation {state.generation.name} (kept for a switch back)"
     os.replace(tmp, link)
     if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_tree(plan.project_dir, trash)
     return replaced
 
 
 def collect_garbage(plan: Plan, keep: set[str]) -> tuple[str, ...]:
     """Delete generations other than `keep` (names) and leftover temporary links."""
     removed = []
+    check_real_dirs(plan.project_dir, (VENVS_DIR,))
     for generation in _generations(plan, complete_only=False):
         if generation.name not in keep:
-            shutil.rmtree(generation, ignore_errors=True)
+            try:
+                remove_tree(plan.project_dir, generation)
+            except OSError:
+                continue  # still in use or not ours to delete: left for the next run
             removed.append(generation.name)
     link = plan.project_dir / plan.python.venv
     for leftover in link.parent.glob(f".{link.name}.devenv-*"):

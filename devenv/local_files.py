@@ -5,23 +5,41 @@ They are git-ignored; devenv creates them when missing and never overwrites what
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from devenv.output import atomic_write
 from devenv.render.compose import ENV_FILE
 from devenv.steps import CERTS_DIR
 
+GITIGNORE = ".gitignore"
 IGNORED = (".devenv/", f"{CERTS_DIR}/*.crt")
 
 
 def ensure_env_file(project_dir: Path) -> bool:
     """Create .devenv/db.env with a random password (mode 0600). True when it was created."""
     path = project_dir / ENV_FILE
-    if path.exists():
+    if os.path.lexists(path):
         return False
     password = secrets.token_hex(24)
-    atomic_write(path, f"POSTGRES_PASSWORD={password}\nPGPASSWORD={password}\n", mode=0o600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written in full under a temporary name, then hard-linked into place: link() fails when
+    # the name exists, so of two racing runs exactly one password wins, and no reader ever
+    # sees a half-written file.
+    fd, tmp = tempfile.mkstemp(prefix=".db.env.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"POSTGRES_PASSWORD={password}\nPGPASSWORD={password}\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        os.unlink(tmp)
     return True
 
 
@@ -35,7 +53,7 @@ def read_env_file(project_dir: Path) -> dict[str, str]:
 
 def ensure_gitignore(project_dir: Path) -> tuple[str, ...]:
     """Add the local-only paths to .gitignore when missing; returns what was added."""
-    path = project_dir / ".gitignore"
+    path = project_dir / GITIGNORE
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     present = {line.strip() for line in text.splitlines()}
     missing = tuple(p for p in IGNORED if p not in present)

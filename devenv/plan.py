@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from devenv import distro, validate
+from devenv import distro, safety, validate
 from devenv.errors import PlanError
 from devenv.lock import Lock, read_lock
 from devenv.requirements import RequirementsError, RequirementsSet, read_requirements
@@ -138,6 +138,22 @@ def _relative_path(value: str) -> str:
     return value
 
 
+def _venv_path(value: str) -> str:
+    _relative_path(value)
+    problem = safety.protected_part(value)
+    if problem:
+        raise ValueError(f"{value!r} {problem}; the venv needs a folder of its own (like .venv)")
+    return value
+
+
+def _requirements_path(value: str) -> str:
+    _relative_path(value)
+    problem = validate.secret_or_protected(value)
+    if problem:
+        raise ValueError(f"{value!r} {problem}")
+    return value
+
+
 def _absolute_path(value: str) -> str:
     validate.no_control(value)
     if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or "/.." in value:
@@ -165,20 +181,13 @@ def _vscode_extension(value: str) -> str:
     return value
 
 
-def _db_identifier(value: str) -> str:
-    validate.no_control(value)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
-        raise ValueError(f"{value!r} must be a lowercase SQL identifier")
-    return value
-
-
 _UNSET = object()
 SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
     "environment": {
         "name": (str, _UNSET, validate.env_name),
         "base": (str, "ubuntu:24.04", validate.image_ref),
         "mirror": (str, None, _mirror),
-        "user": (str, "dev", _db_identifier),
+        "user": (str, "dev", validate.user_name),
     },
     "system": {
         "packages": (list, ["build-essential", "libpq-dev"], _each(validate.deb_package_spec)),
@@ -188,13 +197,13 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "extensions": (list, ["pgvector"], _each(_choice(EXTENSIONS))),
         "source": (str, "distro", _choice(distro.SOURCES)),
         "host_port": (int, 5432, validate.port),
-        "user": (str, "postgres", _db_identifier),
-        "database": (str, "app", _db_identifier),
+        "user": (str, "postgres", validate.pg_role),
+        "database": (str, "app", validate.pg_database),
     },
     "python": {
-        "venv": (str, ".venv", _relative_path),
+        "venv": (str, ".venv", _venv_path),
         "container_venv": (str, "/opt/venv", _absolute_path),
-        "requirements": (list, ["requirements.txt"], _each(_relative_path)),
+        "requirements": (list, ["requirements.txt"], _each(_requirements_path)),
         "installer": (str, "pip", _choice(INSTALLERS)),
         "smoke": (list, ["fastapi", "sqlalchemy", "pgvector.psycopg"], _each(validate.module_name)),
         "allow_index_options": (bool, False, lambda v: v),
@@ -264,6 +273,13 @@ def plan_from_dict(
 
     env, pg, py, dc = (values[s] for s in ("environment", "postgres", "python", "devcontainer"))
     name = env["name"] if env["name"] is not _UNSET else validate.slug(project_dir.resolve().name)
+    problem = validate.image_paths(
+        venv=py["container_venv"], workspace=dc["workspace"], user=env["user"]
+    )
+    if problem:
+        key, message = problem
+        section = "python" if key == "container_venv" else "devcontainer"
+        raise fail(section, key, message)
     family, tag = validate.split_image_ref(env["base"])
     release = distro.find_release(family, tag)
     if release is None:

@@ -6,7 +6,9 @@ turns that into a PlanError naming the file and key.
 
 from __future__ import annotations
 
+import keyword
 import re
+from pathlib import PurePosixPath
 
 # Debian policy 5.6.1: lowercase letters, digits, + - . ; at least two chars; starts alnum.
 _DEB_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
@@ -19,8 +21,96 @@ _IMAGE_REF = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
+# A trailing '-' or '+' is apt's remove/install action on the name before it (apt tries the
+# whole word first, so '++' as in g++ still names the package).
+_APT_ACTION = re.compile(r"(?:-|(?<!\+)\+)$")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# One path component of an image name (distribution/reference) without '.', so that
+# `devenv/<name>-dev`, the compose project and its volume names are all valid.
+_NAME = re.compile(r"[a-z0-9]+(?:(?:_|__|-+)[a-z0-9]+)*")
+_NAME_MAX = 63
+# useradd: a lowercase identifier, at most 32 characters.
+_USER = re.compile(r"[a-z_][a-z0-9_]{0,31}")
+_SQL_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Accounts the Debian and Ubuntu bases (or their packages) already have.
+SYSTEM_USERS = frozenset(
+    [
+        "root",
+        "daemon",
+        "bin",
+        "sys",
+        "sync",
+        "games",
+        "man",
+        "lp",
+        "mail",
+        "news",
+        "uucp",
+        "proxy",
+        "www-data",
+        "backup",
+        "list",
+        "irc",
+        "gnats",
+        "nobody",
+        "systemd-network",
+        "systemd-resolve",
+        "systemd-timesync",
+        "messagebus",
+        "syslog",
+        "postgres",
+        "ubuntu",
+        "debian",
+        "admin",
+        "sudo",
+        "staff",
+        "users",
+    ]
+)
+# PostgreSQL: role names starting with pg_ are reserved, and these are keywords or built-ins.
+_RESERVED_ROLES = frozenset({"public", "none", "current_user", "current_role", "session_user"})
+_RESERVED_DATABASES = frozenset({"template0", "template1"})
+# Folders in the image that are not a venv's or a workspace's to take.
+SYSTEM_DIRS = frozenset(
+    [
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",  # noqa: S108 (a folder to refuse, not to use)
+        "/usr",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/share",
+        "/var",
+        "/var/lib",
+        "/var/log",
+        "/var/lib/postgresql",
+    ]
+)
+_UNDER_SYSTEM = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/lib/postgresql")
+# Never a requirements file: devenv's state, git's, and files that hold secrets.
+_SECRET_DIRS = frozenset({".devenv", ".git", ".ssh", ".gnupg", ".aws", ".docker"})
+_SECRET_SUFFIXES = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore")
+_SECRET_NAMES = frozenset({".netrc", ".pypirc", ".npmrc", ".git-credentials", "db.env"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -38,12 +128,18 @@ def deb_package(value: str) -> str:
             f"{value!r} is not a Debian package name "
             "(lowercase letters, digits, '+', '-', '.'; starting with a letter or digit)"
         )
+    if _APT_ACTION.search(value):
+        raise ValueError(
+            f"{value!r} ends with {value[-1]!r}, which apt reads as "
+            f"{'remove' if value.endswith('-') else 'install'} the package before it; "
+            "write the package name alone"
+        )
     return value
 
 
 def deb_version(value: str) -> str:
     no_control(value)
-    if not _DEB_VERSION.fullmatch(value):
+    if not _DEB_VERSION.fullmatch(value) or value.endswith("-"):
         raise ValueError(f"{value!r} is not a Debian version ([epoch:]upstream[-revision])")
     return value
 
@@ -75,17 +171,98 @@ def module_name(value: str) -> str:
     no_control(value)
     if not _MODULE.fullmatch(value):
         raise ValueError(f"{value!r} is not a dotted module name (like 'pgvector.psycopg')")
+    for part in value.split("."):
+        if keyword.iskeyword(part):
+            raise ValueError(f"{value!r} can't be imported: {part!r} is a Python keyword")
     return value
 
 
 def env_name(value: str) -> str:
     no_control(value)
-    if not _NAME.fullmatch(value):
+    if not _NAME.fullmatch(value) or len(value) > _NAME_MAX:
         raise ValueError(
-            f"{value!r} is not a valid environment name "
-            "(lowercase letters, digits, '_' and '-', starting with a letter or digit)"
+            f"{value!r} is not a valid environment name (up to {_NAME_MAX} lowercase letters "
+            "and digits, joined by '-', '_' or '__'; it names images, the compose project "
+            "and volumes)"
         )
     return value
+
+
+def user_name(value: str) -> str:
+    no_control(value)
+    if not _USER.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a user name useradd accepts here "
+            "(lowercase letters, digits and '_', at most 32, not starting with a digit)"
+        )
+    if value in SYSTEM_USERS:
+        raise ValueError(f"{value!r} is a system account of the base; pick another (like 'dev')")
+    return value
+
+
+def _sql_identifier(value: str) -> str:
+    no_control(value)
+    if not _SQL_IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{value!r} must be a lowercase SQL identifier")
+    return value
+
+
+def pg_role(value: str) -> str:
+    _sql_identifier(value)
+    if value.startswith("pg_") or value in _RESERVED_ROLES:
+        raise ValueError(f"{value!r} is a name PostgreSQL reserves for roles")
+    return value
+
+
+def pg_database(value: str) -> str:
+    _sql_identifier(value)
+    if value in _RESERVED_DATABASES:
+        raise ValueError(f"{value!r} is one of PostgreSQL's template databases")
+    return value
+
+
+def secret_or_protected(value: str) -> str | None:
+    """Why a project-relative path may not be a requirements file (it would enter an image),
+    or None."""
+    path = PurePosixPath(value)
+    for part in path.parts[:-1]:
+        if part in _SECRET_DIRS:
+            return f"is inside {part}/, which holds local state or secrets"
+    name = path.name
+    if (
+        name.startswith(".env")
+        or name in _SECRET_NAMES
+        or name.lower().endswith(_SECRET_SUFFIXES)
+        or name.startswith("id_")
+    ):
+        return "looks like a file holding secrets; it can't be a requirements file"
+    return None
+
+
+def image_paths(*, venv: str, workspace: str, user: str) -> tuple[str, str] | None:
+    """(key, reason) when the image's venv or workspace would take a system folder, the
+    user's home, or each other's place; None when both are fine."""
+    home = f"/home/{user}"
+
+    def inside(path: str, folder: str) -> bool:
+        return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+    for key, path in (("container_venv", venv), ("workspace", workspace)):
+        if path in SYSTEM_DIRS or any(inside(path, d) for d in _UNDER_SYSTEM):
+            return key, f"{path!r} is a system folder of the image; use one of its own"
+        if path == home:
+            return key, f"{path!r} is the home of the image's user; use a folder of its own"
+    if inside(venv, workspace) or inside(workspace, venv):
+        return "container_venv", (
+            f"{venv!r} and the workspace {workspace!r} overlap; the mounted project would "
+            "hide the venv (use a folder outside the workspace, like /opt/venv)"
+        )
+    if inside(home, workspace):
+        return "workspace", (
+            f"{workspace!r} holds the home of the image's user, where the venv lives; "
+            "mounting the project there would hide it"
+        )
+    return None
 
 
 def port(value: int) -> int:
@@ -96,5 +273,7 @@ def port(value: int) -> int:
 
 def slug(value: str) -> str:
     """Make a folder name usable as an environment name: 'My App' -> 'my-app'."""
-    cleaned = re.sub(r"[^a-z0-9_-]+", "-", value.lower()).strip("-_")
-    return cleaned[:63] or "devenv"
+    cleaned = re.sub(r"[^a-z0-9_-]+", "-", value.lower())
+    cleaned = re.sub(r"[-_]*-[-_]*", "-", cleaned)  # '_-', '-_' are no separators
+    cleaned = re.sub(r"_{3,}", "__", cleaned).strip("-_")
+    return cleaned[:_NAME_MAX].rstrip("-_") or "devenv"
