@@ -1,12 +1,15 @@
-"""Make the base image (e.g. ``debian:trixie``) locally when no registry can be pulled from.
+"""The base image (e.g. ``ubuntu:24.04``): pulled where a registry answers, else made locally.
 
-``debootstrap --variant=minbase`` into a temporary directory, drop the apt lists and caches,
-and stream ``tar -c`` of the root filesystem into the engine's image import, tagged with the
-plan's base reference, labelled ``dev.devenv.bootstrapped=true`` and with ``CMD ["bash"]``.
+Bootstrapping is ``debootstrap --variant=minbase`` into a temporary directory (with the
+release's archive keyring, fetched when the host lacks it), the official images' apt sources
+(every component, -updates and -security) and apt settings (no caches kept in layers), no apt
+lists, then ``tar -c`` of the root filesystem streamed into the engine's image import, tagged
+with every name of the release, labelled ``dev.devenv.bootstrapped=true``, ``CMD ["bash"]``.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 import shlex
@@ -17,8 +20,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from devenv.bootstrap.apt_sources import APT_DIR as APT_DIR
+from devenv.bootstrap.apt_sources import AptSource as AptSource
+from devenv.bootstrap.apt_sources import host_apt_sources as host_apt_sources
+from devenv.bootstrap.apt_sources import is_mirror_for as is_mirror_for
+from devenv.bootstrap.apt_sources import mirror_from_host as mirror_from_host
+from devenv.bootstrap.keyring import keyring_for
+from devenv.bootstrap.rootfs import Sources, debootstrap_mirror, files_for, sources_for
 from devenv.engine import LABEL_PREFIX, Engine, split_ref
 from devenv.errors import DevenvError, EngineError, PlanError
 from devenv.plan import Plan
@@ -26,11 +37,8 @@ from devenv.process import stop_process
 
 Log = Callable[[str], None]
 
-#: The host's apt configuration, read for a mirror of the distro being bootstrapped.
-APT_DIR = Path("/etc/apt")
 #: Where the temporary root filesystem is made (on disk, not tmpfs: it is a few hundred MB).
 WORK_ROOT = Path("/var/tmp")  # noqa: S108 - only a parent for mkdtemp()
-UBUNTU_KEYRING = Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg")
 VARIANT = "minbase"
 SUPPORTED_DISTROS = ("debian", "ubuntu")
 
@@ -39,6 +47,11 @@ LABEL_DISTRO = f"{LABEL_PREFIX}bootstrap.distro"
 LABEL_SUITE = f"{LABEL_PREFIX}bootstrap.suite"
 LABEL_VARIANT = f"{LABEL_PREFIX}bootstrap.variant"
 LABEL_MIRROR = f"{LABEL_PREFIX}bootstrap.mirror"
+#: What a bootstrapped base holds; a base labelled with an older layout is made again.
+LABEL_LAYOUT = f"{LABEL_PREFIX}bootstrap.layout"
+LAYOUT = "2"  # 2: the official images' sources (updates, security) and apt settings
+#: A pull where no registry answers fails at once here; a hanging one is cut off (seconds).
+PULL_TIMEOUT = 20.0
 
 _CODENAME = re.compile(r"^[a-z][a-z0-9-]*$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
@@ -55,111 +68,12 @@ class BaseResult:
     image_id: str
     #: True if this call made the image; False if it existed (or was pulled).
     bootstrapped: bool
+    #: "present", "pulled" or "bootstrapped"
+    how: str
     #: The mirror this call passed to debootstrap; None if it used debootstrap's default or
     #: did not bootstrap.
     mirror: str | None
     seconds: float
-
-
-# -- the host's apt sources ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AptSource:
-    """One binary (``deb``) archive URI from the host's apt configuration."""
-
-    uri: str
-    suites: tuple[str, ...]
-    file: Path
-
-
-def _one_line_sources(path: Path) -> list[AptSource]:
-    found: list[AptSource] = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = raw.split("#", 1)[0].strip()
-        words = line.split()
-        if not words or words[0] != "deb":
-            continue
-        words = words[1:]
-        if words and words[0].startswith("["):
-            # Options: "[arch=amd64 signed-by=...]" or "[ arch=amd64 ]", possibly spaced.
-            while words and not words[0].endswith("]"):
-                words = words[1:]
-            words = words[1:]
-        if len(words) >= 2:
-            found.append(AptSource(uri=words[0], suites=(words[1],), file=path))
-    return found
-
-
-def _deb822_sources(path: Path) -> list[AptSource]:
-    found: list[AptSource] = []
-    text = path.read_text(encoding="utf-8", errors="replace")
-    for paragraph in re.split(r"\n[ \t]*\n", text):
-        fields: dict[str, str] = {}
-        key: str | None = None
-        for raw in paragraph.splitlines():
-            if raw.startswith("#") or not raw.strip():
-                continue
-            if raw[0] in " \t" and key is not None:
-                fields[key] += " " + raw.strip()
-                continue
-            name, sep, value = raw.partition(":")
-            if not sep:
-                continue
-            key = name.strip().lower()
-            fields[key] = value.strip()
-        if "deb" not in fields.get("types", "").split():
-            continue
-        if fields.get("enabled", "yes").strip().lower() in {"no", "false", "0"}:
-            continue
-        suites = tuple(fields.get("suites", "").split())
-        found.extend(
-            AptSource(uri=u, suites=suites, file=path) for u in fields.get("uris", "").split()
-        )
-    return found
-
-
-def host_apt_sources(apt_dir: Path = APT_DIR) -> tuple[AptSource, ...]:
-    """All ``deb`` entries of ``apt_dir``'s ``sources.list`` and ``sources.list.d/*.list`` /
-    ``*.sources`` (deb822), in the order apt reads them. Unreadable files are skipped."""
-    files: list[Path] = [apt_dir / "sources.list"]
-    parts = apt_dir / "sources.list.d"
-    if parts.is_dir():
-        files += sorted(p for p in parts.iterdir() if p.suffix in {".list", ".sources"})
-    found: list[AptSource] = []
-    for path in files:
-        try:
-            if not path.is_file():
-                continue
-            if path.suffix == ".sources":
-                found += _deb822_sources(path)
-            else:
-                found += _one_line_sources(path)
-        except OSError:
-            continue
-    return tuple(found)
-
-
-def is_mirror_for(distro: str, source: AptSource) -> bool:
-    """Whether ``source`` is a main archive of ``distro``: an http(s) URI whose path ends with
-    ``/<distro>`` (so not ``/debian-security`` or ``/ubuntu-ports``), not a security archive."""
-    parts = urlsplit(source.uri)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return False
-    if not parts.path.rstrip("/").endswith(f"/{distro}"):
-        return False
-    if parts.hostname.startswith("security."):
-        return False
-    return not (source.suites and all(s.endswith("-security") for s in source.suites))
-
-
-def mirror_from_host(distro: str, apt_dir: Path = APT_DIR) -> str | None:
-    """The first URI of the host's apt configuration that is a main archive of ``distro``,
-    without a trailing slash; None if there is none (debootstrap then uses its default)."""
-    for source in host_apt_sources(apt_dir):
-        if is_mirror_for(distro, source):
-            return source.uri.rstrip("/")
-    return None
 
 
 # -- subprocesses ----------------------------------------------------------------------------
@@ -287,25 +201,6 @@ def _debootstrap_dir_with(workdir: Path, scripts: Path, codename: str, script: P
     return overlay
 
 
-def _keyring_for(distro: str, keyring: str | None) -> str | None:
-    if keyring is not None:
-        if not Path(keyring).is_file():
-            raise BootstrapError(
-                f"the keyring {keyring} given for the {distro} base image does not exist",
-                hint="fix the keyring path in the plan, or leave it out to use the default",
-            )
-        return keyring
-    if distro == "ubuntu":
-        if not UBUNTU_KEYRING.is_file():
-            raise BootstrapError(
-                f"cannot verify the Ubuntu archive: {UBUNTU_KEYRING} is missing",
-                hint="install the 'ubuntu-archive-keyring' package "
-                "(Debian 13 ships it: apt-get install -y ubuntu-archive-keyring)",
-            )
-        return str(UBUNTU_KEYRING)
-    return None
-
-
 def _log_tail(path: Path, log: Log, lines: int = 15) -> None:
     try:
         tail = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
@@ -319,6 +214,47 @@ def _log_tail(path: Path, log: Log, lines: int = 15) -> None:
 # -- the entry point -------------------------------------------------------------------------
 
 
+class BaseSource(str, enum.Enum):
+    """Where a missing base image comes from."""
+
+    AUTO = "auto"  # a short, bounded pull; bootstrap when no registry answers
+    PULL = "pull"  # a registry only
+    BOOTSTRAP = "bootstrap"  # debootstrap only (air-gapped machines: no pull is tried)
+
+
+def alias_refs(ref: str, distro: str, version: str, codename: str) -> tuple[str, ...]:
+    """``ref`` and the other names of the same release image: ``debian:13`` is
+    ``debian:trixie``, ``ubuntu:24.04`` is ``ubuntu:noble`` (one image, both tags)."""
+    repository, tag = split_ref(ref)
+    if repository != distro or tag not in (version, codename):
+        return (ref,)
+    return (ref, *(f"{distro}:{t}" for t in (version, codename) if t != tag))
+
+
+def _current(engine: Engine, refs: tuple[str, ...], log: Log) -> dict[str, Any] | None:
+    """The first of ``refs`` the engine has, unless devenv bootstrapped it with an older
+    layout (no updates/security sources): that one is made again."""
+    for ref in refs:
+        info = engine.inspect_image(ref)
+        if info is None:
+            continue
+        labels = (info.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_BOOTSTRAPPED) == "true" and labels.get(LABEL_LAYOUT) != LAYOUT:
+            log(
+                f"{ref} was bootstrapped by an older devenv (no updates/security sources); "
+                "bootstrapping it again"
+            )
+            return None
+        return info
+    return None
+
+
+def _tag_all(engine: Engine, image_id: str, refs: tuple[str, ...], log: Log) -> None:
+    for ref in refs:
+        if engine.tag_image(image_id, ref):
+            log(f"tagged {image_id[:19]} as {ref}")
+
+
 def ensure_base(
     engine: Engine,
     ref: str,
@@ -326,59 +262,83 @@ def ensure_base(
     codename: str,
     *,
     mirror: str | None,
-    keyring: str | None,
+    keyring: Path | None,
     force: bool,
     log: Log,
-    try_pull: bool = False,
-    pull_timeout: float = 20.0,
+    version: str = "",
+    source: BaseSource = BaseSource.AUTO,
+    pull_timeout: float = PULL_TIMEOUT,
     apt_dir: Path = APT_DIR,
     work_root: Path = WORK_ROOT,
 ) -> BaseResult:
-    """Make sure image ``ref`` exists on ``engine``; bootstrap it from ``distro``/``codename``
-    if it is missing (or ``force``). ``mirror`` (from the plan) wins over a matching mirror
-    from the host's apt configuration, which wins over debootstrap's default. Pulling is tried
-    first only if ``try_pull`` (no registry answers on our machines, and a pull can hang)."""
+    """Make sure image ``ref`` exists on ``engine``. A missing one is pulled (``AUTO``: one
+    short, bounded try) or bootstrapped from ``distro``/``codename``. ``mirror`` (from the
+    plan) wins over a matching mirror from the host's apt configuration, which wins over
+    debootstrap's default. The image gets every alias tag of its release."""
     started = time.monotonic()
     _check_request(ref, distro, codename, mirror)
+    refs = alias_refs(ref, distro, version, codename)
 
-    old = engine.inspect_image(ref)
-    if old is not None and not force:
-        log(f"base image {ref} exists ({str(old['Id'])[:19]}); not bootstrapping")
+    def done(image_id: str, how: str, used_mirror: str | None = None) -> BaseResult:
+        _tag_all(engine, image_id, refs, log)
         return BaseResult(
             ref=ref,
-            image_id=str(old["Id"]),
-            bootstrapped=False,
-            mirror=None,
+            image_id=image_id,
+            bootstrapped=how == "bootstrapped",
+            how=how,
+            mirror=used_mirror,
             seconds=time.monotonic() - started,
         )
-    if old is None and try_pull:
+
+    old = None if force else _current(engine, refs, log)
+    if old is not None:
+        log(f"base image {ref} exists ({str(old['Id'])[:19]}); not bootstrapping")
+        return done(str(old["Id"]), "present")
+    if source is not BaseSource.BOOTSTRAP:
         log(f"trying to pull {ref} (for at most {pull_timeout:g}s)")
         error = engine.pull_image(ref, timeout=pull_timeout)
         if error is None:
-            return BaseResult(
-                ref=ref,
-                image_id=engine.image_id(ref),
-                bootstrapped=False,
-                mirror=None,
-                seconds=time.monotonic() - started,
+            log(f"pulled {ref}")
+            return done(engine.image_id(ref), "pulled")
+        if source is BaseSource.PULL:
+            raise BootstrapError(
+                f"pulling the base image {ref} failed: {error}",
+                hint="check the registry and your `docker login`, or run `devenv base "
+                "--bootstrap` to make it locally",
             )
-        log(f"pulling {ref} failed ({error}); bootstrapping it instead")
+        log(f"no registry answered for {ref} ({error}); bootstrapping it instead")
+    previous = engine.inspect_image(ref)
+    image_id, used_mirror = _bootstrap(
+        engine, ref, distro, codename, mirror, keyring, log, apt_dir, work_root
+    )
+    if previous is not None and str(previous["Id"]) != image_id:
+        try:
+            if engine.remove_image(str(previous["Id"])):
+                log(f"removed the previous {ref} image {str(previous['Id'])[:19]}")
+        except EngineError as exc:
+            log(f"kept the previous {ref} image {str(previous['Id'])[:19]}: {exc.message}")
+    result = done(image_id, "bootstrapped", used_mirror)
+    log(f"bootstrapped {ref} ({image_id[:19]}) in {result.seconds:.1f}s")
+    return result
 
+
+def _bootstrap(
+    engine: Engine,
+    ref: str,
+    distro: str,
+    codename: str,
+    mirror: str | None,
+    keyring: Path | None,
+    log: Log,
+    apt_dir: Path,
+    work_root: Path,
+) -> tuple[str, str | None]:
+    """debootstrap into a temporary folder, give it the official images' apt sources and
+    settings, import it as ``ref``. Returns (image id, the mirror passed to debootstrap)."""
     scripts, stand_in = _debootstrap_script(codename, distro)
-    keyring_path = _keyring_for(distro, keyring)
-    used_mirror = mirror if mirror is not None else mirror_from_host(distro, apt_dir)
     prefix = _root_prefix()
-    labels = {
-        LABEL_BOOTSTRAPPED: "true",
-        LABEL_DISTRO: distro,
-        LABEL_SUITE: codename,
-        LABEL_VARIANT: VARIANT,
-    }
-    if used_mirror is not None:
-        labels[LABEL_MIRROR] = used_mirror
+    used_mirror = mirror if mirror is not None else mirror_from_host(distro, apt_dir)
     where = "debootstrap's default mirror" if used_mirror is None else used_mirror
-    log(f"bootstrapping {ref} from {distro} {codename} ({VARIANT}, {where})")
-
     try:
         workdir = Path(tempfile.mkdtemp(prefix="devenv-base-", dir=work_root))
     except OSError as exc:
@@ -387,6 +347,10 @@ def ensure_base(
             hint=f"make {work_root} writable, with ~500 MB free",
         ) from exc
     try:
+        keyring_path = keyring_for(
+            distro, keyring, workdir / "keyring", log, as_root=not prefix, apt_dir=apt_dir
+        )
+        log(f"bootstrapping {ref} from {distro} {codename} ({VARIANT}, {where})")
         rootfs = workdir / "rootfs"
         env_prefix: list[str] = []
         if stand_in is not None:
@@ -407,22 +371,50 @@ def ensure_base(
                 hint="see its output above; check the mirror answers, or set another mirror "
                 "for the base image in the plan",
             )
+        archive = debootstrap_mirror(rootfs) or used_mirror
+        if archive is None:
+            raise BootstrapError(
+                f"debootstrap left no archive in {rootfs}/etc/apt/sources.list",
+                hint="set [environment] mirror in the plan",
+            )
+        sources = sources_for(distro, codename, archive, host_apt_sources(apt_dir))
+        _configure_rootfs(rootfs, workdir / "files", sources, prefix, log)
         _strip_rootfs(rootfs, prefix, log)
+        labels = {
+            LABEL_BOOTSTRAPPED: "true",
+            LABEL_DISTRO: distro,
+            LABEL_SUITE: codename,
+            LABEL_VARIANT: VARIANT,
+            LABEL_LAYOUT: LAYOUT,
+            LABEL_MIRROR: archive,
+        }
         image_id = _import_rootfs(engine, rootfs, ref, labels, prefix, log)
     finally:
         _cleanup(workdir, prefix, log)
+    return image_id, used_mirror
 
-    if old is not None and str(old["Id"]) != image_id:
-        try:
-            if engine.remove_image(str(old["Id"])):
-                log(f"removed the previous {ref} image {str(old['Id'])[:19]}")
-        except EngineError as exc:
-            log(f"kept the previous {ref} image {str(old['Id'])[:19]}: {exc.message}")
-    seconds = time.monotonic() - started
-    log(f"bootstrapped {ref} ({image_id[:19]}) in {seconds:.1f}s")
-    return BaseResult(
-        ref=ref, image_id=image_id, bootstrapped=True, mirror=used_mirror, seconds=seconds
+
+def _configure_rootfs(
+    rootfs: Path, staging: Path, sources: Sources, prefix: list[str], log: Log
+) -> None:
+    """Write the official images' apt sources and settings into the (root-owned) rootfs."""
+    staging.mkdir(parents=True)
+    for index, (relative, mode, content) in enumerate(files_for(sources)):
+        staged = staging / str(index)
+        staged.write_text(content, encoding="utf-8")
+        target = rootfs / relative
+        argv = [*prefix, "install", "-D", "-m", f"{mode:o}", str(staged), str(target)]
+        if _run(argv, log) != 0:
+            raise BootstrapError(
+                f"could not write {relative} into the bootstrapped root filesystem",
+                hint="see the install error above",
+            )
+    log(
+        f"apt sources: {sources.mirror} {' '.join(sources.suites)} and "
+        f"{sources.security} {sources.codename}-security"
     )
+    # The host's resolver settings are not the image's: the engine provides them at run time.
+    _run([*prefix, "rm", "-f", str(rootfs / "etc" / "resolv.conf")], log)
 
 
 def _strip_rootfs(rootfs: Path, prefix: list[str], log: Log) -> None:
@@ -433,6 +425,8 @@ def _strip_rootfs(rootfs: Path, prefix: list[str], log: Log) -> None:
     for argv in (
         [*prefix, "find", str(lists), "-mindepth", "1", "-type", "f", "!", "-name", "lock"],
         [*prefix, "find", str(cache), "-maxdepth", "1", "-type", "f", "-name", "*.bin"],
+        # The .deb files debootstrap downloaded (tens of MB).
+        [*prefix, "find", str(cache / "archives"), "-type", "f", "-name", "*.deb"],
     ):
         if _run([*argv, "-delete"], log) != 0:
             raise BootstrapError(
@@ -478,18 +472,25 @@ def _import_rootfs(
 
 
 def ensure_plan_base(
-    engine: Engine, plan: Plan, *, log: Log, force: bool = False, try_pull: bool = False
+    engine: Engine,
+    plan: Plan,
+    *,
+    log: Log,
+    force: bool = False,
+    source: BaseSource = BaseSource.AUTO,
 ) -> BaseResult:
-    """ensure_base for the plan's base image, from the plan's mirror (or the host's)."""
+    """ensure_base for the plan's base image, from the plan's mirror (or the host's) and the
+    plan's keyring (or the host's, or one fetched)."""
     release = plan.environment.release
     return ensure_base(
         engine,
         plan.environment.base,
         release.distro,
         release.codename,
+        version=release.version,
         mirror=plan.environment.mirror,
-        keyring=None,
+        keyring=plan.environment.keyring,
         force=force,
         log=log,
-        try_pull=try_pull,
+        source=source,
     )

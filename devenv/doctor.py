@@ -6,6 +6,7 @@ missing here, so the command exits 1). Doctor only reads: the probes it runs cha
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import re
@@ -16,12 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from devenv import certs, distro, host_apt, host_venv
+from devenv import certs, host_apt, host_release, host_venv
 from devenv.host_exec import Echo, Executor
 from devenv.plan import Plan
 from devenv.steps import Mode, Scope, compile_steps
 
-OS_RELEASE = Path("/etc/os-release")
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL")
 
 
@@ -79,7 +79,7 @@ def run_doctor(
     echo: Echo,
     *,
     env: Mapping[str, str] | None = None,
-    os_release: Path = OS_RELEASE,
+    os_release: Path | None = None,
     engine_check: Callable[[], str] | None = None,
 ) -> DoctorReport:
     environ = os.environ if env is None else env
@@ -87,13 +87,30 @@ def run_doctor(
     found: list[Finding] = []
     python = _python(ex, found)
     _venv_module(ex, found, python is not None)
-    missing = _packages(ex, plan, found)
+    host = host_release.detect(os_release)
+    try:
+        here: Plan | None = host_release.for_host(plan, host)
+    except host_release.HostReleaseError as exc:
+        here = None
+        _add(
+            found,
+            "packages",
+            Level.FAIL,
+            "not checked: this host's release cannot provide the plan (see release)",
+            exc.hint or "",
+        )
+    missing = _packages(ex, here, found) if here is not None else False
     _sudo(ex, found, missing)
-    _release(plan, found, os_release)
-    _postgres_tools(ex, plan, found)
+    _release(plan, found, host)
+    _postgres_tools(ex, here or plan, found)
     _plan_venv(ex, plan, found, python)
     _trust(found, environ)
     _engine(found, engine_check or _connect_engine)
+    if here is None:  # host-install cannot work here: no fix may point at it
+        found = [
+            dataclasses.replace(f, hint="see release") if "host-install" in f.hint else f
+            for f in found
+        ]
     return DoctorReport(findings=tuple(found))
 
 
@@ -184,52 +201,25 @@ def _sudo(ex: Executor, found: list[Finding], needed: bool) -> None:
     )
 
 
-def read_os_release(path: Path) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
-
-
-def _release(plan: Plan, found: list[Finding], path: Path) -> None:
-    info = read_os_release(path)
+def _release(plan: Plan, found: list[Finding], host: host_release.HostRelease) -> None:
     want = plan.environment.release
-    distro_id, version = info.get("ID", "?"), info.get("VERSION_ID", "")
-    codename = info.get("VERSION_CODENAME", "")
-    host = distro.find_release(distro_id, version or codename or "?") or (
-        distro.find_release(distro_id, codename) if codename else None
-    )
-    label = info.get("PRETTY_NAME", f"{distro_id} {version}".strip())
-    if host == want:
-        _add(found, "release", Level.OK, f"{label}, as the plan's base {plan.environment.base}")
-        return
-    if host is None:
-        differences = (
-            f"devenv knows no package table for it (supported: {distro.supported_bases()})"
+    if host.release == want:
+        _add(
+            found, "release", Level.OK, f"{host.label}, as the plan's base {plan.environment.base}"
         )
-    else:
-        try:
-            packages = distro.postgres_packages(
-                host, plan.postgres.version, plan.postgres.source, plan.postgres.extensions
-            )
-            differences = (
-                f"its archive has the plan's {packages.server}, "
-                f"{', '.join(packages.extensions)} too, but other package versions "
-                "than the image"
-            )
-        except ValueError as exc:
-            differences = str(exc)
+        return
+    try:
+        host_release.for_host(plan, host)
+    except host_release.HostReleaseError as exc:
+        # The fix names what can work here, never host-install as it stands.
+        _add(found, "release", Level.FAIL, exc.message, exc.hint or "")
+        return
     _add(
         found,
         "release",
         Level.WARN,
-        f"host is {label}, the plan's base is {want.label}: {differences}",
+        f"host is {host.label}, the plan's base is {want.label}: host-install uses this "
+        "host's package versions, which differ from the image's",
         f"use a {want.label} machine for parity with the image, "
         "or set [environment] base to match this host",
     )

@@ -342,6 +342,20 @@ class Engine:
             self.api.timeout = saved_timeout
         return None if self.image_exists(ref) else f"the engine did not create {ref}"
 
+    def tag_image(self, image_id: str, ref: str) -> bool:
+        """Give image ``image_id`` the name ``ref``; False if it already had it."""
+        docker = _docker()
+
+        info = self.inspect_image(ref)
+        if info is not None and str(info["Id"]) == image_id:
+            return False
+        repository, tag = split_ref(ref)
+        try:
+            self.api.tag(image_id, repository, tag=tag)
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"tagging image {image_id[:19]} as {ref}", exc) from exc
+        return True
+
     def remove_image(self, ref: str, *, missing_ok: bool = True) -> bool:
         """Remove image ``ref`` (never forced: an image a container uses is kept and this raises).
         Returns False if there was no such image and ``missing_ok``."""

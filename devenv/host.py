@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from devenv import host_apt, host_db, host_venv
+from devenv import host_apt, host_db, host_release, host_venv
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.errors import HostError
 from devenv.host_exec import Echo, Executor
@@ -26,6 +26,8 @@ DB_SETUP_ID = "db-cluster"
 
 
 def host_install(plan: Plan, options: Options, echo: Echo) -> HostReport:
+    # The host's release decides the package names; one it can't serve stops here, unchanged.
+    plan = host_release.for_host(plan, host_release.detect())
     with host_lock(plan.project_dir, dry_run=options.dry_run):
         return _Runner(plan, options, echo).run()
 

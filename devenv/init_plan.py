@@ -18,6 +18,7 @@ TEMPLATE = """\
 name = {name}                  # names images, compose project and volumes
 base = "ubuntu:24.04"             # image reference; distro and release come from it
 # mirror = "http://…/ubuntu"      # archive for `devenv base` (default: host apt config)
+# keyring = "keys/archive.gpg"    # keyring for that archive (default: found or fetched)
 # user = "dev"                    # the non-root user of the dev image
 
 [system]

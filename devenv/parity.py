@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devenv import host_apt
+from devenv import host_apt, host_release
 from devenv.errors import HostError
 from devenv.host_exec import Echo, Executor
 from devenv.plan import Plan
@@ -143,7 +143,8 @@ def upstream(version: str) -> str:
 def parity(plan: Plan, echo: Echo, *, with_db: bool | None = None) -> ParityReport:
     from devenv.engine import Engine, run_in_image
 
-    steps = compile_steps(plan, Mode.HOST)
+    # The host side is named for the host's release (refused if it cannot provide the plan).
+    steps = compile_steps(host_release.for_host(plan, host_release.detect()), Mode.HOST)
     dev = _names(host_apt.apt_steps(steps, frozenset({Scope.BASE, Scope.DEV})))
     db = _names(host_apt.apt_steps(steps, frozenset({Scope.DB})))
     venv = plan.project_dir / plan.python.venv

@@ -37,6 +37,7 @@ class Environment:
     base: str
     release: distro.Release
     mirror: str | None  # archive used by `devenv base`; None: host apt config / tool default
+    keyring: Path | None  # keyring `devenv base` verifies the archive with; None: found/fetched
     user: str  # the non-root user of the dev image
 
 
@@ -174,6 +175,15 @@ def _mirror(value: str) -> str:
     return value
 
 
+def _keyring(value: str) -> str:
+    validate.no_control(value)
+    if not value or not re.fullmatch(r"[^\s'\"\\]+\.(gpg|asc|pgp)", value):
+        raise ValueError(
+            f"{value!r} is not a keyring file path (a .gpg, .asc or .pgp file, without spaces)"
+        )
+    return value
+
+
 def _vscode_extension(value: str) -> str:
     validate.no_control(value)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9.-]*", value):
@@ -187,6 +197,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "name": (str, _UNSET, validate.env_name),
         "base": (str, "ubuntu:24.04", validate.image_ref),
         "mirror": (str, None, _mirror),
+        "keyring": (str, None, _keyring),
         "user": (str, "dev", validate.user_name),
     },
     "system": {
@@ -304,7 +315,12 @@ def plan_from_dict(
     return Plan(
         project_dir=project_dir.resolve(),
         environment=Environment(
-            name=name, base=env["base"], release=release, mirror=env["mirror"], user=env["user"]
+            name=name,
+            base=env["base"],
+            release=release,
+            mirror=env["mirror"],
+            keyring=None if env["keyring"] is None else project_dir.resolve() / env["keyring"],
+            user=env["user"],
         ),
         system=System(packages=values["system"]["packages"]),
         postgres=Postgres(

@@ -36,7 +36,7 @@ APP = "app"
 class UpResult:
     plan: Plan
     generated: tuple[str, ...]  # what `devenv generate` wrote (empty: all current)
-    bootstrapped: bool
+    base: str  # how the base image came: "present", "pulled" or "bootstrapped"
     build: BuildSummary
     services: tuple[Service, ...]
     database: str  # what psql in the app container answered through DATABASE_URL
@@ -45,7 +45,7 @@ class UpResult:
 
     def summary(self) -> list[str]:
         plan = self.plan
-        base = "bootstrapped" if self.bootstrapped else "present"
+        base = self.base
         images = ", ".join(self.build.images.values())
         services = "; ".join(
             f"{s.service} {s.state}{f' ({s.health})' if s.health else ''}" for s in self.services
@@ -108,11 +108,11 @@ def up(
     progress: Progress,
     log: Log,
     verify: bool = True,
-    pull: bool = False,
+    base_source: str = "auto",
     timeout: float = 120.0,
     verify_timeout: float = 60.0,
 ) -> UpResult:
-    from devenv.base import ensure_plan_base
+    from devenv.base import BaseSource, ensure_plan_base
     from devenv.build import build_images
     from devenv.engine import Engine
     from devenv.generate import generate_files
@@ -129,7 +129,7 @@ def up(
     compose = Compose(plan, log=log)
     log(f"compose {compose.version()}")  # before minutes of building, not after
     with Engine.connect() as engine:
-        base = ensure_plan_base(engine, plan, log=log, try_pull=pull)
+        base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
         summary = build_images(plan, engine, progress, log=log)
     compose.up(timeout=timeout)
     services = compose.services()
@@ -142,7 +142,7 @@ def up(
     return UpResult(
         plan=plan,
         generated=generated,
-        bootstrapped=base.bootstrapped,
+        base=base.how,
         build=summary,
         services=services,
         database=database,

@@ -6,17 +6,27 @@ from devenv.commands import Context, pass_ctx
 
 
 @click.command()
-@click.option("--force", is_flag=True, help="Bootstrap again even if the image exists.")
-@click.option("--pull", is_flag=True, help="Try a registry pull first (short timeout).")
+@click.option("--force", is_flag=True, help="Make it again even if the image exists.")
+@click.option(
+    "--pull", "source", flag_value="pull", help="Only pull it from a registry; never bootstrap."
+)
+@click.option(
+    "--bootstrap",
+    "source",
+    flag_value="bootstrap",
+    help="Only bootstrap it (debootstrap); never try a registry.",
+)
 @pass_ctx
-def command(ctx: Context, force: bool, pull: bool) -> None:
-    """Make the plan's base image locally (debootstrap + import) when it is missing."""
-    from devenv.base import ensure_plan_base
+def command(ctx: Context, force: bool, source: str | None) -> None:
+    """Make sure the plan's base image exists: pull it (one short try), else bootstrap it."""
+    from devenv.base import BaseSource, ensure_plan_base
     from devenv.engine import Engine
 
     plan = ctx.plan()
     with Engine.connect() as engine:
         log = lambda line: click.echo(line, err=True)  # noqa: E731
-        result = ensure_plan_base(engine, plan, log=log, force=force, try_pull=pull)
-    state = "bootstrapped" if result.bootstrapped else "already present"
+        result = ensure_plan_base(
+            engine, plan, log=log, force=force, source=BaseSource(source or "auto")
+        )
+    state = "already present" if result.how == "present" else result.how
     click.echo(f"{result.ref}: {state} ({result.image_id[:19]})")

@@ -9,12 +9,17 @@ from devenv.commands import Context, pass_ctx
 
 @click.command()
 @click.option("--no-verify", is_flag=True, help="Skip `devenv verify` once the services are up.")
-@click.option("--pull", is_flag=True, help="Try a registry pull of a missing base image first.")
+@click.option("--pull", "base_source", flag_value="pull",
+              help="Get a missing base image only from a registry.")  # fmt: skip
+@click.option("--bootstrap", "base_source", flag_value="bootstrap",
+              help="Bootstrap a missing base image; never try a registry.")  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
               help="Seconds the services may take to become healthy.")  # fmt: skip
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result (and errors).")
 @pass_ctx
-def command(ctx: Context, no_verify: bool, pull: bool, timeout: float, quiet: bool) -> None:
+def command(
+    ctx: Context, no_verify: bool, base_source: str | None, timeout: float, quiet: bool
+) -> None:
     """Generate if stale, build, start the services, wait for health, verify; how to attach."""
     from devenv.progress import choose
     from devenv.report import failure, render_table
@@ -26,7 +31,12 @@ def command(ctx: Context, no_verify: bool, pull: bool, timeout: float, quiet: bo
 
     plan = ctx.plan()
     result = up(
-        plan, progress=choose(quiet), log=log, verify=not no_verify, pull=pull, timeout=timeout
+        plan,
+        progress=choose(quiet),
+        log=log,
+        verify=not no_verify,
+        base_source=base_source or "auto",
+        timeout=timeout,
     )
     if result.report is not None:
         click.echo(render_table(result.report))

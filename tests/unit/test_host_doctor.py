@@ -96,15 +96,27 @@ def test_the_command_exits_1_when_something_is_missing_and_speaks_json(project: 
     assert "+ dpkg-query" in result.stderr  # the probes are shown, on stderr
 
 
-def test_another_release_is_a_warning_that_names_the_package_difference(
+def test_a_release_that_cannot_provide_the_plan_fails_with_fixes_that_work(
     project: Path, tmp_path: Path
 ) -> None:
-    finding = next(f for f in doctor(project, tmp_path, BOOKWORM).findings if f.name == "release")
-    assert finding.level is Level.WARN
-    assert "host is Debian GNU/Linux 12 (bookworm), the plan's base is Debian 13 (trixie)" in (
-        finding.detail
-    )
-    assert "has no PostgreSQL with pgvector in its archive" in finding.detail
+    """Debian 12 has no PostgreSQL 17 with pgvector: host-install is not a fix there."""
+    report = doctor(project, tmp_path, BOOKWORM)
+    finding = next(f for f in report.findings if f.name == "release")
+    assert finding.level is Level.FAIL
+    assert "this host is Debian 12 (bookworm)" in finding.detail
+    assert "no PostgreSQL 17 with pgvector" in finding.detail
+    assert 'source = "pgdg"' in finding.hint and "devenv up" in finding.hint
+    assert "host-install" not in "\n".join(f.hint for f in report.findings)
+
+
+def test_another_release_that_can_provide_it_is_a_warning(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    plan = PLAN.replace('base = "debian:trixie"', 'base = "debian:12"')
+    root = make_project(plan.replace("version = 17", "version = 17\nsource = 'pgdg'"))
+    finding = next(f for f in doctor(root, tmp_path, TRIXIE).findings if f.name == "release")
+    assert finding.level is Level.WARN, finding
+    assert "the plan's base is Debian 12 (bookworm)" in finding.detail
 
 
 def test_proxy_credentials_are_never_shown(project: Path, tmp_path: Path) -> None:

@@ -187,6 +187,12 @@ def fake_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeH
     for tool in (*TOOLS, "python"):
         (root / "bin" / tool).symlink_to(script)
     host = FakeHost(root=root, bin=root / "bin", state=root / "state")
+    # The fake machine runs Debian 13, whatever runs the tests.
+    os_release = root / "os-release"
+    os_release.write_text(
+        'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n'
+    )
+    monkeypatch.setenv("DEVENV_OS_RELEASE", str(os_release))
     for key, value in host.env().items():
         monkeypatch.setenv(key, value)
     for key in ("DEBIAN_FRONTEND", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "VIRTUAL_ENV"):
