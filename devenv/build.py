@@ -39,6 +39,10 @@ PROXY_ARGS = tuple(
 )
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _UNSERVED = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
+_UNLOCATED = re.compile(
+    r"E: (?:Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate)"
+)
+_STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NOISE = ("Removing intermediate container", "Successfully tagged ")
 TAIL_LINES = 25
@@ -47,6 +51,7 @@ TAIL_LINES = 25
 @dataclass(kw_only=True)
 class StepRecord:
     target: str
+    stage: str  # the Dockerfile stage the step belongs to: base, db or dev
     number: int
     total: int
     instruction: str
@@ -81,6 +86,7 @@ def read_stream(
 ) -> None:
     """Consume one build's stream into `result`; BuildError names the failing step."""
     current: StepRecord | None = None
+    stage = "base"
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     for message in messages:
@@ -97,8 +103,14 @@ def read_stream(
                 if current and current.instruction.startswith("FROM ")
                 else "fix the step (or the plan it came from) and build again"
             )
-            raise unserved_pin(tail) or BuildError(
-                f"building {target} failed at {where}: {text}", hint=hint, details="\n".join(tail)
+            raise (
+                unserved_pin(tail)
+                or unlocated_package(tail, stage, target)
+                or BuildError(
+                    f"building {_what(stage, target)} failed at {where}: {text}",
+                    hint=hint,
+                    details="\n".join(tail),
+                )
             )
         if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
             result.image_id = str(message["aux"]["ID"])
@@ -109,8 +121,15 @@ def read_stream(
                 if current:
                     current.seconds = time.monotonic() - started
                 started = time.monotonic()
+                staged = _STAGE.match(match[3].strip())
+                if staged:
+                    stage = staged[1]
                 current = StepRecord(
-                    target=target, number=int(match[1]), total=int(match[2]), instruction=match[3]
+                    target=target,
+                    stage=stage,
+                    number=int(match[1]),
+                    total=int(match[2]),
+                    instruction=match[3],
                 )
                 result.steps.append(current)
                 tail.clear()
@@ -151,6 +170,52 @@ def unserved_pin(output: Iterable[str]) -> BuildError | None:
     return None
 
 
+def _what(stage: str, target: str) -> str:
+    """Which image failed. The classic builder builds every stage before the target, so the
+    dev build also runs the db stage: name the stage that failed, not just the target."""
+    if stage == target:
+        return f"the {target} image"
+    if stage == "base":
+        return f"the base stage (shared by the dev and db images, while building {target})"
+    return f"the {stage} image (its stage runs while building {target})"
+
+
+def unlocated_package(output: Iterable[str], stage: str, target: str) -> BuildError | None:
+    """apt's "Unable to locate package X": name X and where such packages come from."""
+    lines = list(output)
+    for line in lines:
+        match = _UNLOCATED.search(line)
+        if not match:
+            continue
+        package = match[1] or match[2]
+        if re.fullmatch(r"postgresql-(client-)?\d+(-\S+)?", package):
+            hint = (
+                "the base's archive has no such PostgreSQL package: set [postgres] version to "
+                'the one the release ships, or source = "pgdg"'
+            )
+        else:
+            hint = (
+                "check the name (apt-cache search); if it is in another component or suite "
+                "(Ubuntu's universe, -updates), make the base again with them: "
+                "`devenv base --force`"
+            )
+        return BuildError(
+            f"building {_what(stage, target)} failed: apt cannot find the package {package} in "
+            "the base image's sources",
+            hint=hint,
+            details="\n".join(lines),
+        )
+    return None
+
+
+class FailedBuild(BuildError):
+    """A BuildError that carries what was built before it (for `--json`)."""
+
+    def __init__(self, error: BuildError, summary: BuildSummary) -> None:
+        super().__init__(error.message, hint=error.hint, details=error.details)
+        self.summary = summary
+
+
 @dataclass(frozen=True, kw_only=True)
 class BuildSummary:
     images: dict[str, str]
@@ -160,9 +225,12 @@ class BuildSummary:
     steps_run: int
     seconds: float
     targets: tuple[TargetResult, ...]
+    error: str | None = None  # None: every target built
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "ok": self.error is None,
+            "error": self.error,
             "images": self.images,
             "image_ids": self.image_ids,
             "steps_total": self.steps_total,
@@ -172,6 +240,7 @@ class BuildSummary:
             "steps": [
                 {
                     "target": s.target,
+                    "stage": s.stage,
                     "number": s.number,
                     "instruction": s.instruction,
                     "cached": s.cached,
@@ -207,31 +276,40 @@ def build_images(
         )
     labels = {LABEL_PROJECT: plan.environment.name}
     started = time.monotonic()
-    results = []
-    for index, target in enumerate(targets):
-        result = TargetResult(target=target, ref=plan.image(target))
-        stream = engine.build(
-            path=root,
-            dockerfile=DOCKERFILE,
-            target=target,
-            tag=result.ref,
-            labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)},
-            buildargs=proxy_build_args(environ),
-            # Later targets reuse the stages the first one just built afresh.
-            nocache=no_cache and index == 0,
-        )
-        read_stream(target, stream, progress, result)
-        progress.done(result)
-        results.append(result)
+    results: list[TargetResult] = []
+    try:
+        for index, target in enumerate(targets):
+            result = TargetResult(target=target, ref=plan.image(target))
+            results.append(result)
+            stream = engine.build(
+                path=root,
+                dockerfile=DOCKERFILE,
+                target=target,
+                tag=result.ref,
+                labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)},
+                buildargs=proxy_build_args(environ),
+                # Later targets reuse the stages the first one just built afresh.
+                nocache=no_cache and index == 0,
+            )
+            read_stream(target, stream, progress, result)
+            progress.done(result)
+    except BuildError as exc:
+        raise FailedBuild(exc, _summary(results, started, error=exc.message)) from exc
+    return _summary(results, started)
+
+
+def _summary(results: list[TargetResult], started: float, error: str | None = None) -> BuildSummary:
+    done = [r for r in results if r.image_id] if error else results
     steps = [s for r in results for s in r.steps]
     return BuildSummary(
-        images={r.target: r.ref for r in results},
-        image_ids={r.target: r.image_id for r in results},
+        images={r.target: r.ref for r in done},
+        image_ids={r.target: r.image_id for r in done},
         steps_total=len(steps),
         steps_cached=sum(s.cached for s in steps),
         steps_run=sum(s.ran for s in steps),
         seconds=time.monotonic() - started,
         targets=tuple(results),
+        error=error,
     )
 
 

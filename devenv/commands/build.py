@@ -29,7 +29,7 @@ def command(
     json_file: Path | None,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
-    from devenv.build import TARGETS, build_images, write_json
+    from devenv.build import TARGETS, FailedBuild, build_images, write_json
     from devenv.engine import Engine
     from devenv.locking import lock_status
     from devenv.progress import choose
@@ -37,14 +37,19 @@ def command(
     plan = ctx.plan()
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
     with Engine.connect() as engine:
-        summary = build_images(
-            plan,
-            engine,
-            choose(quiet),
-            no_cache=no_cache,
-            targets=tuple(t for t in TARGETS if t in targets) if targets else TARGETS,
-            log=lambda line: None if quiet else click.echo(line, err=True),
-        )
+        try:
+            summary = build_images(
+                plan,
+                engine,
+                choose(quiet),
+                no_cache=no_cache,
+                targets=tuple(t for t in TARGETS if t in targets) if targets else TARGETS,
+                log=lambda line: None if quiet else click.echo(line, err=True),
+            )
+        except FailedBuild as exc:
+            if json_file:  # a failed build is reported too: what ran, and where it stopped
+                write_json(json_file, exc.summary)
+            raise
     if json_file:
         write_json(json_file, summary)
     for target, ref in summary.images.items():
