@@ -75,6 +75,26 @@ def collect_certificates(
     return HostCertificates(sources=sources, certs=read_certificates(sources))
 
 
+def check_folder(target: Path) -> None:
+    """Refuse (before anything is written) when a file in the certificates folder holds a
+    private key: the README there promises it, whatever the file is called."""
+    if not target.is_dir() or target.is_symlink():
+        return
+    for path in sorted(target.iterdir()):
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise PlanError(f"{path}: can't read it: {exc.strerror}") from None
+        if _KEY.search(text):
+            raise PlanError(
+                f"{path}: holds a private key; nothing there may enter an image; "
+                "nothing was written",
+                hint="move the key out of the project; only CA certificates belong there",
+            )
+
+
 def write_certificates(target: Path, host: HostCertificates) -> CertSync:
     """Make `target` hold exactly the host's certificates (unchanged files are not rewritten)."""
     target.mkdir(parents=True, exist_ok=True)

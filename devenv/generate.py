@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devenv import output
-from devenv.certs import collect_certificates, write_certificates
+from devenv.certs import check_folder, collect_certificates, write_certificates
 from devenv.local_files import GITIGNORE, ensure_env_file, ensure_gitignore
 from devenv.plan import Plan
 from devenv.render.compose import ENV_FILE
@@ -20,6 +20,7 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
         return [f"{len(files)} generated files are current"]
     # Everything is checked before anything is written: no write may follow a symlink.
     check_real_dirs(root, [*(f.path for f in files), ENV_FILE, GITIGNORE, f"{CERTS_DIR}/x.crt"])
+    check_folder(root / CERTS_DIR)
     host_certs = collect_certificates()  # vetted before anything is written
     lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
     if ensure_env_file(root):

@@ -31,8 +31,11 @@ class GeneratedFile:
 def render_dockerignore(plan: Plan) -> str:
     # An allow-list: the build context is only what the Dockerfile copies, so editing any
     # other file in the project can never invalidate the image cache.
+    # Of docker/certs/ only the certificates: nothing else there can reach an image.
     allowed = ["docker/", *plan.requirements.files, *([LOCK_FILE] if plan.lock else [])]
-    return "*\n" + "".join(f"!{path}\n" for path in allowed) + f"{CERTS_DIR}/*.key\n"
+    return (
+        "*\n" + "".join(f"!{path}\n" for path in allowed) + f"{CERTS_DIR}/*\n!{CERTS_DIR}/*.crt\n"
+    )
 
 
 CERTS_NOTE = """\

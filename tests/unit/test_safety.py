@@ -336,3 +336,42 @@ def test_racing_runs_create_one_password_and_no_temp_files(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / ".devenv").iterdir()) == ["db.env"]
     assert not local_files.ensure_env_file(tmp_path)
     assert (tmp_path / ".devenv" / "db.env").read_text() == text
+
+
+# --- 4. only certificates enter images -------------------------------------------------------
+
+KEY = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+
+
+@pytest.mark.parametrize("name", ["server.key", "bundle.crt", "notes.txt", "id_ed25519"])
+def test_a_private_key_in_the_certs_folder_stops_generate(
+    make_project: MakeProject, name: str
+) -> None:
+    project = make_project()
+    assert generate(project)[0] == 0
+    (project / "docker/certs" / name).write_text(KEY.replace("PRIVATE", "EC PRIVATE"))
+    before = tree(project)
+    code, err = generate(project)
+    assert_one_line(code, err, name, "private key", "nothing was written")
+    assert tree(project) == before
+
+
+def test_the_build_context_carries_only_certificates_from_the_certs_folder(
+    make_project: MakeProject,
+) -> None:
+    from docker.utils.build import exclude_paths
+
+    project = make_project()
+    assert generate(project)[0] == 0
+    certs = project / "docker/certs"
+    for name in ("extra.crt", "stray.pem", "key.key", "ca.der", "notes.txt"):
+        (certs / name).write_text("x\n")
+    (project / ".env").write_text("SECRET=1\n")
+    (project / "src").mkdir()
+    (project / "src" / "app.py").write_text("x\n")
+    lines = (project / ".dockerignore").read_text().splitlines()
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    sent = exclude_paths(str(project), patterns, dockerfile="docker/Dockerfile")
+    in_certs = sorted(p for p in sent if p.startswith("docker/certs/"))
+    assert in_certs and all(p.endswith(".crt") for p in in_certs), in_certs
+    assert not {".env", "src/app.py", ".devenv/db.env"} & set(sent)
