@@ -12,6 +12,7 @@ import enum
 import shlex
 from dataclasses import dataclass, field
 
+from devenv import source_builds
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.lock import LOCK_FILE, Lock
 from devenv.plan import Plan
@@ -166,18 +167,29 @@ def _apt(
     )
 
 
-def system_packages(plan: Plan) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(packages of the dev environment, review notes): the plan's, PostgreSQL's client, and
-    what the requirements need to build, without duplicates, in a stable order."""
+def system_packages(
+    plan: Plan, mode: Mode = Mode.CONTAINER
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(packages of the dev environment, review notes): the plan's, PostgreSQL's client, what
+    the requirements need at run time, and what their source builds need on `mode`'s Python
+    (source_builds), without duplicates, in a stable order."""
     wanted = ["python3", "python3-venv", *plan.system.packages, plan.postgres.packages.client]
+    in_image = mode is Mode.CONTAINER
+    target = source_builds.container_target(plan) if in_image else source_builds.host_target()
+    builds = source_builds.review(plan, target)
+    covered = set(builds.packages())
     notes = []
     for need in native_needs(plan.requirements):
+        if set(need.packages) <= covered:
+            continue  # the source-build review says it, with the version and the reason
         missing = [p for p in need.packages if p not in wanted]
         wanted.extend(missing)
         added = f"; added {', '.join(missing)}" if missing else ""
         notes.append(
             f"{need.requirement}: {need.why}, so it needs {', '.join(need.packages)}{added}"
         )
+    notes[:0] = builds.notes()
+    wanted.extend(builds.packages())
     return tuple(dict.fromkeys(wanted)), tuple(notes)
 
 
@@ -233,7 +245,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         )
 
     # -- system packages ---------------------------------------------------------------------
-    dev_packages, notes = system_packages(plan)
+    dev_packages, notes = system_packages(plan, mode)
     steps.append(
         _apt(
             "system-packages",
