@@ -98,8 +98,15 @@ REQUIREMENTS_DIR = "/opt/devenv/requirements"
 USER_SCRIPT = "docker/create-user.sh"
 USER_SCRIPT_IMAGE = "/usr/local/lib/devenv/create-user.sh"
 DB_ENTRYPOINT = "docker/db-entrypoint.sh"
-DB_ENTRYPOINT_IMAGE = "/usr/local/bin/devenv-db-entrypoint"
+DB_ENTRYPOINT_IMAGE = "/usr/local/bin/docker-entrypoint.sh"  # the official image's name
 DB_DATA = "/var/lib/postgresql/data"
+DB_INIT_DIR = "/docker-entrypoint-initdb.d"
+DB_LOCALE = "en_US.utf8"  # the official image's LANG, so initdb's default locale is the same
+# What init scripts need on both paths (gzip is essential, xz and zstd are not), initdb as an
+# arbitrary --user (nss_wrapper), and the locale the contract names. The host gets them too,
+# so both paths install the same packages.
+DB_SEED_TOOLS = ("xz-utils", "zstd")
+DB_IMAGE_PACKAGES = ("libnss-wrapper", "locales")
 CERTS_DIR = "docker/certs"
 CERTS_IMAGE_DIR = "/usr/local/share/ca-certificates/devenv"
 DEV_UID = 1000
@@ -259,20 +266,51 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     )
     # postgresql-common creates and starts a 'main' cluster on install; the image's
     # entrypoint makes its own in PGDATA, so the image drops it (the host keeps it).
-    drop_main = Command(
-        argv=("pg_dropcluster", "--stop", str(plan.postgres.version), "main"), modes=CONTAINER_ONLY
+    major = str(plan.postgres.version)
+    image_only = (
+        Command(argv=("pg_dropcluster", "--stop", major, "main"), modes=CONTAINER_ONLY),
+        Command(
+            argv=(
+                "localedef",
+                "-i",
+                "en_US",
+                "-c",
+                "-f",
+                "UTF-8",
+                "-A",
+                "/usr/share/locale/locale.alias",
+                "en_US.UTF-8",
+            ),
+            modes=CONTAINER_ONLY,
+        ),
+        # The image keeps no .deb files, apt caches or documentation (copyright files stay).
+        Command(argv=("apt-get", "clean"), modes=CONTAINER_ONLY),
+        Command(
+            argv=("find", "/usr/share/doc", "-type", "f", "!", "-name", "copyright", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
+        Command(
+            argv=("find", "/usr/share/man", "/usr/share/info", "-mindepth", "1", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
     )
+    server_packages = (pg.server, pg.client, *pg.extensions, *DB_SEED_TOOLS, *DB_IMAGE_PACKAGES)
     steps.append(
         _apt(
             "postgres-server",
             Phase.SYSTEM,
             f"PostgreSQL {plan.postgres.version} server with {', '.join(plan.postgres.extensions)}",
             Scope.DB,
-            (pg.server, pg.client, *pg.extensions),
-            extra=(drop_main,),
+            server_packages,
+            extra=image_only,
             lock=plan.lock,
         )
     )
+    sample = f"/usr/share/postgresql/{major}/postgresql.conf.sample"
+
+    def folder(mode: str, path: str, owner: str = "postgres") -> Command:
+        return Command(argv=("install", "-d", "-o", owner, "-g", owner, "-m", mode, path))
+
     steps.append(
         Step(
             id="db-runtime",
@@ -280,36 +318,25 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             kind=Kind.IMAGE,
             scope=Scope.DB,
             root=True,
-            title="Database folders owned by postgres, and the entrypoint",
+            title="Database folders and the entrypoint, as in the official postgres image",
+            notes=(
+                "PGDATA and the socket folder are open to any --user; the entrypoint, started "
+                "as root, hands them to postgres",
+            ),
             modes=CONTAINER_ONLY,
             copies=((DB_ENTRYPOINT, DB_ENTRYPOINT_IMAGE),),
             commands=(
+                folder("1777", DB_DATA),
+                folder("3777", "/var/run/postgresql"),
+                folder("0755", DB_INIT_DIR, owner="root"),
+                Command(argv=("chmod", "0755", DB_ENTRYPOINT_IMAGE)),
+                # The official image's old path, for compose files that name it.
+                Command(argv=("ln", "-s", DB_ENTRYPOINT_IMAGE[1:], "/docker-entrypoint.sh")),
+                # Every cluster initdb makes listens on all addresses (pg_hba.conf decides who).
                 Command(
-                    argv=(
-                        "install",
-                        "-d",
-                        "-o",
-                        "postgres",
-                        "-g",
-                        "postgres",
-                        "-m",
-                        "0700",
-                        DB_DATA,
-                    )
+                    argv=("sed", "-ri", r"s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/", sample)
                 ),
-                Command(
-                    argv=(
-                        "install",
-                        "-d",
-                        "-o",
-                        "postgres",
-                        "-g",
-                        "postgres",
-                        "-m",
-                        "2775",
-                        "/var/run/postgresql",
-                    )
-                ),
+                Command(argv=("grep", "-qF", "listen_addresses = '*'", sample)),
             ),
         )
     )

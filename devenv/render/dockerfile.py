@@ -12,6 +12,7 @@ from devenv.plan import Plan
 from devenv.steps import (
     DB_DATA,
     DB_ENTRYPOINT_IMAGE,
+    DB_LOCALE,
     Kind,
     Mode,
     Scope,
@@ -42,12 +43,15 @@ def render_dockerfile(plan: Plan) -> str:
     out += ["FROM base AS db", ""]
     out += _stage(steps, Scope.DB, user=None)
     bindir = f"/usr/lib/postgresql/{plan.postgres.version}/bin"
+    # As in the official image: root by default (the entrypoint drops to postgres, and
+    # images built FROM this one can still RUN apt-get), PGDATA a volume.
     out += [
-        f"ENV PATH={bindir}:$PATH PGDATA={DB_DATA}",
-        "USER postgres",
+        f"ENV PATH={bindir}:$PATH PGDATA={DB_DATA} LANG={DB_LOCALE}"
+        f" PG_MAJOR={plan.postgres.version}",
+        f"VOLUME {DB_DATA}",
         "EXPOSE 5432",
         "STOPSIGNAL SIGINT",
-        f'ENTRYPOINT ["sh", "{DB_ENTRYPOINT_IMAGE}"]',
+        f'ENTRYPOINT ["{DB_ENTRYPOINT_IMAGE.rsplit("/", 1)[-1]}"]',
         'CMD ["postgres"]',
         "",
     ]

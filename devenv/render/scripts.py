@@ -1,61 +1,318 @@
-"""Shell scripts the images and the VS Code path run. POSIX sh, shellcheck-clean.
+"""Shell scripts the images and the VS Code path run; shellcheck-clean. POSIX sh, except the
+db entrypoint (bash, as the official postgres image's; see its header).
 
 Plan values never reach these texts: they take everything as arguments or environment.
 """
 
 from __future__ import annotations
 
-DB_ENTRYPOINT = r"""#!/bin/sh
-# Starts PostgreSQL like the official postgres image does: POSTGRES_USER, POSTGRES_PASSWORD
-# (or POSTGRES_PASSWORD_FILE) and POSTGRES_DB; refuses to start without a password.
-set -eu
+# Shared by the db image's entrypoint and `host-install --with-db`, so init scripts run the same
+# way, in the same order, on both paths.
+_INIT_FUNCTIONS = r"""
+# SQL as POSTGRES_USER into POSTGRES_DB, stopping at the first error (the official helper).
+docker_process_sql() {
+    local query_runner=(psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER")
+    query_runner+=(--no-password --no-psqlrc)
+    if [ -n "$POSTGRES_DB" ]; then
+        query_runner+=(--dbname "$POSTGRES_DB")
+    fi
+    PGHOST='' PGHOSTADDR='' "${query_runner[@]}" "$@"
+}
 
-if [ "${1:-}" != "postgres" ]; then
-    exec "$@"
-fi
+# Appends to init_files the files (not folders) in DIR, in byte order on every machine.
+devenv_folder_files() {
+    local LC_ALL=C entry
+    for entry in "$1"/*; do
+        if [ -f "$entry" ]; then
+            init_files+=("$entry")
+        fi
+    done
+}
 
-if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
-    POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
-fi
-if [ -z "${POSTGRES_PASSWORD:-}" ]; then
-    echo "devenv db: POSTGRES_PASSWORD is not set, refusing to start without a password." \
-        "Set it (compose reads .devenv/db.env; docker run -e POSTGRES_PASSWORD=...)." >&2
-    exit 1
-fi
-POSTGRES_USER=${POSTGRES_USER:-postgres}
-POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
-
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    # The password goes through a private file, never through argv.
-    pwfile=$(mktemp)
-    trap 'rm -f "$pwfile"' EXIT
-    printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
-    initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --encoding=UTF8 --locale=C.UTF-8 \
-        --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA" > /dev/null
-    rm -f "$pwfile"
-    printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
-    printf 'host all all all scram-sha-256\n' >> "$PGDATA/pg_hba.conf"
-
-    # Set up on a socket-only server, so nothing over TCP sees a half-made database.
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start > /dev/null
-    psql -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" -d postgres -v db="$POSTGRES_DB" <<'SQL'
-SELECT format('CREATE DATABASE %I', :'db')
-WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \gexec
-SQL
-    for f in /docker-entrypoint-initdb.d/*; do
+# Runs init files the way the official image does: executable *.sh run with their own
+# shebang, other *.sh sourced in this shell (they see docker_process_sql and "${psql[@]}"),
+# *.sql, *.sql.gz, *.sql.xz and *.sql.zst fed to docker_process_sql; anything else ignored.
+docker_process_init_files() {
+    # shellcheck disable=SC2034 # for sourced scripts written for older official images
+    psql=(docker_process_sql)
+    printf '\n'
+    local f
+    for f; do
         case "$f" in
-            *.sql) psql -v ON_ERROR_STOP=1 -q -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f "$f" ;;
-            *.sh) sh "$f" ;;
-            *) ;;
+        *.sh)
+            if [ -x "$f" ]; then
+                printf '%s: running %s\n' "$0" "$f"
+                "$f"
+            else
+                printf '%s: sourcing %s\n' "$0" "$f"
+                # shellcheck disable=SC1090
+                . "$f"
+            fi
+            ;;
+        *.sql)
+            printf '%s: running %s\n' "$0" "$f"
+            docker_process_sql -f "$f"
+            ;;
+        *.sql.gz)
+            printf '%s: running %s\n' "$0" "$f"
+            gunzip -c "$f" | docker_process_sql
+            ;;
+        *.sql.xz)
+            printf '%s: running %s\n' "$0" "$f"
+            xzcat "$f" | docker_process_sql
+            ;;
+        *.sql.zst)
+            printf '%s: running %s\n' "$0" "$f"
+            zstd -dc "$f" | docker_process_sql
+            ;;
+        *) printf '%s: ignoring %s\n' "$0" "$f" ;;
+        esac
+        printf '\n'
+    done
+}
+"""
+
+_ENTRYPOINT_HEAD = r"""#!/usr/bin/env bash
+# The db image's entrypoint, written for devenv to the official postgres image's documented
+# contract (same variables, same /docker-entrypoint-initdb.d, same order of events).
+# bash, not sh: sourced init scripts run in this shell and are written for the official
+# image's bash (arrays such as "${psql[@]}"), and server arguments are re-quoted with %q.
+set -Eeo pipefail
+
+# VAR or VAR_FILE (a file holding the value, e.g. a secret), never both.
+file_env() {
+    local var=$1
+    local file_var="${var}_FILE"
+    local default=${2:-}
+    if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
+        printf >&2 'error: both %s and %s are set (but are exclusive)\n' "$var" "$file_var"
+        exit 1
+    fi
+    local value=$default
+    if [ -n "${!var:-}" ]; then
+        value=${!var}
+    elif [ -n "${!file_var:-}" ]; then
+        value=$(<"${!file_var}")
+    fi
+    export "$var"="$value"
+    unset "$file_var"
+}
+
+docker_setup_env() {
+    file_env POSTGRES_PASSWORD
+    file_env POSTGRES_USER postgres
+    file_env POSTGRES_DB "$POSTGRES_USER"
+    file_env POSTGRES_INITDB_ARGS
+    : "${POSTGRES_HOST_AUTH_METHOD:=}"
+    DATABASE_ALREADY_EXISTS=
+    if [ -s "$PGDATA/PG_VERSION" ]; then
+        DATABASE_ALREADY_EXISTS=true
+    fi
+}
+
+# As root, hands PGDATA, the WAL folder and the socket folder to postgres (a bind mount, a
+# root-owned folder, a volume the official image made with uid 999); as another user, does
+# what it may.
+docker_create_db_directories() {
+    local user
+    user=$(id -u)
+    mkdir -p "$PGDATA"
+    chmod 00700 "$PGDATA" || :
+    mkdir -p /var/run/postgresql || :
+    chmod 03775 /var/run/postgresql || :
+    if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+        mkdir -p "$POSTGRES_INITDB_WALDIR"
+        if [ "$user" = 0 ]; then
+            find "$POSTGRES_INITDB_WALDIR" \! -user postgres -exec chown postgres '{}' +
+        fi
+        chmod 700 "$POSTGRES_INITDB_WALDIR"
+    fi
+    if [ "$user" = 0 ]; then
+        find "$PGDATA" \! -user postgres -exec chown postgres '{}' +
+        find /var/run/postgresql \! -user postgres -exec chown postgres '{}' +
+    fi
+}
+
+docker_verify_minimum_env() {
+    if [ -z "$POSTGRES_PASSWORD" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
+        cat >&2 <<'EOE'
+Error: Database is uninitialized and superuser password is not specified.
+       Set POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) to a non-empty value;
+       devenv's compose file reads it from .devenv/db.env.
+       POSTGRES_HOST_AUTH_METHOD=trust allows every connection without a password:
+       never use it for data that matters.
+EOE
+        exit 1
+    fi
+    if [ "$POSTGRES_HOST_AUTH_METHOD" = trust ]; then
+        echo >&2 'WARNING: POSTGRES_HOST_AUTH_METHOD=trust: no connection needs a password.'
+    fi
+}
+
+# initdb, as a user /etc/passwd may not know (`docker run --user 1000:1000`): initdb must look
+# its user up, so nss_wrapper lends it a passwd entry for the run (as in the official image).
+docker_init_database_dir() {
+    local uid gid wrapper
+    uid=$(id -u)
+    if ! getent passwd "$uid" >/dev/null 2>&1; then
+        for wrapper in /usr/lib/*/libnss_wrapper.so /usr/lib/libnss_wrapper.so; do
+            if [ -s "$wrapper" ]; then
+                NSS_WRAPPER_PASSWD=$(mktemp)
+                NSS_WRAPPER_GROUP=$(mktemp)
+                export LD_PRELOAD=$wrapper NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+                gid=$(id -g)
+                printf 'postgres:x:%s:%s:PostgreSQL:%s:/bin/false\n' "$uid" "$gid" "$PGDATA" \
+                    >"$NSS_WRAPPER_PASSWD"
+                printf 'postgres:x:%s:\n' "$gid" >"$NSS_WRAPPER_GROUP"
+                break
+            fi
+        done
+    fi
+    if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+        set -- --waldir "$POSTGRES_INITDB_WALDIR" "$@"
+    fi
+    # The password reaches initdb through a pipe, never argv or a file. POSTGRES_INITDB_ARGS is
+    # split like a shell would (the official meaning), so it may quote values.
+    local initdb='initdb --username="$POSTGRES_USER"'
+    initdb+=' --pwfile=<(printf "%s\n" "$POSTGRES_PASSWORD")'
+    eval "$initdb $POSTGRES_INITDB_ARGS"' "$@"'
+    if [[ "${LD_PRELOAD:-}" == */libnss_wrapper.so ]]; then
+        rm -f "$NSS_WRAPPER_PASSWD" "$NSS_WRAPPER_GROUP"
+        unset LD_PRELOAD NSS_WRAPPER_PASSWD NSS_WRAPPER_GROUP
+    fi
+}
+
+# Every other host connects with POSTGRES_HOST_AUTH_METHOD, by default the method matching
+# password_encryption (scram-sha-256 unless a -c setting says otherwise).
+pg_setup_hba_conf() {
+    if [ "$1" = postgres ]; then
+        shift
+    fi
+    local auth
+    auth=$(postgres -C password_encryption "$@")
+    : "${POSTGRES_HOST_AUTH_METHOD:=$auth}"
+    {
+        printf '\n'
+        if [ "$POSTGRES_HOST_AUTH_METHOD" = trust ]; then
+            printf '# warning: trust is enabled for all connections\n'
+        fi
+        printf 'host all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD"
+    } >>"$PGDATA/pg_hba.conf"
+}
+
+docker_setup_db() {
+    local target exists
+    target=$POSTGRES_DB
+    exists=$(POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$target" --tuples-only \
+        <<<"SELECT 1 FROM pg_database WHERE datname = :'db' ;")
+    if [ -z "$exists" ]; then
+        POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$target" \
+            <<<'CREATE DATABASE :"db" ;'
+        printf '\n'
+    fi
+}
+
+# The server's own arguments (-c settings included), on the socket only, so nothing over TCP
+# sees a half-made database; its log goes to ours, as in the official image.
+docker_temp_server_start() {
+    if [ "$1" = postgres ]; then
+        shift
+    fi
+    set -- "$@" -c listen_addresses='' -p "${PGPORT:-5432}"
+    NOTIFY_SOCKET='' PGUSER="${PGUSER:-$POSTGRES_USER}" \
+        pg_ctl -D "$PGDATA" -o "$(printf '%q ' "$@")" -w start
+}
+
+docker_temp_server_stop() {
+    PGUSER="${PGUSER:-postgres}" pg_ctl -D "$PGDATA" -m fast -w stop
+}
+"""
+
+_ENTRYPOINT_MAIN = r"""
+# `postgres --help`, `--version` and the like need no set-up and no password.
+_pg_want_help() {
+    local arg
+    for arg; do
+        case "$arg" in
+        -'?' | --help | --describe-config | -V | --version) return 0 ;;
         esac
     done
-    pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null
-    echo "devenv db: initialised $PGDATA for database $POSTGRES_DB"
-fi
+    return 1
+}
 
-unset POSTGRES_PASSWORD
-exec "$@"
+_main() {
+    if [ "${1:0:1}" = - ]; then
+        set -- postgres "$@"
+    fi
+    if [ "$1" = postgres ] && ! _pg_want_help "$@"; then
+        docker_setup_env
+        docker_create_db_directories
+        if [ "$(id -u)" = 0 ]; then
+            # setpriv (util-linux) execs directly, like gosu: postgres stays PID 1.
+            HOME=$(getent passwd postgres | cut -d: -f6)
+            export HOME
+            exec setpriv --reuid=postgres --regid=postgres --init-groups \
+                "$BASH" "${BASH_SOURCE[0]}" "$@"
+        fi
+        if [ -z "$DATABASE_ALREADY_EXISTS" ]; then
+            docker_verify_minimum_env
+            ls /docker-entrypoint-initdb.d/ >/dev/null
+            docker_init_database_dir
+            pg_setup_hba_conf "$@"
+            export PGPASSWORD="${PGPASSWORD:-$POSTGRES_PASSWORD}"
+            docker_temp_server_start "$@"
+            docker_setup_db
+            init_files=()
+            local entry
+            # A folder here (how devenv mounts the plan's [postgres] init folders) runs its files
+            # in its place; the official image would ignore it.
+            for entry in /docker-entrypoint-initdb.d/*; do
+                if [ -d "$entry" ]; then
+                    devenv_folder_files "$entry"
+                elif [ -e "$entry" ]; then
+                    init_files+=("$entry")
+                fi
+            done
+            docker_process_init_files "${init_files[@]}"
+            docker_temp_server_stop
+            unset PGPASSWORD
+            echo 'PostgreSQL init process complete; ready for start up.'
+            echo
+        else
+            echo 'PostgreSQL Database directory appears to contain a database;' \
+                'Skipping initialization'
+            echo
+        fi
+    fi
+    exec "$@"
+}
+
+_is_sourced() {
+    [ "${#FUNCNAME[@]}" -ge 2 ] && [ "${FUNCNAME[0]}" = _is_sourced ] &&
+        [ "${FUNCNAME[1]}" = source ]
+}
+
+if ! _is_sourced; then
+    _main "$@"
+fi
 """
+DB_ENTRYPOINT = "".join((_ENTRYPOINT_HEAD, _INIT_FUNCTIONS, _ENTRYPOINT_MAIN))
+
+# `host-install --with-db` on a new database: DIR... are the plan's [postgres] init folders,
+# PGPORT the cluster's port, POSTGRES_USER and POSTGRES_DB the role and database to seed.
+_HOST_INIT_HEAD = r"""#!/usr/bin/env bash
+# Runs the plan's [postgres] init folders on a new host database, with the same functions and
+# in the same order as the db image's entrypoint.
+set -Eeo pipefail
+"""
+_HOST_INIT_MAIN = r"""
+init_files=()
+for dir; do
+    devenv_folder_files "$dir"
+done
+docker_process_init_files "${init_files[@]}"
+"""
+HOST_DB_INIT = "".join((_HOST_INIT_HEAD, _INIT_FUNCTIONS, _HOST_INIT_MAIN))
 
 CREATE_USER = r"""#!/bin/sh
 # Usage: create-user.sh NAME UID VENV STORE

@@ -12,6 +12,7 @@ import pytest
 
 from devenv.plan import load_plan
 from devenv.render.files import render_all
+from devenv.render.scripts import HOST_DB_INIT
 from tests.conftest import MakeProject
 
 SCHEMA = Path(__file__).resolve().parents[3] / "shared/schemas/devContainer.base.schema.json"
@@ -59,11 +60,18 @@ def test_hadolint_waivers_carry_a_reason(generated: Path) -> None:
                 ), f"{rule} waived without a reason"
 
 
-def test_shellcheck(generated: Path) -> None:
-    scripts = sorted(str(p) for p in (generated / "docker").glob("*.sh"))
+def test_shellcheck(generated: Path, tmp_path: Path) -> None:
+    """Each script in the dialect of its shebang: POSIX sh, except the db entrypoint and the
+    host's init-script runner, bash like the official postgres image's (see their headers)."""
+    docker = generated / "docker"
+    scripts = sorted(docker.glob("*.sh"))
     assert len(scripts) == 3
+    bash = {p.name for p in scripts if p.read_text().startswith("#!/usr/bin/env bash\n")}
+    assert bash == {"db-entrypoint.sh"}
+    host_init = tmp_path / "host-db-init.sh"
+    host_init.write_text(HOST_DB_INIT)
     result = subprocess.run(
-        [tool("shellcheck"), "-S", "warning", "-s", "sh", *scripts],
+        [tool("shellcheck"), "-S", "warning", *map(str, scripts), str(host_init)],
         capture_output=True,
         text=True,
         check=False,
