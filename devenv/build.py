@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devenv import build_diagnosis
+from devenv.distro import Release
 from devenv.engine import Engine
 from devenv.errors import BuildError
 from devenv.generate import generate_files
@@ -46,6 +48,7 @@ _STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NOISE = ("Removing intermediate container", "Successfully tagged ")
 TAIL_LINES = 25
+STEP_LINES = 400
 
 
 @dataclass(kw_only=True)
@@ -82,13 +85,19 @@ def proxy_build_args(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def read_stream(
-    target: str, messages: Iterable[dict[str, Any]], progress: Progress, result: TargetResult
+    target: str,
+    messages: Iterable[dict[str, Any]],
+    progress: Progress,
+    result: TargetResult,
+    release: Release | None = None,
 ) -> None:
     """Consume one build's stream into `result`; BuildError names the failing step."""
     current: StepRecord | None = None
     stage = "base"
     started = time.monotonic()
     tail: deque[str] = deque(maxlen=TAIL_LINES)
+    # A compiler's complaint comes long before pip's last lines: keep more of the step.
+    step_lines: deque[str] = deque(maxlen=STEP_LINES)
     for message in messages:
         if "errorDetail" in message or "error" in message:
             detail = message.get("errorDetail") or {}
@@ -106,6 +115,7 @@ def read_stream(
             raise (
                 unserved_pin(tail)
                 or unlocated_package(tail, stage, target)
+                or unbuilt_source(step_lines, tail, release)
                 or BuildError(
                     f"building {_what(stage, target)} failed at {where}: {text}",
                     hint=hint,
@@ -133,6 +143,7 @@ def read_stream(
                 )
                 result.steps.append(current)
                 tail.clear()
+                step_lines.clear()
                 progress.step(current)
             elif current and line.strip() == "---> Using cache":
                 current.cached = True
@@ -145,6 +156,7 @@ def read_stream(
                 result.image_id = result.image_id or line.split()[-1]
             elif current:
                 tail.append(line)
+                step_lines.append(line)
                 progress.output(current, line)
     if current:
         current.seconds = time.monotonic() - started
@@ -168,6 +180,22 @@ def unserved_pin(output: Iterable[str]) -> BuildError | None:
                 details="\n".join(lines),
             )
     return None
+
+
+def unbuilt_source(
+    lines: Iterable[str], tail: Iterable[str], release: Release | None
+) -> BuildError | None:
+    """A requirement that compiled from source and missed a header or tool: name both."""
+    if release is None:
+        return None
+    found = build_diagnosis.failed_compile(lines, release.codename)
+    if found is None:
+        return None
+    return BuildError(
+        build_diagnosis.message(found, release.label),
+        hint=f'add "{found[2]}" to [system] packages in devenv.toml, then build again',
+        details="\n".join(tail),
+    )
 
 
 def _what(stage: str, target: str) -> str:
@@ -291,7 +319,7 @@ def build_images(
                 # Later targets reuse the stages the first one just built afresh.
                 nocache=no_cache and index == 0,
             )
-            read_stream(target, stream, progress, result)
+            read_stream(target, stream, progress, result, plan.environment.release)
             progress.done(result)
     except BuildError as exc:
         raise FailedBuild(exc, _summary(results, started, error=exc.message)) from exc
