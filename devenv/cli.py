@@ -9,7 +9,7 @@ import click
 
 from devenv import __version__
 from devenv.commands import Context
-from devenv.errors import EXIT_INTERRUPTED, DevenvError
+from devenv.errors import EXIT_FAILED, EXIT_INTERRUPTED, DevenvError, printable
 
 # Module names under devenv.commands, in the order `devenv --help` lists them.
 COMMANDS = (
@@ -38,9 +38,17 @@ class DevenvGroup(click.Group):
             if ctx.obj is not None and ctx.obj.debug:
                 raise
             if exc.details:
-                click.echo(exc.details.rstrip("\n"), err=True)
-            click.echo(f"devenv: error: {exc}", err=True)
+                click.echo(printable(exc.details.rstrip("\n"), limit=None, keep="\n\t"), err=True)
+            click.echo(f"devenv: error: {printable(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # An I/O failure no check foresaw (a full disk, a folder gone read-only): one
+            # line naming the file, never a traceback.
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"devenv: error: {printable(where + (exc.strerror or str(exc)))}", err=True)
+            ctx.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             click.echo("devenv: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)

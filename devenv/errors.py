@@ -11,6 +11,22 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the project; try again later
+MESSAGE_LIMIT = 600
+
+
+def printable(text: str, *, limit: int | None = MESSAGE_LIMIT, keep: str = "") -> str:
+    """`text` safe to print on a terminal: every non-printable character (controls, escape
+    sequences, bidi overrides, line breaks unless kept) shown escaped, and cut to `limit`."""
+    out = "".join(
+        c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
+    if limit is not None and len(out) > limit:
+        out = out[: limit - 1] + "…"
+    return out
+
+
 class DevenvError(Exception):
     """Base of all errors shown to the user as one line, without a traceback."""
 
@@ -64,3 +80,9 @@ class UnsafePathError(DevenvError):
     """A write or delete would leave the project or hit what devenv does not own."""
 
     exit_code = EXIT_USAGE
+
+
+class BusyError(DevenvError):
+    """Another devenv run holds this project's lock."""
+
+    exit_code = EXIT_BUSY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devenv import output
 from devenv.certs import check_folder, collect_certificates, write_certificates
-from devenv.local_files import GITIGNORE, ensure_env_file, ensure_gitignore
+from devenv.local_files import GITIGNORE, ensure_env_file, gitignore_update
 from devenv.plan import Plan
 from devenv.render.compose import ENV_FILE
 from devenv.render.files import render_all
@@ -18,15 +18,18 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
     if check:
         output.check(root, files)
         return [f"{len(files)} generated files are current"]
-    # Everything is checked before anything is written: no write may follow a symlink.
+    # Everything is read and checked before anything is written: no write may follow a
+    # symlink, and a bad file anywhere leaves the project as it was.
     check_real_dirs(root, [*(f.path for f in files), ENV_FILE, GITIGNORE, f"{CERTS_DIR}/x.crt"])
     check_folder(root / CERTS_DIR)
-    host_certs = collect_certificates()  # vetted before anything is written
+    host_certs = collect_certificates()
+    gitignore, added = gitignore_update(root)
+    output.write(root, files, force=force, dry_run=True)  # raises for hand-edited files
     lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
     if ensure_env_file(root):
         lines.append("created   .devenv/db.env (database password, git-ignored)")
-    added = ensure_gitignore(root)
-    if added:
+    if gitignore is not None:
+        output.atomic_write(root / GITIGNORE, gitignore)
         lines.append(f"updated   .gitignore (+ {', '.join(added)})")
     certs = write_certificates(root / CERTS_DIR, host_certs)
     if certs.written or certs.removed:

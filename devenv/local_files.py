@@ -10,7 +10,6 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from devenv.output import atomic_write
 from devenv.render.compose import ENV_FILE
 from devenv.steps import CERTS_DIR
 
@@ -51,14 +50,15 @@ def read_env_file(project_dir: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def ensure_gitignore(project_dir: Path) -> tuple[str, ...]:
-    """Add the local-only paths to .gitignore when missing; returns what was added."""
+def gitignore_update(project_dir: Path) -> tuple[bytes | None, tuple[str, ...]]:
+    """(new .gitignore content or None when nothing is missing, the lines added). Read as
+    bytes: git takes any encoding, and so does this."""
     path = project_dir / GITIGNORE
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    present = {line.strip() for line in text.splitlines()}
-    missing = tuple(p for p in IGNORED if p not in present)
-    if missing:
-        lead = "" if not text or text.endswith("\n") else "\n"
-        block = "# local to this checkout (devenv)\n" + "".join(f"{p}\n" for p in missing)
-        atomic_write(path, text + lead + block)
-    return missing
+    data = path.read_bytes() if path.exists() else b""
+    present = {line.strip() for line in data.splitlines()}
+    missing = tuple(p for p in IGNORED if p.encode() not in present)
+    if not missing:
+        return None, ()
+    lead = b"" if not data or data.endswith(b"\n") else b"\n"
+    block = "# local to this checkout (devenv)\n" + "".join(f"{p}\n" for p in missing)
+    return data + lead + block.encode(), missing

@@ -104,7 +104,13 @@ def read_lock(project_dir: Path) -> Lock | None:
     path = project_dir / LOCK_FILE
     if not path.is_file():
         return None
-    return parse_lock(path.read_text(encoding="utf-8"), path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"{path}: not UTF-8 text (byte {exc.start})", hint="run `devenv lock` to rewrite it"
+        ) from None
+    return parse_lock(text, path)
 
 
 def stale_reasons(expected: tuple[tuple[str, str], ...], lock: Lock) -> list[str]:

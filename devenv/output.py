@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import DevenvError, StaleError
-from devenv.render.files import GeneratedFile
+from devenv.render.files import TMP_SUFFIX, GeneratedFile
 from devenv.render.header import edited_by_hand
 
 
@@ -37,7 +37,12 @@ def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChan
     changes = []
     for f in files:
         target = project_dir / f.path
-        old = target.read_text(encoding="utf-8") if target.exists() else None
+        raw = target.read_bytes() if target.exists() else None
+        try:
+            old = raw.decode("utf-8") if raw is not None else None
+            undecodable = False
+        except UnicodeDecodeError:  # not devenv's output: treated as edited by hand
+            old, undecodable = raw.decode("utf-8", errors="replace"), True  # type: ignore[union-attr]
         if old == f.content:
             changes.append(
                 FileChange(path=f.path, status=Status.UNCHANGED, diff="", hand_edited=False)
@@ -56,7 +61,7 @@ def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChan
                 path=f.path,
                 status=Status.CREATED if old is None else Status.UPDATED,
                 diff=diff,
-                hand_edited=old is not None and edited_by_hand(old),
+                hand_edited=undecodable or (old is not None and edited_by_hand(old)),
             )
         )
     return tuple(changes)
@@ -89,24 +94,53 @@ def write(
         )
     if not dry_run:
         by_path = {f.path: f for f in files}
-        for change in changes:
-            if change.status is not Status.UNCHANGED:
-                f = by_path[change.path]
-                atomic_write(project_dir / f.path, f.content, mode=0o755 if f.executable else 0o644)
+        write_all(
+            [
+                (project_dir / c.path, by_path[c.path].content, by_path[c.path].executable)
+                for c in changes
+                if c.status is not Status.UNCHANGED
+            ]
+        )
     return changes
 
 
-def atomic_write(path: Path, content: str, *, mode: int = 0o644) -> None:
-    """Write through a temporary file in the same folder and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def write_all(items: list[tuple[Path, str, bool]]) -> None:
+    """Write (path, content, executable) as one set: every file goes to a temporary name
+    first, and only when all of them are on disk are they renamed into place, so a full disk
+    or a read-only folder leaves the old set, never a mix."""
+    staged: list[tuple[str, Path]] = []
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        for path, content, executable in items:
+            staged.append((_stage(path, content, 0o755 if executable else 0o644), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
+    """Write through a temporary file in the same folder and rename it into place."""
+    tmp = _stage(path, content, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _stage(path: Path, content: str | bytes, mode: int) -> str:
+    """`content` in a complete temporary file beside `path` (same folder: the rename that
+    follows is atomic); returns its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from devenv import distro, safety, validate
-from devenv.errors import PlanError
+from devenv.errors import DevenvError, PlanError
 from devenv.lock import Lock, read_lock
 from devenv.requirements import RequirementsError, RequirementsSet, read_requirements
 
@@ -149,7 +149,7 @@ def _venv_path(value: str) -> str:
 
 def _requirements_path(value: str) -> str:
     _relative_path(value)
-    problem = validate.secret_or_protected(value)
+    problem = validate.secret_or_protected(value) or validate.copyable_path(value)
     if problem:
         raise ValueError(f"{value!r} {problem}")
     return value
@@ -234,13 +234,28 @@ def load_plan(project_dir: Path) -> Plan:
         raise PlanError(
             f"{path}: no plan here", hint="run `devenv init` to write one, or pass -C DIR"
         )
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, what="plan")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: invalid TOML: {exc}") from None
     plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text)
     return dataclasses.replace(plan, lock=read_lock(project_dir))
+
+
+def read_text(path: Path, *, what: str) -> str:
+    """A UTF-8 file devenv reads, or one line: exit 1 when it can't be read, 2 when it is not
+    UTF-8 text."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DevenvError(f"{path}: can't read the {what}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"{path}: the {what} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8"
+        ) from None
 
 
 def plan_from_dict(

@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from devenv.validate import no_control, secret_or_protected
+from devenv.validate import copyable_path, no_control, secret_or_protected
 
 
 class Opt(str, enum.Enum):
@@ -297,7 +297,8 @@ def _inside(project_dir: Path, rel: str, parent: str, line: int) -> Path:
         raise RequirementsError(parent, line, f"{rel!r} is outside the project folder")
     if not path.is_file():
         raise RequirementsError(parent, line, f"requirements file {rel!r} does not exist")
-    problem = secret_or_protected(path.relative_to(project_dir.resolve()).as_posix())
+    key = path.relative_to(project_dir.resolve()).as_posix()
+    problem = secret_or_protected(key) or copyable_path(key)
     if problem:
         raise RequirementsError(parent, line, f"{rel!r} {problem}")
     return path

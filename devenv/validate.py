@@ -111,7 +111,12 @@ _UNDER_SYSTEM = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run", "/var/lib/pos
 _SECRET_DIRS = frozenset({".devenv", ".git", ".ssh", ".gnupg", ".aws", ".docker"})
 _SECRET_SUFFIXES = (".key", ".pem", ".p12", ".pfx", ".jks", ".keystore")
 _SECRET_NAMES = frozenset({".netrc", ".pypirc", ".npmrc", ".git-credentials", "db.env"})
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, and what reorders or breaks lines when a file is shown: bidi
+# embeddings, overrides, isolates and marks, the line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# A file devenv copies into an image and names in .dockerignore: plain names, no Dockerfile
+# variable ($), glob (* ? [), escape (\\) or comment (#) syntax, no part read as a flag.
+_FILE_PART = re.compile(r"[A-Za-z0-9_.+@=,][A-Za-z0-9_.+@=,-]*(?: +[A-Za-z0-9_.+@=,-]+)*")
 
 
 def no_control(value: str) -> str:
@@ -119,6 +124,17 @@ def no_control(value: str) -> str:
     if match:
         raise ValueError(f"contains the control character {match.group()!r}")
     return value
+
+
+def copyable_path(value: str) -> str | None:
+    """Why a project-relative path can't be copied into an image as is, or None."""
+    for part in PurePosixPath(value).parts:
+        if not _FILE_PART.fullmatch(part):
+            return (
+                "is not a plain path (letters, digits and _ . + @ = , -, inner spaces; "
+                "no part starting with '-')"
+            )
+    return None
 
 
 def deb_package(value: str) -> str:

@@ -6,14 +6,18 @@ from pathlib import Path
 
 import click
 
-from devenv.commands import Context, json_file_option, pass_ctx
-
-FILE = click.Path(dir_okay=False, path_type=Path)
+from devenv.commands import REPORT_FILE, Context, json_file_option, pass_ctx, writable_file
 
 
 @click.command("verify")
 @json_file_option
-@click.option("--junit", "junit_file", type=FILE, help="Also write the report as JUnit XML.")
+@click.option(
+    "--junit",
+    "junit_file",
+    type=REPORT_FILE,
+    callback=writable_file,
+    help="Also write the report as JUnit XML.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),

@@ -8,6 +8,8 @@ never copied: compose mounts it. The classic builder must work (no BuildKit synt
 
 from __future__ import annotations
 
+import json
+
 from devenv.plan import Plan
 from devenv.steps import (
     DB_DATA,
@@ -83,7 +85,7 @@ def _stage(steps: tuple[Step, ...], scope: Scope, user: str | None) -> list[str]
             out.append(f"# {note}")
         for source, dest in step.copies:
             chown = f"--chown={user}:{user} " if not step.root and user else ""
-            out.append(f"COPY {chown}{source} {dest}")
+            out.append(f"COPY {chown}{_copy_args(source, dest)}")
         waived = _waivers(step)
         for rule, why in waived:
             out.append(f"# {rule}: {why}")
@@ -93,6 +95,14 @@ def _stage(steps: tuple[Step, ...], scope: Scope, user: str | None) -> list[str]
         out.append("RUN " + " \\\n && ".join(commands))
         out.append("")
     return out
+
+
+def _copy_args(source: str, dest: str) -> str:
+    """`src dest`, or the JSON form when a path has a space (the plain form would read it as
+    two paths). The plan's grammar already keeps out flags, variables and globs."""
+    if " " in source or " " in dest:
+        return json.dumps([source, dest])
+    return f"{source} {dest}"
 
 
 def _waivers(step: Step) -> list[tuple[str, str]]:

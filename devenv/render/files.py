@@ -13,6 +13,7 @@ from devenv.render.dockerfile import render_dockerfile
 from devenv.render.header import with_header
 from devenv.steps import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
 
+TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"
 COMPOSE = "compose.yaml"
 DEVCONTAINER = ".devcontainer/devcontainer.json"
@@ -34,7 +35,10 @@ def render_dockerignore(plan: Plan) -> str:
     # Of docker/certs/ only the certificates: nothing else there can reach an image.
     allowed = ["docker/", *plan.requirements.files, *([LOCK_FILE] if plan.lock else [])]
     return (
-        "*\n" + "".join(f"!{path}\n" for path in allowed) + f"{CERTS_DIR}/*\n!{CERTS_DIR}/*.crt\n"
+        "*\n"
+        + "".join(f"!{path}\n" for path in allowed)
+        + f"{CERTS_DIR}/*\n!{CERTS_DIR}/*.crt\n"
+        + f"**/*{TMP_SUFFIX}\n"  # a write killed half way never reaches an image
     )
 
 

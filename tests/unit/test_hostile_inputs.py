@@ -3,6 +3,7 @@ written; every valid neighbour of it still generates."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,18 @@ PLANS: dict[str, tuple[str, list[str]]] = {
     ),
 }
 
+PLANS.update(
+    {
+        "bidi in mirror": ("[environment]\nmirror = 'http://x/\u202egpj.exe'\n", ["control"]),
+        "isolate in mirror": ("[environment]\nmirror = 'http://x/\u2066a'\n", ["control"]),
+        "C1 in mirror": ("[environment]\nmirror = 'http://x/\u009b31m'\n", ["control"]),
+        "line separator": ("[environment]\nmirror = 'http://x/\u2028a'\n", ["control"]),
+        "newline in key": ('[python]\n"a\\nb" = 1\n', ["[python]", "unknown key"]),
+        "escape in key": ('[python]\n"a\\u001b[2J" = 1\n', ["unknown key"]),
+        "escape in section": ('["\\u001b[2J"]\nx = 1\n', ["unknown section"]),
+    }
+)
+
 VALID_PLANS = {
     "user alice": "[environment]\nuser = 'alice'\n",
     "user 32": f"[environment]\nuser = '{'u' * 32}'\n",
@@ -247,3 +260,57 @@ def test_a_derived_environment_name_is_always_valid(
         plan = load_plan(project)
         for target in ("dev", "db"):
             validate.image_ref(plan.image(target))
+
+
+# --- generated files: a path is never read as a flag or as several paths ------------------
+
+BAD_PATHS = ["-x.txt", "sub/--from=base", "a$HOME.txt", "r*.txt", "r?.txt", "r[1].txt", "a\\b"]
+BAD_PATHS += ["#r.txt", "trailing .txt ", " lead.txt", "r\u202e.txt", "r\u2028.txt", "r\x85.txt"]
+
+
+@pytest.mark.parametrize("path", BAD_PATHS)
+def test_requirement_paths_that_a_dockerfile_would_misread_are_refused(
+    make_project: MakeProject, path: str
+) -> None:
+    project = make_project(f"[python]\nrequirements = [{path!r}]\n")
+    with contextlib.suppress(OSError):
+        (project / path).write_text("fastapi\n")
+    before = tree(project)
+    code, err = generate(project)
+    assert_one_line(code, err, "[python] requirements")
+    assert tree(project) == before
+    # The same name reached through -r is refused too.
+    (project / "devenv.toml").write_text("")
+    (project / "requirements.txt").write_text(f'-r "{path}"\n')
+    code, err = generate(project)
+    assert code == 2, err
+
+
+def test_a_path_with_a_space_is_copied_in_json_form(make_project: MakeProject) -> None:
+    import shutil
+    import subprocess
+
+    from docker.utils.build import exclude_paths
+
+    project = make_project("[python]\nsmoke = []\n", '-r "sub dir/dev reqs.txt"\n')
+    (project / "sub dir").mkdir()
+    (project / "sub dir/dev reqs.txt").write_text("fastapi\n")
+    assert generate(project)[0] == 0
+    dockerfile = (project / "docker/Dockerfile").read_text()
+    assert (
+        'COPY --chown=dev:dev ["sub dir/dev reqs.txt", '
+        '"/opt/devenv/requirements/sub dir/dev reqs.txt"]' in dockerfile
+    )
+    lines = (project / ".dockerignore").read_text().splitlines()
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    assert "sub dir/dev reqs.txt" in exclude_paths(str(project), patterns, "docker/Dockerfile")
+    hadolint = shutil.which("hadolint")
+    assert hadolint
+    result = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "warning", "docker/Dockerfile"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout

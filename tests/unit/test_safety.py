@@ -45,6 +45,8 @@ def assert_one_line(code: int, err: str, *fragments: str) -> None:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("devenv: error: ") and "Traceback" not in err
+    assert all(c.isprintable() for c in lines[0]), repr(lines[0])
+    assert len(lines[0]) <= 620
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
 
