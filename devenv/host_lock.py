@@ -1,4 +1,6 @@
-"""One host-install at a time per project: an flock on `.devenv/host-install.lock`.
+"""One run at a time per project: an flock on `.devenv/host-install.lock` for host-install,
+on `.devenv/images.lock` for build and up (both build the images). A second run exits 75
+(EX_TEMPFAIL) with one line naming the holder.
 
 The kernel releases the lock when its holder exits, however it exits (kill -9 included), so a
 stale lock file never blocks anyone. A dry run creates nothing: it only checks an existing lock.
@@ -12,10 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from devenv.errors import HostError
+from devenv.errors import BusyError, HostError
 from devenv.safety import check_real_dirs
 
 LOCK_FILE = ".devenv/host-install.lock"
+IMAGES_LOCK_FILE = ".devenv/images.lock"
+
+
+class HostBusyError(BusyError, HostError):
+    """host-install is already running for this project."""
+
+
+@contextmanager
+def images_lock(project_dir: Path) -> Iterator[None]:
+    """Held by `build` and `up` while they build or start this project's images."""
+    with _locked(project_dir, IMAGES_LOCK_FILE, "devenv build or up", BusyError):
+        yield
 
 
 @contextmanager
@@ -25,22 +39,29 @@ def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
         if path.exists():
             fd = os.open(path, os.O_RDONLY)
             try:
-                _try_lock(fd, path, fcntl.LOCK_SH)
+                _try_lock(fd, path, fcntl.LOCK_SH, "devenv host-install", HostBusyError)
             finally:
                 os.close(fd)
         yield
         return
-    check_real_dirs(project_dir, (LOCK_FILE,))
+    with _locked(project_dir, LOCK_FILE, "devenv host-install", HostBusyError):
+        yield
+
+
+@contextmanager
+def _locked(project_dir: Path, rel: str, what: str, busy: type[BusyError]) -> Iterator[None]:
+    path = project_dir / rel
+    check_real_dirs(project_dir, (rel,))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise HostError(
             f"can't create the lock file {path}: {exc.strerror}",
-            hint="run devenv host-install as a user who can write to the project folder",
+            hint=f"run {what} as a user who can write to the project folder",
         ) from None
     try:
-        _try_lock(fd, path, fcntl.LOCK_EX)
+        _try_lock(fd, path, fcntl.LOCK_EX, what, busy)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
@@ -48,13 +69,13 @@ def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _try_lock(fd: int, path: Path, kind: int) -> None:
+def _try_lock(fd: int, path: Path, kind: int, what: str, busy: type[BusyError]) -> None:
     try:
         fcntl.flock(fd, kind | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = _holder(path)
-        raise HostError(
-            f"devenv host-install is already running for {path.parent.parent}{holder}",
+        raise busy(
+            f"{what} is already running for {path.parent.parent}{holder}",
             hint="wait for it to finish, then run again",
         ) from None
 

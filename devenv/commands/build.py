@@ -31,12 +31,13 @@ def command(
     """Build the dev and db images through the Docker Engine API."""
     from devenv.build import TARGETS, FailedBuild, build_images, write_json
     from devenv.engine import Engine
+    from devenv.host_lock import images_lock
     from devenv.locking import lock_status
     from devenv.progress import choose
 
     plan = ctx.plan()
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
-    with Engine.connect() as engine:
+    with images_lock(plan.project_dir), Engine.connect() as engine:
         try:
             summary = build_images(
                 plan,

@@ -21,6 +21,7 @@ def command(
     ctx: Context, no_verify: bool, base_source: str | None, timeout: float, quiet: bool
 ) -> None:
     """Generate if stale, build, start the services, wait for health, verify; how to attach."""
+    from devenv.host_lock import images_lock
     from devenv.progress import choose
     from devenv.report import failure, render_table
     from devenv.up import attach_lines, up
@@ -30,14 +31,15 @@ def command(
             click.echo(line, err=True)
 
     plan = ctx.plan()
-    result = up(
-        plan,
-        progress=choose(quiet),
-        log=log,
-        verify=not no_verify,
-        base_source=base_source or "auto",
-        timeout=timeout,
-    )
+    with images_lock(plan.project_dir):
+        result = up(
+            plan,
+            progress=choose(quiet),
+            log=log,
+            verify=not no_verify,
+            base_source=base_source or "auto",
+            timeout=timeout,
+        )
     if result.report is not None:
         click.echo(render_table(result.report))
     for line in result.summary() + attach_lines(plan, cwd=Path.cwd()):
