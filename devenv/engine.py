@@ -452,9 +452,10 @@ def run_in_image(
         raise engine._failed(f"running {argv[0]} in {ref}", exc) from exc
     finally:
         if container is not None:
-            # Best effort: it carries our label for a manual clean-up.
+            # Best effort: it carries our label for a manual clean-up. v=True: with the
+            # anonymous volume the db image's VOLUME gives every container.
             with contextlib.suppress(docker.errors.DockerException, OSError):
-                engine.api.remove_container(container, force=True)
+                engine.api.remove_container(container, force=True, v=True)
     return (
         int(status["StatusCode"]),
         out.decode("utf-8", "replace"),

@@ -23,6 +23,7 @@ from devenv.plan import Plan
 from devenv.steps import Kind, Mode, Role, Scope, Step, compile_steps
 
 DB_SETUP_ID = "db-cluster"
+DB_INIT_ID = "db-init"
 
 
 def host_install(plan: Plan, options: Options, echo: Echo) -> HostReport:
@@ -140,6 +141,9 @@ class _Runner:
             f"{self.plan.postgres.database!r} database for the current user"
         )
         items.insert(at, _Item(name=DB_SETUP_ID, title=title, run=self._db_setup))
+        if self.plan.postgres.init:
+            title = f"Init scripts of [postgres] init ({', '.join(self.plan.postgres.init)})"
+            items.insert(at + 1, _Item(name=DB_INIT_ID, title=title, run=self._db_init))
         return items
 
     def _handler(self, step: Step) -> Callable[[], tuple[Status, str]]:
@@ -284,6 +288,23 @@ class _Runner:
             return Status.SKIPPED, "needs --with-db"
         changed, self.database = host_db.setup(self.ex, self.plan, "the local database")
         return (Status.CHANGED if changed else Status.UNCHANGED), self.database.url
+
+    def _db_init(self) -> tuple[Status, str]:
+        if not self.options.with_db:
+            return Status.SKIPPED, "needs --with-db"
+        database = self._need_database("the init scripts")
+        if not database.created:
+            return Status.UNCHANGED, "the database existed: init scripts run only on a new one"
+        host_db.run_init(self.ex, self.plan, database, "the init scripts")
+        return Status.CHANGED, f"ran on the new database {database.name!r}"
+
+    def _need_database(self, what: str) -> host_db.Database:
+        if self.database is None:
+            raise HostError(
+                f"{what}: the local database was not set up",
+                hint="this is a bug in devenv's host runner; please report it",
+            )
+        return self.database
 
     def _db_check(self, step: Step) -> tuple[Status, str]:
         if not self.options.with_db:

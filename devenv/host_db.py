@@ -10,13 +10,17 @@ exists, so none can leak into argv, files or logs.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from devenv.errors import HostError
 from devenv.host_exec import Env, Executor
 from devenv.plan import Plan
+from devenv.render.scripts import HOST_DB_INIT
 from devenv.steps import Command
 
 SOCKET_DIR = "/var/run/postgresql"  # Debian's unix_socket_directories
@@ -41,6 +45,7 @@ class Database:
     user: str
     name: str
     port: int
+    created: bool = False  # by this run: the plan's init scripts run on it
 
     @property
     def url(self) -> str:
@@ -146,7 +151,31 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
                 continue
         executor.run(executor.as_postgres(create), what=what)
         changed = True
+        if name == database.name:
+            database = dataclasses.replace(database, created=True)
     return changed, database
+
+
+def run_init(executor: Executor, plan: Plan, database: Database, what: str) -> None:
+    """The plan's [postgres] init folders on `database`, as the db image's entrypoint runs
+    them (the same bash functions, the same order), as the user who owns it. The first
+    failing script stops the run, as it stops the container."""
+    fd, script = tempfile.mkstemp(prefix="devenv-db-init-", suffix=".sh")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(HOST_DB_INIT)
+        folders = tuple(str(plan.project_dir / folder) for folder in plan.postgres.init)
+        env = (*database.env(), ("POSTGRES_USER", database.user), ("POSTGRES_DB", database.name))
+        try:
+            executor.run(Command(argv=("bash", script, *folders), env=env), what=what)
+        except HostError as exc:
+            raise HostError(
+                exc.message,
+                hint=f"fix the script, then `dropdb {database.name}` and run host-install "
+                "--with-db again: init scripts run only on a new database",
+            ) from None
+    finally:
+        os.unlink(script)
 
 
 def extensions_present(executor: Executor, database: Database, names: tuple[str, ...]) -> bool:

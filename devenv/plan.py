@@ -55,6 +55,9 @@ class Postgres:
     host_port: int  # published on 127.0.0.1 only
     user: str
     database: str
+    # Folders of init scripts (project-relative), run in order on a new database: by the db
+    # image's entrypoint (compose and verify mount them) and by host-install --with-db.
+    init: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +97,7 @@ class Plan:
         not change with the Python side, so neither does its digest."""
         data = asdict(self)
         data.pop("project_dir")
+        data["postgres"].pop("init")  # mounted when the db runs, not built into an image
         if target == "db":
             for key in ("system", "python", "devcontainer", "requirements"):
                 data.pop(key)
@@ -137,6 +141,13 @@ def _relative_path(value: str) -> str:
     if path.is_absolute() or ".." in path.parts or not value:
         raise ValueError(f"{value!r} must be a relative path inside the project folder")
     return value
+
+
+def _init_folder(value: str) -> str:
+    _relative_path(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value.rstrip("/")):
+        raise ValueError(f"{value!r} must be a folder path of plain names (like db/init)")
+    return value.rstrip("/")
 
 
 def _venv_path(value: str) -> str:
@@ -210,6 +221,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "host_port": (int, 5432, validate.port),
         "user": (str, "postgres", validate.pg_role),
         "database": (str, "app", validate.pg_database),
+        "init": (list, [], _each(_init_folder)),
     },
     "python": {
         "venv": (str, ".venv", _venv_path),
@@ -326,6 +338,17 @@ def plan_from_dict(
         raise fail("python", "requirements", str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("python", "requirements", f"can't read: {exc}") from None
+    for folder in pg["init"]:
+        path = project_dir.resolve() / folder
+        if not path.is_dir():
+            raise fail(
+                "postgres",
+                "init",
+                f"{folder!r} is not a folder in {project_dir}",
+                hint="create it (with *.sql, *.sql.gz or *.sh files) or remove it from the list",
+            )
+        if project_dir.resolve() not in path.resolve().parents:
+            raise fail("postgres", "init", f"{folder!r} leads outside the project folder")
 
     return Plan(
         project_dir=project_dir.resolve(),
@@ -346,6 +369,7 @@ def plan_from_dict(
             host_port=pg["host_port"],
             user=pg["user"],
             database=pg["database"],
+            init=pg["init"],
         ),
         python=Python(
             venv=py["venv"],

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from devenv import verify_db, verify_dev
+from devenv import db_init, verify_db, verify_dev
 from devenv.engine import Engine
 from devenv.errors import VerifyError
 from devenv.plan import Plan
@@ -362,6 +362,8 @@ def _start_postgres(
     container.devenv_on_running = on_running
     container.with_name(s.name(role)).with_kwargs(labels=dict(s.labels))
     container.with_volume_mapping(s.volume, DB_DATA, "rw")
+    for mount in db_init.mounts(s.plan):  # as compose mounts them
+        container.with_volume_mapping(str(s.plan.project_dir / mount.source), mount.target, "ro")
     if network:
         container.with_network(s.network).with_network_aliases(verify_dev.DB_ALIAS)
     started = time.monotonic()
@@ -420,6 +422,8 @@ def _db_worker(s: Session, checks: Checks) -> None:
 
     try:
         if checks.run("db-start", start):
+            if plan.postgres.init:
+                checks.run("db-init-scripts", lambda: _init_scripts(containers[0], plan))
             verify_db.run_server_checks(checks, conns[0], plan, packaged)
         s.spawn("roundtrip", roundtrip)
         if conns and verify_db.has_pgvector(plan):
@@ -433,6 +437,12 @@ def _db_worker(s: Session, checks: Checks) -> None:
             s.remove(container)
         s.db_gone.set()
         s.roundtrip_done.set()
+
+
+def _init_scripts(container: Any, plan: Plan) -> str:
+    log = container.get_wrapped_container().logs().decode("utf-8", "replace")
+    expected = [f.container for f in db_init.files(plan)]
+    return verify_db.judge_init_log(log, expected)
 
 
 def _roundtrip(s: Session) -> str:

@@ -200,6 +200,14 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
             "db-server-version", f"the server's major version is the plan's ({major})", "db-start"
         ),
     ]
+    if plan.postgres.init:
+        specs.append(
+            spec(
+                "db-init-scripts",
+                f"the init scripts of {', '.join(plan.postgres.init)} ran, in order, without error",
+                "db-start",
+            )
+        )
     for ext in extensions(plan):
         specs += [
             spec(f"db-extension-{ext.sql_name}", f"CREATE EXTENSION {ext.sql_name}", "db-start"),
@@ -243,6 +251,25 @@ def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
         spec("db-no-password", "without a password the container refuses to start, saying why"),
     ]
     return tuple(specs)
+
+
+# --- the init scripts ------------------------------------------------------------------------
+
+_INIT_LINE = re.compile(r": (running|sourcing|ignoring) (/docker-entrypoint-initdb\.d/\S+)$")
+
+
+def judge_init_log(log: str, expected: Sequence[str]) -> str:
+    """The pass detail, or CheckFailed: the entrypoint's log must name every expected file
+    (container paths), in that order, and nothing else from the init folder."""
+    seen = [(m[1], m[2]) for m in map(_INIT_LINE.search, log.splitlines()) if m]
+    if [path for _, path in seen] != list(expected):
+        raise CheckFailed(
+            f"the entrypoint ran {[path for _, path in seen]}, the plan's folders hold "
+            f"{list(expected)}"
+        )
+    ran = sum(1 for verb, _ in seen if verb != "ignoring")
+    ignored = len(seen) - ran
+    return f"{ran} ran in order" + (f", {ignored} ignored (not *.sh or *.sql*)" if ignored else "")
 
 
 # --- checks on a live server ------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from devenv import db_init
 from devenv.plan import Plan
 from devenv.steps import DB_DATA
 
@@ -48,7 +49,19 @@ def compose_data(plan: Plan) -> dict[str, Any]:
                 "image": plan.image("db"),
                 "env_file": env_file,
                 "environment": {"POSTGRES_USER": pg.user, "POSTGRES_DB": pg.database},
-                "volumes": [f"db-data:{DB_DATA}"],
+                "volumes": [
+                    f"db-data:{DB_DATA}",
+                    # [postgres] init: run by the entrypoint when it makes a new database.
+                    *(
+                        {
+                            "type": "bind",
+                            "source": f"./{m.source}",
+                            "target": m.target,
+                            "read_only": True,
+                        }
+                        for m in db_init.mounts(plan)
+                    ),
+                ],
                 # Only this machine can reach the database.
                 "ports": [f"127.0.0.1:{pg.host_port}:5432"],
                 "healthcheck": {

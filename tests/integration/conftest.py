@@ -68,6 +68,7 @@ def trixie_base(engine: Engine) -> str:
         keyring=None,
         force=False,
         log=log,
+        version="13",  # its other name: without it the alias tag would be "debian:"
     )
     return result.ref
 
@@ -89,7 +90,8 @@ def run_container(engine: Engine) -> RunContainer:
             status = engine.api.wait(container, timeout=120)
             output = engine.api.logs(container, stdout=True, stderr=True)
         finally:
-            engine.api.remove_container(container, force=True)
+            # v=True: the db image's VOLUME gives each container an anonymous volume.
+            engine.api.remove_container(container, force=True, v=True)
         return int(status["StatusCode"]), output.decode("utf-8", "replace")
 
     return run

@@ -483,7 +483,7 @@ def _zstd_in_image(db: Db, data: bytes) -> bytes:
         )
         assert code == 0, out
     finally:
-        db.engine.api.remove_container(container.id, force=True)
+        db.engine.api.stop(container.id, timeout=1)
     import base64
 
     return base64.b64decode(out.strip())

@@ -2,7 +2,7 @@
 
 One small Python script stands in for dpkg-query, apt-get, sudo, env, runuser, python3 (and the
 venv's python), pg_lsclusters, pg_ctlcluster, pg_createcluster, psql, createuser, createdb,
-pg_config. It logs every call (argv and a few environment variables) and keeps its state —
+pg_config, bash. It logs every call (argv and a few environment variables) and keeps its state —
 installed packages, clusters, roles — in a folder, so the runner sees a consistent machine.
 PATH holds only the fakes, so nothing real is ever run.
 """
@@ -35,6 +35,7 @@ TOOLS = (
     "createuser",
     "createdb",
     "pg_config",
+    "bash",  # only the [postgres] init runner calls it: logged, not run
 )
 
 FAKE = textwrap.dedent(
@@ -44,7 +45,7 @@ FAKE = textwrap.dedent(
 
     name, args = os.path.basename(sys.argv[0]), sys.argv[1:]
     state = Path(os.environ["FAKE_STATE"])
-    keys = ("DEBIAN_FRONTEND", "PGPORT", "PGDATABASE")
+    keys = ("DEBIAN_FRONTEND", "PGPORT", "PGDATABASE", "POSTGRES_USER", "POSTGRES_DB")
     seen = {k: os.environ[k] for k in keys if k in os.environ}
     with open(state / "log.jsonl", "a") as log:
         log.write(json.dumps({"argv": [name, *args], "env": seen}) + "\\n")
