@@ -363,7 +363,7 @@ def test_interrupted_install_keeps_the_previous_venv_and_frees_the_lock(
         _wait_for_pip_install(fake_host, process)
         # While it runs, a second host-install is refused at once.
         second = CliRunner().invoke(cli, ["-C", str(project), "host-install"])
-        assert second.exit_code == 1
+        assert second.exit_code == 75  # EX_TEMPFAIL: try again later
         assert "devenv host-install is already running for" in second.stderr
         assert f"(pid {process.pid})" in second.stderr
         os.killpg(process.pid, sig)  # the whole group, as Ctrl-C in a terminal would
