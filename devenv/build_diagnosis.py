@@ -14,7 +14,7 @@ from devenv import native
 
 _HEADER = re.compile(r"fatal error: ([\w./+-]+): No such file or directory")
 _PACKAGE = re.compile(
-    r"Failed to build `?([A-Za-z0-9][A-Za-z0-9._-]*?)(?:==[^`\s]*)?`?(?:\s|$)"
+    r"Failed to build [`'\"]?([A-Za-z0-9][A-Za-z0-9._-]*?)(?:==[^`'\"\s]*)?[`'\"]?(?:\s|$)"
     r"|Failed building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)"
     r"|Building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*) \("
 )
@@ -34,10 +34,9 @@ def failed_compile(lines: Iterable[str], codename: str) -> tuple[str, str, str] 
             apt = _header_package(header[1])
             missing = header[1] if apt else ""
             continue
-        for pattern, provider in native.MISSING_TOOLS:
-            tool = re.search(pattern, line)
-            if tool:
-                missing, apt = tool[0], provider
+        for pattern, tool, provider in native.MISSING_TOOLS:
+            if re.search(pattern, line):
+                missing, apt = tool, provider
                 break
     if not missing:
         return None

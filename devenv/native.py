@@ -140,16 +140,25 @@ MISSING_HEADERS: dict[str, str] = {
     "snappy-c.h": "libsnappy-dev",
     "xmlsec/": "libxmlsec1-dev",
 }
-# ... and a missing tool, in the words of the build that needed it (regex) -> its apt package.
-MISSING_TOOLS: tuple[tuple[str, str], ...] = (
-    (r"pg_config executable not found|pg_config: (?:command )?not found", "libpq-dev"),
-    (r"mysql_config not found|Can not find valid pkg-config name", "default-libmysqlclient-dev"),
-    (r"cargo, the Rust package manager, is not installed|can't find Rust compiler", "cargo"),
+# ... and a missing tool, in the words of the build that needed it: (regex, tool, apt package).
+MISSING_TOOLS: tuple[tuple[str, str, str], ...] = (
+    (r"pg_config executable not found|pg_config: (?:command )?not found", "pg_config", "libpq-dev"),
     (
-        r"command '[\w./-]*(?:gcc|cc|g\+\+)' failed|unable to execute '[\w./-]*gcc'",
+        r"mysql_config not found|Can not find valid pkg-config name",
+        "mysql_config",
+        "default-libmysqlclient-dev",
+    ),
+    (
+        r"cargo, the Rust package manager, is not installed|can't find Rust compiler",
+        "a Rust compiler",
+        "cargo",
+    ),
+    (
+        r"command '[\w./-]*(?:gcc|cc|g\+\+)' failed: No such file|unable to execute '[\w./-]*gcc'",
+        "a C compiler",
         "build-essential",
     ),
-    (r"pkg-config: not found|No such file or directory: 'pkg-config'", "pkg-config"),
+    (r"pkg-config: not found|No such file or directory: 'pkg-config'", "pkg-config", "pkg-config"),
 )
 
 

@@ -90,7 +90,7 @@ def build_wheel(target: Path) -> Path:
     return next(target.glob("devenv-*.whl"))
 
 
-def build_bare_host(engine: Engine, base: str) -> str:
+def build_bare_host(engine: Engine, base: str, tag: str = BARE_HOST) -> str:
     with tempfile.TemporaryDirectory(prefix="devenv-bare-") as tmp:
         ctx = Path(tmp)
         (ctx / "certs").mkdir()
@@ -100,22 +100,22 @@ def build_bare_host(engine: Engine, base: str) -> str:
         (ctx / "deps.txt").write_text("\n".join(project["dependencies"]) + "\n")
         build_wheel(ctx / "wheel")
         (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
-        log(f"host tests: building {BARE_HOST} from {base}")
+        log(f"host tests: building {tag} from {base}")
         for message in engine.build(
             path=ctx,
             dockerfile="Dockerfile",
             target="bare",
-            tag=BARE_HOST,
+            tag=tag,
             labels=LABELS,
             buildargs={},
             nocache=False,
         ):
             if "error" in message:
-                raise AssertionError(f"building {BARE_HOST} failed: {message['error']}")
+                raise AssertionError(f"building {tag} failed: {message['error']}")
             text = str(message.get("stream", "")).rstrip()
             if text.startswith("Step "):
                 log(f"  {text}")
-    return BARE_HOST
+    return tag
 
 
 @dataclass

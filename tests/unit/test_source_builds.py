@@ -202,7 +202,7 @@ def test_a_missing_header_names_the_package_and_its_provider_for_the_release() -
         ),
         (
             ["Error: pg_config executable not found.", "  x Failed to build `psycopg2==2.9.9`"],
-            ("psycopg2", "pg_config executable not found", "libpq-dev"),
+            ("psycopg2", "pg_config", "libpq-dev"),
         ),
         (
             ["fatal error: openssl/ssl.h: No such file or directory", "Failed to build pycurl"],
