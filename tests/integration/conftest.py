@@ -64,7 +64,6 @@ def trixie_base(engine: Engine) -> str:
         TRIXIE,
         "debian",
         "trixie",
-        version="13",  # its other name, debian:13, is tagged too
         mirror=None,
         keyring=None,
         force=False,
