@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,8 @@ from devenv.safety import check_real_dirs
 
 LOCK_FILE = ".devenv/host-install.lock"
 IMAGES_LOCK_FILE = ".devenv/images.lock"
+GENERATE_LOCK_FILE = ".devenv/generate.lock"
+GENERATE_WAIT = 30.0  # seconds: generate is quick, so a second one waits, within bounds
 
 
 class HostBusyError(BusyError, HostError):
@@ -29,6 +32,13 @@ class HostBusyError(BusyError, HostError):
 def images_lock(project_dir: Path) -> Iterator[None]:
     """Held by `build` and `up` while they build or start this project's images."""
     with _locked(project_dir, IMAGES_LOCK_FILE, "devenv build or up", BusyError):
+        yield
+
+
+@contextmanager
+def generate_lock(project_dir: Path) -> Iterator[None]:
+    """Held while generate writes: a second generate waits for the first (a short while)."""
+    with _locked(project_dir, GENERATE_LOCK_FILE, "devenv generate", BusyError, GENERATE_WAIT):
         yield
 
 
@@ -49,7 +59,9 @@ def host_lock(project_dir: Path, *, dry_run: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _locked(project_dir: Path, rel: str, what: str, busy: type[BusyError]) -> Iterator[None]:
+def _locked(
+    project_dir: Path, rel: str, what: str, busy: type[BusyError], wait: float = 0.0
+) -> Iterator[None]:
     path = project_dir / rel
     check_real_dirs(project_dir, (rel,))
     try:
@@ -61,7 +73,15 @@ def _locked(project_dir: Path, rel: str, what: str, busy: type[BusyError]) -> It
             hint=f"run {what} as a user who can write to the project folder",
         ) from None
     try:
-        _try_lock(fd, path, fcntl.LOCK_EX, what, busy)
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                _try_lock(fd, path, fcntl.LOCK_EX, what, busy)
+                break
+            except BusyError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from devenv.render.compose import ENV_FILE
+from devenv.render.files import TMP_SUFFIX
 from devenv.steps import CERTS_DIR
 
 GITIGNORE = ".gitignore"
@@ -27,7 +28,7 @@ def ensure_env_file(project_dir: Path) -> bool:
     # Written in full under a temporary name, then hard-linked into place: link() fails when
     # the name exists, so of two racing runs exactly one password wins, and no reader ever
     # sees a half-written file.
-    fd, tmp = tempfile.mkstemp(prefix=".db.env.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".db.env.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(f"POSTGRES_PASSWORD={password}\nPGPASSWORD={password}\n")

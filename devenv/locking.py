@@ -25,6 +25,9 @@ from devenv.output import atomic_write
 from devenv.plan import Plan
 from devenv.steps import Kind, Mode, compile_steps
 
+# uv prints nothing with --quiet: without a bound an index that never answers would hang
+# `devenv lock` silently.
+UV_TIMEOUT = 600.0
 # The installers themselves are locked too: the bootstrap step installs these pins.
 BOOTSTRAP = ("pip", "setuptools", "wheel")
 # apt-get update, then the candidate of each package given as an argument (never spliced in).
@@ -117,7 +120,15 @@ def resolve_python(plan: Plan, old: Lock | None, upgrade: bool) -> str:
         ]
         # uv's own TLS roots miss a corporate CA; the system store has it.
         env = {**os.environ, "UV_NATIVE_TLS": "1"}
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        try:
+            result = subprocess.run(
+                argv, capture_output=True, text=True, env=env, check=False, timeout=UV_TIMEOUT
+            )
+        except subprocess.TimeoutExpired:
+            raise LockError(
+                f"resolving the Python packages with uv did not finish within {UV_TIMEOUT:g}s",
+                hint="check that the package index answers (a proxy, the network), then retry",
+            ) from None
         if result.returncode != 0:
             tail = " ".join(result.stderr.strip().splitlines()[-3:])
             raise LockError(

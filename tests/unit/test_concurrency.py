@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devenv import host_lock
 from devenv.cli import cli
 from devenv.errors import EXIT_BUSY
 from tests.conftest import MakeProject
@@ -21,8 +22,10 @@ HOLD = """\
 import sys, time
 from pathlib import Path
 from devenv.host_lock import host_lock, images_lock
-lock = images_lock(Path(sys.argv[1])) if sys.argv[2] == "images" else host_lock(
-    Path(sys.argv[1]), dry_run=False)
+from devenv.host_lock import generate_lock
+project, which = Path(sys.argv[1]), sys.argv[2]
+lock = {"images": images_lock, "generate": generate_lock}.get(which)
+lock = lock(project) if lock else host_lock(project, dry_run=False)
 with lock:
     print("locked", flush=True)
     time.sleep(60)
@@ -83,3 +86,48 @@ def test_a_lock_held_by_a_killed_run_is_free(make_project: MakeProject) -> None:
     holder.wait()
     with images_lock(project):
         pass
+
+
+def test_a_second_generate_waits_then_exits_75(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project()
+    monkeypatch.setattr(host_lock, "GENERATE_WAIT", 0.5)
+    holder = hold(project, "generate")
+    try:
+        result = CliRunner().invoke(cli, ["-C", str(project), "generate"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == EXIT_BUSY, result.output
+    assert "devenv generate is already running" in result.stderr
+    assert not (project / "docker").exists()
+    # Once the holder is gone, generate runs.
+    assert CliRunner().invoke(cli, ["-C", str(project), "generate"]).exit_code == 0
+
+
+def test_leftovers_of_a_killed_generate_are_removed_and_never_sent(
+    make_project: MakeProject,
+) -> None:
+    from docker.utils.build import exclude_paths
+
+    project = make_project()
+    assert CliRunner().invoke(cli, ["-C", str(project), "generate"]).exit_code == 0
+    leftovers = [
+        "docker/.Dockerfile.k1l2.devenv-tmp",
+        "docker/certs/.0123456789abcdef.crt.x.devenv-tmp",
+        ".devenv/.db.env.x.devenv-tmp",
+        ".devcontainer/.devcontainer.json.x.devenv-tmp",
+        ".compose.yaml.x.devenv-tmp",
+    ]
+    for rel in leftovers:
+        (project / rel).write_text("half")
+    mine = project / "docker/.notes.devenv-tmp"  # not a name generate writes: kept
+    mine.write_text("x")
+    lines = (project / ".dockerignore").read_text().splitlines()
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    sent = set(exclude_paths(str(project), patterns, "docker/Dockerfile"))
+    assert not sent & {*leftovers, "docker/.notes.devenv-tmp"}
+    assert CliRunner().invoke(cli, ["-C", str(project), "generate"]).exit_code == 0
+    assert not any((project / rel).exists() for rel in leftovers)
+    assert mine.exists()
