@@ -10,10 +10,10 @@ and database: see host_db) before the database checks can run.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from devenv import host_apt, host_db, host_release, host_venv
+from devenv import build_diagnosis, host_apt, host_db, host_release, host_venv
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.errors import HostError
 from devenv.host_exec import Echo, Executor
@@ -248,11 +248,27 @@ class _Runner:
         py = self._python()
         if py.decision.action is not host_venv.Action.BUILD:
             return Status.UNCHANGED, "requirements stamp unchanged"
-        self._run_plain(py.steps[step.id])
+        if step.kind is Kind.PIP_INSTALL:
+            for command in py.steps[step.id].commands_for(Mode.HOST):
+                self.ex.run(self.ex.plain(command), what=step.title, diagnose=self._compile)
+        else:
+            self._run_plain(py.steps[step.id])
         if step.kind is Kind.PIP_INSTALL:
             # The new venv replaces the old one only once the checks pass (see _check).
             self.pending = py
         return Status.CHANGED, ""
+
+    def _compile(self, lines: Sequence[str]) -> tuple[str, str] | None:
+        """A requirement that compiled from source and missed a header or tool."""
+        release = self.plan.environment.release
+        found = build_diagnosis.failed_compile(lines, release.codename)
+        if found is None:
+            return None
+        hint = (
+            f'add "{found[2]}" to [system] packages in devenv.toml, then run devenv '
+            "host-install again; the previous venv (if any) is untouched"
+        )
+        return build_diagnosis.message(found, release.label), hint
 
     def _activate(self, py: _Python) -> None:
         relative = py.decision.generation.relative_to(self.plan.project_dir)

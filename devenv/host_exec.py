@@ -11,6 +11,8 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +21,9 @@ from devenv.steps import Command
 
 Echo = Callable[[str], None]
 Env = tuple[tuple[str, str], ...]
+# A command's last output lines -> (one-line message, hint) when it recognises the failure.
+Diagnose = Callable[[Sequence[str]], "tuple[str, str] | None"]
+OUTPUT_LINES = 400  # a compiler's complaint comes long before pip's last lines
 
 # `sudo -n` never prompts; this only bounds a sudo stuck elsewhere (PAM, name service).
 SUDO_TIMEOUT = 20.0
@@ -103,26 +108,36 @@ class Executor:
 
     # -- running -----------------------------------------------------------------------------
 
-    def run(self, invocation: Invocation, *, what: str) -> None:
-        """Print and run a command that changes something (only print it in a dry run)."""
+    def run(self, invocation: Invocation, *, what: str, diagnose: Diagnose | None = None) -> None:
+        """Print and run a command that changes something (only print it in a dry run).
+        With `diagnose`, its output is also read (and passed through): a failure it
+        recognises becomes its one-line message instead of the generic one."""
         self.echo(f"+ {invocation.display()}")
         if self.dry_run:
             return
+        seen: deque[str] = deque(maxlen=OUTPUT_LINES)
         try:
-            result = subprocess.run(
-                invocation.argv,
-                env=_environ(invocation.env),
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
+            if diagnose is None:
+                returncode = subprocess.run(
+                    invocation.argv,
+                    env=_environ(invocation.env),
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                ).returncode
+            else:
+                returncode = _run_reading(invocation, seen)
         except FileNotFoundError:
             raise HostError(
                 f"{what}: `{invocation.argv[0]}` is not installed or not on PATH",
                 hint="run `devenv doctor` to see what this host lacks",
             ) from None
-        if result.returncode != 0:
+        found = diagnose(tuple(seen)) if diagnose and returncode != 0 else None
+        if found:
+            message, hint = found
+            raise HostError(f"{what} failed: {message}", hint=hint)
+        if returncode != 0:
             raise HostError(
-                f"{what} failed: `{invocation.display()}` exited with status {result.returncode}",
+                f"{what} failed: `{invocation.display()}` exited with status {returncode}",
                 hint=_failure_hint(invocation),
             )
 
@@ -148,6 +163,25 @@ class Executor:
                 hint="check what it waits for, then retry",
             ) from None
         return Probe(returncode=result.returncode, stdout=result.stdout, stderr=result.stderr)
+
+
+def _run_reading(invocation: Invocation, seen: deque[str]) -> int:
+    """Run, passing the output through to ours line by line and keeping its last lines."""
+    with subprocess.Popen(
+        invocation.argv,
+        env=_environ(invocation.env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            seen.append(line.rstrip("\n"))
+        return process.wait()
 
 
 def _environ(extra: Env) -> dict[str, str]:

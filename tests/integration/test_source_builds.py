@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from devenv.base import ensure_base
 from devenv.build import Progress, TargetResult, read_stream
 from devenv.distro import RELEASES
 from devenv.engine import Engine
@@ -196,6 +197,62 @@ def test_a_compile_that_misses_a_header_names_the_package_and_its_provider(
         "psycopg2 failed to build from source: it needs pg_config, which libpq-dev provides on "
         "Debian 13 (trixie)"
     )
+
+
+# -- the default plan: Ubuntu 24.04, Python 3.12 ---------------------------------------------
+
+NOBLE_REQUIREMENTS = "psycopg2==2.9.10\nujson==5.7.0\npsycopg[binary]==3.3.9\npgvector==0.5.1\n"
+
+
+@pytest.fixture(scope="module")
+def noble_base(engine: Engine) -> str:
+    result = ensure_base(
+        engine,
+        "ubuntu:24.04",
+        "ubuntu",
+        "noble",
+        version="24.04",
+        mirror=None,
+        keyring=None,
+        force=False,
+        log=log,
+    )
+    return result.ref
+
+
+def test_on_the_default_plan_pins_without_cp312_wheels_build_in_the_image(
+    noble_base: str, tmp_path: Path, run_container: RunContainer
+) -> None:
+    """ujson 5.7.0 predates Python 3.12 (no cp312 wheel); psycopg2 has no Linux wheels."""
+    root = project(
+        tmp_path / "noble",
+        f'[environment]\nname = "{PREFIX}-noble"\n[system]\npackages = []\n'
+        '[python]\nsmoke = ["psycopg2", "ujson", "pgvector.psycopg"]\n'
+        "[devcontainer]\nforward_ports = []\n",
+        NOBLE_REQUIREMENTS,
+    )
+    step = system_step(plan_json(root, {}, "container"), "container")
+    assert [n.split(" has no wheel")[0] for n in step["notes"]] == [
+        "psycopg2 2.9.10",
+        "ujson 5.7.0",
+    ]
+    assert "CPython 3.12 on x86_64" in step["notes"][1]
+    started = time.monotonic()
+    built = devenv_cli("-C", str(root), "build", "--target", "dev", "--quiet")
+    log(f"source-build image (ubuntu 24.04): built in {time.monotonic() - started:.0f}s")
+    assert built.returncode == 0, built.stderr[-3000:]
+    code, out = run_container(
+        f"devenv/{PREFIX}-noble-dev:latest",
+        [
+            "/opt/venv/bin/python",
+            "-c",
+            "from importlib.metadata import distribution as d; "
+            "print(*(d(n).read_text('WHEEL').split('Tag: ')[1].split()[0] for n in ('psycopg2', "
+            "'ujson')))",
+        ],
+    )
+    assert code == 0, out
+    assert out.split() == ["cp312-cp312-linux_x86_64", "cp312-cp312-linux_x86_64"]
 
 
 # -- host mode: the same requirements on a bare Debian 13 host ---------------------------------

@@ -108,6 +108,10 @@ FAKE = textwrap.dedent(
         if args[:3] == ["-m", "pip", "install"] and "-r" in args:
             if flag("pip-hang"):
                 time.sleep(120)
+            if flag("pip-no-pg-config"):  # pip's words when psycopg2 can't find pg_config
+                print("      Error: pg_config executable not found.")
+                print("ERROR: Failed to build 'psycopg2' when getting requirements to build wheel")
+                sys.exit(1)
             sys.exit(1 if flag("pip-fail") else 0)
         if args[:3] == ["-m", "pip", "freeze"]:
             sys.exit(print("pip==25.0\\nsqlalchemy==2.0.0") or 0)

@@ -291,6 +291,22 @@ def test_a_failed_install_leaves_the_previous_venv_in_place(
     assert len(list((project / ".devenv" / "venvs").iterdir())) == 2
 
 
+def test_a_compile_that_misses_pg_config_is_one_line_naming_the_package_and_provider(
+    project: Path,
+    fake_host: FakeHost,  # noqa: F811
+) -> None:
+    fake_host.set_flag("pip-no-pg-config")
+    result = CliRunner().invoke(cli, ["-C", str(project), "host-install"])
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "devenv: error: Install requirements.txt with pip failed: psycopg2 failed to build from "
+        "source: it needs pg_config, which libpq-dev provides on Debian 13 (trixie) "
+        '(add "libpq-dev" to [system] packages'
+    )
+    assert "Error: pg_config executable not found." in result.stdout  # passed through
+
+
 def test_with_db_makes_cluster_role_database_and_runs_the_vector_check(
     project: Path,
     fake_host: FakeHost,  # noqa: F811
