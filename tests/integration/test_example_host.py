@@ -16,7 +16,7 @@ from tests.integration.conftest_host import (
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
-SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "tests")
+SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "db", "tests")
 
 
 def test_example_tests_pass_after_host_install_with_db(
@@ -36,6 +36,9 @@ def test_example_tests_pass_after_host_install_with_db(
 
         code, out = box.devenv("host-install", "--with-db")
         assert code == 0, out[-4000:]
+        # [postgres] init made the schema (tests/test_schema.py compares it with the model).
+        assert "running /srv/docsearch/db/init/001-schema.sql" in out, out[-4000:]
+        assert re.search(r"Init scripts of \[postgres\] init .* changed", out), out[-4000:]
         urls = re.findall(r"^DATABASE_URL=(\S+)$", out, re.M)
         assert urls, out[-2000:]
 

@@ -200,6 +200,41 @@ def test_good_images_pass_every_check(built_project: BuiltProject, unchanged_eng
     assert result.stdout.splitlines()[-1] == f"{len(names)} checks: {len(names)} passed"
 
 
+def seeded(built: BuiltProject, tmp: Path, script: str) -> Path:
+    """The built project (same images: init folders are not part of them) with [postgres]
+    init naming db/init, which holds `script` as 001-seed.sql."""
+    root = tmp / "seeded"
+    (root / "db/init").mkdir(parents=True)
+    plan = (built.root / "devenv.toml").read_text()
+    (root / "devenv.toml").write_text(
+        plan.replace("[postgres]\n", '[postgres]\ninit = ["db/init"]\n')
+    )
+    (root / "requirements.txt").write_text((built.root / "requirements.txt").read_text())
+    (root / "db/init/001-seed.sql").write_text(script)
+    return root
+
+
+def test_init_scripts_are_checked(
+    built_project: BuiltProject, tmp_path: Path, unchanged_engine: None
+) -> None:
+    root = seeded(built_project, tmp_path, "CREATE TABLE seeded_marker (id int);\n")
+    result = verify(root)
+    assert result.code == 0, result.stderr
+    detail = result.check("db-init-scripts")
+    assert detail["status"] == "passed" and detail["detail"] == "1 ran in order", detail
+
+
+def test_a_failing_init_script_fails_the_start(
+    built_project: BuiltProject, tmp_path: Path, unchanged_engine: None
+) -> None:
+    root = seeded(built_project, tmp_path, "SELECT no_such_function();\n")
+    result = verify(root)
+    assert result.code != 0
+    start = result.check("db-start")
+    assert start["status"] == "failed" and "no_such_function" in start["detail"], start
+    assert result.check("db-init-scripts")["status"] == "skipped"
+
+
 def test_without_the_vector_library_the_extension_check_fails(
     built_project: BuiltProject,
     engine: Engine,

@@ -36,7 +36,13 @@ def engine(url: str) -> Iterator[Engine]:
         # In the default schema, so dropping the test schema keeps it.
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = make_engine(url, search_path=f"{schema},public")
+    # Tables go to the test schema even where the seeded public.documents is visible
+    # (db/init makes it): create_all checks, and creates, in the translated schema.
+    db = make_engine(
+        url,
+        search_path=f"{schema},public",
+        execution_options={"schema_translate_map": {None: schema}},
+    )
     try:
         yield db
     finally:
@@ -49,6 +55,7 @@ def engine(url: str) -> Iterator[Engine]:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS documents"))
+        schema = engine.get_execution_options()["schema_translate_map"][None]
+        conn.execute(text(f"DROP TABLE IF EXISTS {schema}.documents"))
     with TestClient(create_app(engine)) as test_client:
         yield test_client

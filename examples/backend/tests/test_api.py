@@ -77,7 +77,11 @@ def test_the_hnsw_index_serves_cosine_search(client: TestClient, engine: Engine)
     ingest(client)
     with engine.begin() as conn:
         indexdef = conn.execute(
-            text("SELECT indexdef FROM pg_indexes WHERE indexname = :name"), {"name": HNSW_INDEX}
+            text(
+                "SELECT indexdef FROM pg_indexes"
+                " WHERE indexname = :name AND schemaname = current_schema()"
+            ),
+            {"name": HNSW_INDEX},
         ).scalar_one()
         assert "USING hnsw" in indexdef and "vector_cosine_ops" in indexdef
         conn.execute(text("SET LOCAL enable_seqscan = off"))
