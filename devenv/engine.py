@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from devenv.errors import EngineError
+from devenv.validate import image_ref
 
 #: Every label devenv puts on an image or container starts with this prefix.
 LABEL_PREFIX = "dev.devenv."
@@ -116,12 +117,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def split_ref(ref: str) -> tuple[str, str]:
-    """``name[:tag]`` -> (repository, tag); the tag defaults to ``latest``. No digests."""
-    if not ref or _CONTROL.search(ref) or " " in ref or "@" in ref:
+    """``name[:tag]`` -> (repository, tag); the tag defaults to ``latest``. No digests: the
+    grammar is the plan's (validate.image_ref), so both accept the same references."""
+    try:
+        image_ref(ref)
+    except ValueError as exc:
         raise EngineError(
-            f"invalid image reference {ref!r}",
-            hint="use NAME:TAG, e.g. debian:trixie",
-        )
+            f"invalid image reference: {exc}", hint="use NAME:TAG, e.g. debian:trixie"
+        ) from None
     slash = ref.rfind("/")
     colon = ref.rfind(":")
     if colon > slash:

@@ -170,9 +170,18 @@ def deb_package_spec(value: str) -> str:
 
 
 def image_ref(value: str) -> str:
+    """NAME[:TAG], the one grammar the plan and the engine wrapper share. No digest: a base
+    is bootstrapped here (a new image, a new digest) and pinned by devenv.lock instead, so
+    a digest would be accepted by one and refused by the other."""
     no_control(value)
-    if not _IMAGE_REF.fullmatch(value):
+    match = _IMAGE_REF.fullmatch(value)
+    if not match or len(value) > 255:
         raise ValueError(f"{value!r} is not an image reference (like 'ubuntu:24.04')")
+    if match.group("digest"):
+        raise ValueError(
+            f"{value!r} pins a digest; name the base as NAME:TAG (like 'ubuntu:24.04') and "
+            "pin it with `devenv lock`"
+        )
     return value
 
 

@@ -314,3 +314,52 @@ def test_a_path_with_a_space_is_copied_in_json_form(make_project: MakeProject) -
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+# --- one image-reference grammar for the plan and the engine ------------------------------
+
+REFS = [
+    "ubuntu:24.04",
+    "debian:trixie",
+    "localhost:5000/team/base:1",
+    "devenv/app-dev:latest",
+    "ubuntu",
+    "ubuntu:24.04@sha256:" + "a" * 64,
+    "ubuntu@sha256:" + "a" * 64,
+    "Ubuntu:24.04",
+    "ubuntu:",
+    ":24.04",
+    "ubuntu:24.04 ",
+    "ubuntu:24.04\n",
+    "--help",
+    "ubuntu:-x",
+    "a//b",
+    "x" * 256,
+]
+
+
+@pytest.mark.parametrize("ref", REFS)
+def test_plan_and_engine_accept_the_same_image_references(ref: str) -> None:
+    from devenv.engine import split_ref
+    from devenv.errors import EngineError
+
+    try:
+        validate.image_ref(ref)
+        plan_ok = True
+    except ValueError:
+        plan_ok = False
+    try:
+        split_ref(ref)
+        engine_ok = True
+    except EngineError:
+        engine_ok = False
+    assert plan_ok == engine_ok
+    assert plan_ok == (ref in REFS[:5])
+
+
+def test_a_digest_pinned_base_is_one_line_pointing_to_devenv_lock(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(f"[environment]\nbase = 'ubuntu:24.04@sha256:{'a' * 64}'\n")
+    code, err = generate(project)
+    assert_one_line(code, err, "[environment] base", "devenv lock")
