@@ -89,6 +89,7 @@ def main() -> None:
                 "debian:trixie",
                 "debian",
                 "trixie",
+                version="13",
                 mirror=None,
                 keyring=None,
                 force=False,

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -87,7 +88,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _run(argv: Sequence[str], log: Log) -> int:
     """Run ``argv`` with inherited stdout/stderr (live output); stop it if we are interrupted."""
     log("+ " + shlex.join(argv))
-    proc = subprocess.Popen(list(argv))
+    # Their live output is progress, like our log lines: stderr, keeping stdout for the result.
+    try:
+        progress: int | None = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        progress = None
+    proc = subprocess.Popen(list(argv), stdout=progress)
     try:
         return proc.wait()
     except BaseException:
@@ -95,16 +101,40 @@ def _run(argv: Sequence[str], log: Log) -> int:
         raise
 
 
-def _root_prefix() -> list[str]:
-    """debootstrap, and reading/removing what it made, needs root: nothing, or ``sudo -n``."""
+@dataclass(frozen=True)
+class Privilege:
+    """How debootstrap gets root: as root, through ``sudo -n``, or faked (fakeroot) by a user
+    who only reaches the engine (the docker group): debootstrap's first stage then unpacks
+    the packages here and its second stage configures them in a container."""
+
+    prefix: tuple[str, ...]
+    in_container: bool = False
+
+
+def _sudo_works() -> bool:
+    if shutil.which("sudo") is None:
+        return False
+    try:
+        done = subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _privilege(workdir: Path) -> Privilege:
     if os.geteuid() == 0:
-        return []
-    if shutil.which("sudo"):
-        return ["sudo", "-n"]
+        return Privilege(prefix=())
+    if _sudo_works():
+        return Privilege(prefix=("sudo", "-n"))
+    if shutil.which("fakeroot") is not None:
+        state = workdir / "fakeroot.state"
+        state.touch()
+        return Privilege(prefix=("fakeroot", "-i", str(state), "-s", str(state)), in_container=True)
     raise BootstrapError(
-        "bootstrapping a base image needs root (debootstrap), and this user is not root and "
-        "has no sudo",
-        hint="run as root, or install sudo with passwordless access for this user",
+        "bootstrapping a base image needs root, passwordless sudo, or fakeroot (for a user "
+        "in the docker group), and this user has none of them",
+        hint="install fakeroot (apt-get install fakeroot), or run `sudo devenv base` once; "
+        "where a registry answers, `devenv base --pull` needs none of them",
     )
 
 
@@ -167,10 +197,18 @@ def _check_request(ref: str, distro: str, codename: str, mirror: str | None) -> 
 UBUNTU_SCRIPT = "gutsy"
 
 
+def debootstrap_command() -> str | None:
+    """debootstrap lives in /usr/sbin, which is not on an ordinary user's PATH on Debian."""
+    found = shutil.which("debootstrap")
+    if found is None and Path("/usr/sbin/debootstrap").is_file():
+        found = "/usr/sbin/debootstrap"
+    return found
+
+
 def _debootstrap_script(codename: str, distro: str = "debian") -> tuple[Path, Path | None]:
     """Check debootstrap is installed and can bootstrap ``codename``. Returns its scripts
     folder and, for an Ubuntu release this debootstrap predates, the script to use instead."""
-    if shutil.which("debootstrap") is None:
+    if debootstrap_command() is None:
         raise BootstrapError(
             "cannot bootstrap a base image: debootstrap is not installed on this host",
             hint="run 'apt-get install -y debootstrap' (scripts/engine.sh start installs it too)",
@@ -228,7 +266,7 @@ def alias_refs(ref: str, distro: str, version: str, codename: str) -> tuple[str,
     repository, tag = split_ref(ref)
     if repository != distro or tag not in (version, codename):
         return (ref,)
-    return (ref, *(f"{distro}:{t}" for t in (version, codename) if t != tag))
+    return (ref, *(f"{distro}:{t}" for t in (version, codename) if t and t != tag))
 
 
 def _current(engine: Engine, refs: tuple[str, ...], log: Log) -> dict[str, Any] | None:
@@ -336,7 +374,6 @@ def _bootstrap(
     """debootstrap into a temporary folder, give it the official images' apt sources and
     settings, import it as ``ref``. Returns (image id, the mirror passed to debootstrap)."""
     scripts, stand_in = _debootstrap_script(codename, distro)
-    prefix = _root_prefix()
     used_mirror = mirror if mirror is not None else mirror_from_host(distro, apt_dir)
     where = "debootstrap's default mirror" if used_mirror is None else used_mirror
     try:
@@ -346,7 +383,10 @@ def _bootstrap(
             f"cannot create a temporary directory under {work_root}: {exc.strerror}",
             hint=f"make {work_root} writable, with ~500 MB free",
         ) from exc
+    prefix: list[str] = []
     try:
+        privilege = _privilege(workdir)
+        prefix = list(privilege.prefix)
         keyring_path = keyring_for(
             distro, keyring, workdir / "keyring", log, as_root=not prefix, apt_dir=apt_dir
         )
@@ -357,7 +397,10 @@ def _bootstrap(
             overlay = _debootstrap_dir_with(workdir, scripts, codename, stand_in)
             log(f"this debootstrap predates {codename}: using its {stand_in.name} script")
             env_prefix = ["env", f"DEBOOTSTRAP_DIR={overlay}"]
-        argv = [*prefix, *env_prefix, "debootstrap", f"--variant={VARIANT}"]
+        debootstrap = debootstrap_command() or "debootstrap"
+        argv = [*prefix, *env_prefix, debootstrap, f"--variant={VARIANT}"]
+        if privilege.in_container:
+            argv.append("--foreign")  # unpack only; the second stage runs in a container
         if keyring_path is not None:
             argv.append(f"--keyring={keyring_path}")
         argv += [codename, str(rootfs)]
@@ -379,7 +422,6 @@ def _bootstrap(
             )
         sources = sources_for(distro, codename, archive, host_apt_sources(apt_dir))
         _configure_rootfs(rootfs, workdir / "files", sources, prefix, log)
-        _strip_rootfs(rootfs, prefix, log)
         labels = {
             LABEL_BOOTSTRAPPED: "true",
             LABEL_DISTRO: distro,
@@ -388,10 +430,52 @@ def _bootstrap(
             LABEL_LAYOUT: LAYOUT,
             LABEL_MIRROR: archive,
         }
-        image_id = _import_rootfs(engine, rootfs, ref, labels, prefix, log)
+        if privilege.in_container:
+            image_id = _second_stage_in_container(engine, rootfs, ref, labels, prefix, log)
+        else:
+            _strip_rootfs(rootfs, prefix, log)
+            image_id = _import_rootfs(engine, rootfs, ref, labels, prefix, log)
     finally:
         _cleanup(workdir, prefix, log)
     return image_id, used_mirror
+
+
+#: Run in the first stage's image: configure the packages, then drop what the official images
+#: drop. A fixed script, no value of the plan's in it.
+SECOND_STAGE = (
+    "/debootstrap/debootstrap --second-stage"
+    " && find /var/lib/apt/lists -mindepth 1 -type f ! -name lock -delete"
+    " && find /var/cache/apt -maxdepth 1 -type f -name '*.bin' -delete"
+    " && find /var/cache/apt/archives -type f -name '*.deb' -delete"
+)
+
+
+def _second_stage_in_container(
+    engine: Engine,
+    rootfs: Path,
+    ref: str,
+    labels: dict[str, str],
+    prefix: list[str],
+    log: Log,
+) -> str:
+    """Import the first stage, run the second in a container of it, commit that as ``ref``."""
+    stage = f"devenv-bootstrap/{ref.replace(':', '-').replace('/', '-')}:first-stage"
+    _import_rootfs(engine, rootfs, stage, {LABEL_BOOTSTRAPPED: "first-stage"}, prefix, log)
+    log(f"+ (in a container of {stage}) {SECOND_STAGE}")
+    try:
+        return engine.commit_run(
+            stage, ["sh", "-c", SECOND_STAGE], ref, labels=labels, log=log, timeout=1800
+        )
+    except EngineError as exc:
+        raise BootstrapError(
+            f"debootstrap's second stage for {ref} failed: {exc.message}",
+            hint="see its output above",
+        ) from exc
+    finally:
+        try:
+            engine.remove_image(stage)
+        except EngineError as exc:
+            log(f"could not remove {stage}: {exc.message}")
 
 
 def _configure_rootfs(

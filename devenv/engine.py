@@ -7,12 +7,13 @@ inside :meth:`Engine.connect`. Every docker-py error that leaves this module is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import json
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -344,6 +345,52 @@ class Engine:
         finally:
             self.api.timeout = saved_timeout
         return None if self.image_exists(ref) else f"the engine did not create {ref}"
+
+    def commit_run(
+        self,
+        image: str,
+        argv: Sequence[str],
+        ref: str,
+        *,
+        labels: Mapping[str, str],
+        log: Callable[[str], None],
+        timeout: float,
+        cmd: Sequence[str] = DEFAULT_CMD,
+    ) -> str:
+        """Run ``argv`` in a new container of ``image`` (no network), show its output, and
+        commit the result as ``ref`` with ``CMD`` ``cmd`` and ``labels``. The container is
+        always removed. Returns the new image id; EngineError if ``argv`` failed."""
+        docker = _docker()
+
+        changes = [f"CMD {json.dumps(list(cmd))}"]
+        changes += [_label_change(k, v) for k, v in sorted(labels.items())]
+        repository, tag = split_ref(ref)
+        container: Any = None
+        saved_timeout = self.api.timeout
+        self.api.timeout = None  # the run and the commit can take minutes
+        try:
+            container = self.api.create_container(
+                image=image,
+                command=list(argv),
+                labels={f"{LABEL_PREFIX}purpose": "bootstrap"},
+                host_config=self.api.create_host_config(network_mode="none"),
+            )
+            self.api.start(container)
+            for chunk in self.api.logs(container, stream=True, follow=True):
+                for line in chunk.decode("utf-8", "replace").splitlines():
+                    log(f"  {line}")
+            code = int(self.api.wait(container, timeout=timeout)["StatusCode"])
+            if code != 0:
+                raise EngineError(f"{argv[-1]!r} exited with {code} in a container of {image}")
+            reply = self.api.commit(container, repository=repository, tag=tag, changes=changes)
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"running and committing a container of {image}", exc) from exc
+        finally:
+            self.api.timeout = saved_timeout
+            if container is not None:
+                with contextlib.suppress(docker.errors.DockerException, OSError):
+                    self.api.remove_container(container, force=True)
+        return str(reply["Id"])
 
     def tag_image(self, image_id: str, ref: str) -> bool:
         """Give image ``image_id`` the name ``ref``; False if it already had it."""

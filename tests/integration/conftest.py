@@ -23,6 +23,8 @@ from devenv.errors import EngineError
 
 HERE = Path(__file__).resolve().parent
 TRIXIE = "debian:trixie"
+NOBLE = "ubuntu:24.04"
+BOOKWORM = "debian:12"
 
 
 class RunContainer(Protocol):
@@ -64,12 +66,34 @@ def trixie_base(engine: Engine) -> str:
         TRIXIE,
         "debian",
         "trixie",
+        version="13",
         mirror=None,
         keyring=None,
         force=False,
         log=log,
         version="13",  # its other name: without it the alias tag would be "debian:"
     )
+    return result.ref
+
+
+@pytest.fixture(scope="session")
+def noble_base(engine: Engine) -> str:
+    """ubuntu:24.04, the default plan's base: bootstrapped (keyring fetched when the host has
+    none) only if the engine does not have it."""
+    result = ensure_base(
+        engine, NOBLE, "ubuntu", "noble", version="24.04", mirror=None, keyring=None,
+        force=False, log=log,
+    )  # fmt: skip
+    return result.ref
+
+
+@pytest.fixture(scope="session")
+def bookworm_base(engine: Engine) -> str:
+    """debian:12, a host release that cannot provide the default plan."""
+    result = ensure_base(
+        engine, BOOKWORM, "debian", "bookworm", version="12", mirror=None, keyring=None,
+        force=False, log=log,
+    )  # fmt: skip
     return result.ref
 
 
@@ -95,6 +119,24 @@ def run_container(engine: Engine) -> RunContainer:
         return int(status["StatusCode"]), output.decode("utf-8", "replace")
 
     return run
+
+
+def run_networked(engine: Engine, ref: str, script: str, timeout: int = 300) -> tuple[int, str]:
+    """Run ``sh -c script`` as root in a throw-away container on the default bridge (apt needs
+    the network); it is always removed."""
+    container = engine.api.create_container(
+        image=ref,
+        command=["sh", "-c", script],
+        user="root",
+        labels={f"{LABEL_PREFIX}test": "integration"},
+    )
+    try:
+        engine.api.start(container)
+        status = engine.api.wait(container, timeout=timeout)
+        output = engine.api.logs(container, stdout=True, stderr=True)
+    finally:
+        engine.api.remove_container(container, force=True)
+    return int(status["StatusCode"]), output.decode("utf-8", "replace")
 
 
 # -- a built Debian 13 + PostgreSQL 17 project, shared by build, verify and host tests ---------

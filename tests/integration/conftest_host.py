@@ -1,6 +1,7 @@
 """Fixtures for host mode: a "bare host" image and containers made from it.
 
-The bare host is the bootstrapped Debian 13 base with only python3, python3-venv, sudo and the
+The bare host is a bootstrapped base (Debian 13; Ubuntu 24.04 and Debian 12 for the default
+plan's tests) with only python3, python3-venv, sudo and the
 host's CA certificates (the ca-certificates package, our *.crt files, update-ca-certificates)
 added, plus devenv itself in its own venv (/opt/devenv-tool; its dependencies from PyPI, devenv
 from a wheel of this source tree), two users — `dev` with passwordless sudo, `nosudo` with no
@@ -32,6 +33,8 @@ else:  # pragma: no cover
 
 SOURCE = Path(__file__).resolve().parents[2]
 BARE_HOST = "devenv-test/bare-host:latest"
+BARE_NOBLE_HOST = "devenv-test/bare-host-noble:latest"
+BARE_BOOKWORM_HOST = "devenv-test/bare-host-bookworm:latest"
 LABELS = {f"{LABEL_PREFIX}test": "host-install"}
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -174,6 +177,18 @@ class Host:
 def bare_host_image(engine: Engine, trixie_base: str) -> str:
     """Kept after the session: a rebuild then comes from the engine's cache."""
     return build_bare_host(engine, trixie_base)
+
+
+@pytest.fixture(scope="session")
+def bare_noble_host_image(engine: Engine, noble_base: str) -> str:
+    """A bare Ubuntu 24.04 host: the default plan's own release."""
+    return build_bare_host(engine, noble_base, BARE_NOBLE_HOST)
+
+
+@pytest.fixture(scope="session")
+def bare_bookworm_host_image(engine: Engine, bookworm_base: str) -> str:
+    """A bare Debian 12 host: its archive has no PostgreSQL 16 with pgvector."""
+    return build_bare_host(engine, bookworm_base, BARE_BOOKWORM_HOST)
 
 
 def engine_socket() -> str:

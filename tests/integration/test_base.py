@@ -6,6 +6,13 @@ from collections.abc import Callable, Sequence
 
 from devenv.base import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE, ensure_base
 from devenv.engine import Engine
+from tests.integration.conftest import run_networked
+from tests.integration.conftest_host import (
+    DOCKER_SOCKET,
+    bare_host_image,  # noqa: F401 (a fixture)
+    start_host,
+    stop_host,
+)
 
 #: The conftest's run_container fixture: (ref, argv or None) -> (exit code, output).
 RunContainer = Callable[[str, Sequence[str] | None], tuple[int, str]]
@@ -25,6 +32,7 @@ def test_second_call_does_not_bootstrap(engine: Engine, trixie_base: str) -> Non
         trixie_base,
         "debian",
         "trixie",
+        version="13",
         mirror=None,
         keyring=None,
         force=False,
@@ -58,3 +66,79 @@ def test_no_apt_lists_or_caches_left(trixie_base: str, run_container: RunContain
         trixie_base, ["find", "/var/cache/apt", "-maxdepth", "1", "-name", "*.bin"]
     )
     assert (code, output) == (0, "")
+
+
+def test_trixie_lists_updates_and_security_and_keeps_no_apt_cache(
+    engine: Engine, trixie_base: str
+) -> None:
+    code, out = run_networked(
+        engine, trixie_base, "apt-get update -qq && apt-cache policy && du -sk /var/cache/apt"
+    )
+    assert code == 0, out[-3000:]
+    for suite in ("trixie/main", "trixie-updates/main", "trixie-security/main"):
+        assert f" {suite} amd64 Packages" in out, out[-3000:]
+    assert int(out.split()[-2]) < 1024, out[-200:]
+
+
+def test_both_names_of_the_release_are_one_image(engine: Engine, trixie_base: str) -> None:
+    assert engine.image_id("debian:13") == engine.image_id(trixie_base)
+
+
+# -- a user in the docker group, without root or sudo ------------------------------------------
+
+ROOTLESS_REF = "devenv-test/rootless-trixie:latest"
+BOOTSTRAP_AS_USER = f"""
+from devenv.base import BaseSource, ensure_base
+from devenv.engine import Engine
+with Engine.connect() as engine:
+    result = ensure_base(engine, {ROOTLESS_REF!r}, "debian", "trixie", version="13",
+        mirror=None, keyring=None, force=True, log=print, source=BaseSource.BOOTSTRAP)
+print("made", result.how, result.image_id)
+"""
+
+
+def test_a_docker_group_user_without_sudo_bootstraps_a_base(
+    engine: Engine,
+    bare_host_image: str,  # noqa: F811
+    run_container: RunContainer,
+) -> None:
+    """On a bare host with debootstrap and fakeroot, `nosudo` (no sudo rights, only the
+    engine's socket) gets a working base: debootstrap's first stage runs under fakeroot, the
+    second in a container."""
+    box = start_host(engine, bare_host_image, user="nosudo", project="/", docker_socket=True)
+    try:
+        code, out = box.run(
+            ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
+             "-y -qq --no-install-recommends debootstrap fakeroot >/dev/null"],
+            user="root", timeout=600,
+        )  # fmt: skip
+        assert code == 0, out[-3000:]
+        code, out = box.run(["stat", "-c", "%g", DOCKER_SOCKET], user="root")
+        gid = out.strip()
+        code, out = box.run(
+            ["sh", "-c", f"groupadd -g {gid} enginesock 2>/dev/null || true; "
+             f"usermod -aG $(getent group {gid} | cut -d: -f1) nosudo"],
+            user="root",
+        )  # fmt: skip
+        assert code == 0, out
+        code, out = box.run(["sudo", "-n", "true"])
+        assert code != 0, "nosudo must not have sudo rights"
+        code, out = box.run(["/opt/devenv-tool/bin/python", "-c", BOOTSTRAP_AS_USER])
+        assert code == 0, out[-5000:]
+        assert "made bootstrapped" in out and "--foreign" in out, out[-3000:]
+    finally:
+        stop_host(box)
+    try:
+        labels = engine.image_labels(ROOTLESS_REF)
+        assert labels[LABEL_BOOTSTRAPPED] == "true" and labels[LABEL_SUITE] == "trixie"
+        code, out = run_container(
+            ROOTLESS_REF,
+            ["sh", "-c", "stat -c '%U %a' /etc/passwd /usr/bin/su /root; dpkg --audit; "
+             "grep -h Suites /etc/apt/sources.list.d/debian.sources; ls /debootstrap"],
+        )  # fmt: skip
+        lines = out.splitlines()
+        assert lines[:3] == ["root 644", "root 4755", "root 700"], out  # owners, setuid kept
+        assert "Suites: trixie trixie-updates" in out and "Suites: trixie-security" in out
+        assert "No such file or directory" in out  # the second stage removed /debootstrap
+    finally:
+        engine.remove_image(ROOTLESS_REF)

@@ -1,6 +1,6 @@
 """VS Code's "Reopen in Container", run for real with the Dev Containers CLI (the reference
-implementation VS Code runs) on a freshly generated Debian 13 + PostgreSQL 17 project: the
-example backend (examples/backend), renamed and on its own port.
+implementation VS Code runs) on a freshly generated project of the default plan (Ubuntu 24.04 +
+PostgreSQL 16): the example backend (examples/backend), renamed and on its own port.
 
 The CLI is run as VS Code would be: by an ordinary host user in the docker group who owns the
 workspace. As root the test makes one for itself (UID 1234, or the next free one) and removes
@@ -156,7 +156,7 @@ def remove_project(workspace: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def workspace(host_user: HostUser, trixie_base: str) -> Iterator[Path]:
+def workspace(host_user: HostUser, noble_base: str) -> Iterator[Path]:
     """The example's sources in a folder the user owns, generated afresh. In the system temp
     folder: pytest's own temporary folders are private to the user running the tests."""
     root = Path(tempfile.mkdtemp(prefix="devenv-dc-"))

@@ -1,5 +1,6 @@
-"""The example backend on a bare host: `devenv host-install --with-db`, then its own tests
-against the local PostgreSQL + pgvector that host-install made (no Docker inside)."""
+"""The example backend (the default plan) on a bare Ubuntu 24.04 host: `devenv host-install
+--with-db`, then its own tests against the local PostgreSQL + pgvector that host-install made
+(no Docker inside)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from devenv.engine import Engine
 from tests.integration.conftest_host import (
-    bare_host_image,  # noqa: F401 (a fixture)
+    bare_noble_host_image,  # noqa: F401 (a fixture)
     start_host,
     stop_host,
 )
@@ -21,10 +22,10 @@ SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "db", "te
 
 def test_example_tests_pass_after_host_install_with_db(
     engine: Engine,
-    bare_host_image: str,  # noqa: F811
+    bare_noble_host_image: str,  # noqa: F811
 ) -> None:
     box = start_host(
-        engine, bare_host_image, user="root", project="/srv/docsearch", docker_socket=False
+        engine, bare_noble_host_image, user="root", project="/srv/docsearch", docker_socket=False
     )
     try:
         buffer = io.BytesIO()

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from devenv.base import alias_refs
 from devenv.bootstrap.apt_sources import AptSource
+from devenv.bootstrap.keyring import KeyringError, _apt_options, keyring_for
 from devenv.bootstrap.rootfs import debootstrap_mirror, files_for, sources_for
+from devenv.errors import PlanError
+from devenv.plan import load_plan
+from tests.conftest import MakeProject
 
 HOST_SECURITY = AptSource(
     uri="http://mirror.example/debian-security/",
@@ -72,3 +78,34 @@ def test_a_release_image_carries_both_of_its_names() -> None:
         "ubuntu:24.04",
     )
     assert alias_refs("debian:trixie-slim", "debian", "13", "trixie") == ("debian:trixie-slim",)
+
+
+def test_a_keyring_named_by_the_plan_must_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "keys" / "archive.gpg"
+    with pytest.raises(KeyringError, match=r"named by \[environment\] keyring does not exist"):
+        keyring_for("ubuntu", missing, tmp_path / "work", print, as_root=True)
+    missing.parent.mkdir()
+    missing.write_bytes(b"\x99\x01")
+    assert keyring_for("ubuntu", missing, tmp_path / "work", print, as_root=True) == missing
+    assert keyring_for("debian", None, tmp_path / "work", print, as_root=True) is None
+
+
+def test_the_plan_takes_a_keyring_path_relative_to_the_project(make_project: MakeProject) -> None:
+    root = make_project("[environment]\nkeyring = 'keys/ubuntu.gpg'\n")
+    assert load_plan(root).environment.keyring == root / "keys" / "ubuntu.gpg"
+    assert load_plan(make_project(name="other")).environment.keyring is None
+    bad = make_project("[environment]\nkeyring = 'keys/x y.txt'\n", name="bad")
+    with pytest.raises(PlanError, match=r"\[environment\] keyring: .* is not a keyring file"):
+        load_plan(bad)
+
+
+def test_fetching_the_keyring_keeps_every_apt_file_in_its_own_folder(tmp_path: Path) -> None:
+    options = _apt_options(tmp_path, as_root=False)
+    pairs = dict(o.split("=", 1) for o in options[1::2])
+    for key in ("Dir::State", "Dir::Cache", "Dir::Etc::SourceList", "Dir::State::status"):
+        assert pairs[key].startswith(str(tmp_path)), key
+    assert "APT::Sandbox::User" not in pairs
+    assert (
+        dict(o.split("=", 1) for o in _apt_options(tmp_path, True)[1::2])["APT::Sandbox::User"]
+        == "root"
+    )

@@ -15,5 +15,5 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
 def test_the_example_backends_generated_files_are_current() -> None:
     """On failure: `devenv -C examples/backend generate`, then review and commit the diff."""
     plan = load_plan(EXAMPLE)
-    assert plan.environment.base == "debian:trixie" and plan.postgres.version == 17
+    assert plan.environment.base == "ubuntu:24.04" and plan.postgres.version == 16  # the default
     output.check(EXAMPLE, render_all(plan))
