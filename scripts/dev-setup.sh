@@ -33,7 +33,9 @@ die() {
 }
 
 missing=()
-command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+# fakeroot: a user in the docker group without sudo bootstraps bases with it.
+command -v fakeroot >/dev/null 2>&1 || missing+=(fakeroot)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

@@ -34,7 +34,8 @@ with psycopg.connect(sys.argv[1]) as conn:
     conn.execute("INSERT INTO items VALUES (1, '[1,2,3]'), (2, '[4,5,6]') ON CONFLICT DO NOTHING")
     row = conn.execute("SELECT id, embedding FROM items ORDER BY embedding <-> '[4,4,6]' LIMIT 1")
     found, embedding = row.fetchone()
-    print(found, embedding.to_list() if hasattr(embedding, "to_list") else list(embedding))
+    values = embedding.to_list() if hasattr(embedding, "to_list") else list(embedding)
+    print(found, [float(v) for v in values])  # pgvector gives numpy floats with numpy
 """
 
 
