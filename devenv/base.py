@@ -85,8 +85,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         stop_process(proc)
 
 
-def _run(argv: Sequence[str], log: Log) -> int:
-    """Run ``argv`` with inherited stdout/stderr (live output); stop it if we are interrupted."""
+#: No bootstrap command may hang forever: debootstrap of a release takes about a minute here.
+RUN_TIMEOUT = 1800.0
+
+
+def _run(argv: Sequence[str], log: Log, timeout: float = RUN_TIMEOUT) -> int:
+    """Run ``argv`` with its output shown live; stop it if we are interrupted or it outlives
+    ``timeout`` seconds (then BootstrapError)."""
     log("+ " + shlex.join(argv))
     # Their live output is progress, like our log lines: stderr, keeping stdout for the result.
     try:
@@ -95,7 +100,13 @@ def _run(argv: Sequence[str], log: Log) -> int:
         progress = None
     proc = subprocess.Popen(list(argv), stdout=progress)
     try:
-        return proc.wait()
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise BootstrapError(
+            f"a bootstrap step did not finish within {timeout:.0f}s: {shlex.join(argv)[:200]}",
+            hint="check the network to the mirror and free space, then run `devenv base` again",
+        ) from None
     except BaseException:
         _stop(proc)
         raise

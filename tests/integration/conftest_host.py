@@ -197,14 +197,23 @@ def engine_socket() -> str:
     return host.removeprefix("unix://") if host.startswith("unix://") else DOCKER_SOCKET
 
 
-def start_host(engine: Engine, image: str, *, user: str, project: str, docker_socket: bool) -> Host:
-    """A fresh bare host; with docker_socket, the engine's socket appears at the default path."""
+def start_host(
+    engine: Engine,
+    image: str,
+    *,
+    user: str,
+    project: str,
+    docker_socket: bool,
+    init: bool = False,
+) -> Host:
+    """A fresh bare host; with docker_socket, the engine's socket appears at the default path;
+    with init, a real PID 1 reaps orphans (as a machine's init does)."""
     binds = [f"{engine_socket()}:{DOCKER_SOCKET}"] if docker_socket else []
     container = engine.api.create_container(
         image=image,
         command=["sleep", "infinity"],
         labels=LABELS,
-        host_config=engine.api.create_host_config(binds=binds),
+        host_config=engine.api.create_host_config(binds=binds, init=init or None),
     )
     engine.api.start(container)
     return Host(engine=engine, id=str(container["Id"]), user=user, project=project)

@@ -105,7 +105,10 @@ def test_a_docker_group_user_without_sudo_bootstraps_a_base(
     """On a bare host with debootstrap and fakeroot, `nosudo` (no sudo rights, only the
     engine's socket) gets a working base: debootstrap's first stage runs under fakeroot, the
     second in a container."""
-    box = start_host(engine, bare_host_image, user="nosudo", project="/", docker_socket=True)
+    # init: fakeroot waits for its daemon to be reaped, which a bare `sleep` PID 1 never does.
+    box = start_host(
+        engine, bare_host_image, user="nosudo", project="/", docker_socket=True, init=True
+    )
     try:
         code, out = box.run(
             ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
