@@ -71,7 +71,6 @@ def trixie_base(engine: Engine) -> str:
         keyring=None,
         force=False,
         log=log,
-        version="13",  # its other name: without it the alias tag would be "debian:"
     )
     return result.ref
 
