@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -32,6 +37,10 @@ class DevenvGroup(click.Group):
     """Turns DevenvError into one line on stderr and its exit code; no traceback unless --debug."""
 
     def invoke(self, ctx: click.Context) -> object:
+        with _sigterm_interrupts():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except DevenvError as exc:
@@ -40,6 +49,13 @@ class DevenvGroup(click.Group):
             if exc.details:
                 click.echo(printable(exc.details.rstrip("\n"), limit=None, keep="\n\t"), err=True)
             click.echo(f"devenv: error: {printable(str(exc))}", err=True)
+            ctx.exit(exc.exit_code)
+        except click.UsageError as exc:
+            # click's own three-line form becomes our one line (exit 2, as click's).
+            _, _, sub = exc.ctx.command_path.partition(" ") if exc.ctx else ("", "", "")
+            command = f"devenv {sub}" if sub else "devenv"
+            message = f"{exc.format_message()} (see `{command} --help`)"
+            click.echo(f"devenv: error: {printable(message)}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:
             # An I/O failure no check foresaw (a full disk, a folder gone read-only): one
@@ -52,6 +68,24 @@ class DevenvGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("devenv: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a CI timeout, `docker stop`, `kill`) ends a command like Ctrl-C does: its
+    cleanup runs (containers, temporary files, the venv switch) and it exits 130."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=DevenvGroup, context_settings={"help_option_names": ["-h", "--help"]})

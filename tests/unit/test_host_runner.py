@@ -361,7 +361,9 @@ def _wait_for_pip_install(fake_host: FakeHost, process: subprocess.Popen[bytes])
     raise AssertionError("pip install never started")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill-9", "ctrl-c", "sigterm"]
+)
 def test_interrupted_install_keeps_the_previous_venv_and_frees_the_lock(
     project: Path,
     fake_host: FakeHost,  # noqa: F811
@@ -390,7 +392,7 @@ def test_interrupted_install_keeps_the_previous_venv_and_frees_the_lock(
             process.wait()
     assert venv_target(project) == before
     assert (project / before / "bin" / "python").exists()
-    if sig is signal.SIGINT:
+    if sig in (signal.SIGINT, signal.SIGTERM):
         assert code == 130
         data = json.loads(json_file.read_text())
         assert data["ok"] is False and data["error"] == "interrupted"

@@ -363,3 +363,31 @@ def test_a_digest_pinned_base_is_one_line_pointing_to_devenv_lock(
     project = make_project(f"[environment]\nbase = 'ubuntu:24.04@sha256:{'a' * 64}'\n")
     code, err = generate(project)
     assert_one_line(code, err, "[environment] base", "devenv lock")
+
+
+# --- errors stay one line, printable, cut ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--bogus"],
+        ["build", "--target", "\x1b[2Jx"],
+        ["build", "--target", "a\nb"],
+        ["no-such-command\u202e"],
+        ["verify", "--timeout", "0"],
+    ],
+)
+def test_usage_errors_are_one_printable_line(make_project: MakeProject, args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from devenv.cli import cli
+
+    result = CliRunner().invoke(cli, ["-C", str(make_project()), *args])
+    assert_one_line(result.exit_code, result.stderr)
+
+
+def test_a_long_value_is_cut(make_project: MakeProject) -> None:
+    project = make_project(f"[python]\nsmoke = ['{'x' * 5000}-']\n")
+    code, err = generate(project)
+    assert_one_line(code, err, "[python] smoke", "…")
