@@ -260,6 +260,11 @@ def collect_garbage(plan: Plan, keep: set[str]) -> tuple[str, ...]:
             except OSError:
                 continue  # still in use or not ours to delete: left for the next run
             removed.append(generation.name)
+    # A folder --recreate moved aside, when that run was killed before deleting it.
+    for trash in (plan.project_dir / STATE_DIR).glob("replaced-*"):
+        if trash.is_dir() and not trash.is_symlink():
+            remove_tree(plan.project_dir, trash)
+            removed.append(trash.name)
     link = plan.project_dir / plan.python.venv
     for leftover in link.parent.glob(f".{link.name}.devenv-*"):
         if leftover.is_symlink():

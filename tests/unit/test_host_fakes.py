@@ -60,6 +60,10 @@ FAKE = textwrap.dedent(
     def flag(key):
         return (state / key).exists()
 
+    hang_at = state / "hang-at"  # a command holding this text hangs, to be killed there
+    if hang_at.exists() and hang_at.read_text() in " ".join([name, *args]):
+        time.sleep(120)
+
     def execute(argv):
         os.execv(str(state.parent / "bin" / argv[0]), argv)
 
@@ -176,6 +180,14 @@ class FakeHost:
             (self.state / name).touch()
         else:
             (self.state / name).unlink(missing_ok=True)
+
+    def hang_at(self, text: str | None) -> None:
+        """Make the first command whose argv holds `text` hang (None: none hangs)."""
+        path = self.state / "hang-at"
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(text)
 
     def env(self) -> dict[str, str]:
         return {"PATH": str(self.bin), "FAKE_STATE": str(self.state)}

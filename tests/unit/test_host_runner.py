@@ -426,3 +426,60 @@ def test_a_repository_step_runs_only_when_something_will_be_installed(
         "db-cluster",
         "extension-pgvector",
     }
+
+
+# kill -9 at each point of a run that changes something: the apt install, the venv, the
+# installer bootstrap, the requirements install, the smoke check. Each time the previous
+# venv stays active and whole, and the next run repairs: it completes and leaves nothing of
+# the killed run behind (no temporary link, no half-built generation).
+KILL_POINTS = {
+    "apt-install": "apt-get",
+    "venv": "-m venv",
+    "bootstrap": "--upgrade",
+    "requirements": "install -r",
+    "smoke": "import sqlalchemy",
+}
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_kill_9_anywhere_keeps_the_old_venv_and_the_next_run_repairs(
+    project: Path,
+    fake_host: FakeHost,  # noqa: F811
+    tmp_path: Path,
+    point: str,
+) -> None:
+    assert run(project)[0].ok
+    before = venv_target(project)
+    (project / "requirements.txt").write_text("httpx\n")  # the next run builds a generation
+    installed = fake_host.state / "installed.json"
+    packages = json.loads(installed.read_text())
+    packages.pop("libpq-dev")  # ... and installs an apt package first
+    installed.write_text(json.dumps(packages))
+    fake_host.forget_calls()
+    fake_host.hang_at(KILL_POINTS[point])
+    process = _spawn(project, tmp_path / "r.json")
+    try:
+        deadline = time.monotonic() + 30
+        while not any(KILL_POINTS[point] in " ".join(c) for c in fake_host.calls()):
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, f"{point} never started"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        assert process.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert venv_target(project) == before
+    assert (project / before / "bin" / "python").exists()
+
+    fake_host.hang_at(None)
+    report, _ = run(project)
+    assert report.ok, report.error
+    assert venv_target(project) != before
+    assert not list(project.glob(".venv.devenv-*"))
+    generations = sorted(p.name for p in (project / ".devenv/venvs").iterdir())
+    assert len(generations) == 2  # the new one and the one it replaced, nothing half-built
+    for name in generations:
+        marker = json.loads((project / ".devenv/venvs" / name / "devenv.json").read_text())
+        assert marker["complete"] is True

@@ -377,3 +377,15 @@ def test_the_build_context_carries_only_certificates_from_the_certs_folder(
     in_certs = sorted(p for p in sent if p.startswith("docker/certs/"))
     assert in_certs and all(p.endswith(".crt") for p in in_certs), in_certs
     assert not {".env", "src/app.py", ".devenv/db.env"} & set(sent)
+
+
+def test_a_folder_a_killed_recreate_moved_aside_is_deleted_by_the_next_run(
+    make_project: MakeProject,
+) -> None:
+    plan = load_plan(make_project())
+    trash = plan.project_dir / ".devenv" / "replaced-.venv-4242"
+    (trash / "lib").mkdir(parents=True)
+    (trash / "lib" / "x.py").write_text("x")
+    removed = host_venv.collect_garbage(plan, keep=set())
+    assert "replaced-.venv-4242" in removed and not trash.exists()
+    assert (plan.project_dir / "requirements.txt").exists()
