@@ -53,8 +53,11 @@ def lock_inputs(plan: Plan) -> tuple[tuple[str, str], ...]:
 
 
 def apt_packages(plan: Plan) -> list[tuple[str, str]]:
-    """(scope, package) for every apt package the plan's steps name, in step order."""
-    unlocked = dataclasses.replace(plan, lock=None)
+    """(scope, package) for every apt package the plan's steps name, in step order. The
+    lock's apt pins are left out (so names come unpinned), its Python pins kept: what builds
+    from source, and so which -dev packages the steps name, follows the Python set."""
+    unpinned = dataclasses.replace(plan.lock, apt=()) if plan.lock else None
+    unlocked = dataclasses.replace(plan, lock=unpinned)
     return [
         (step.scope.value, package.split("=", 1)[0])
         for step in compile_steps(unlocked, Mode.CONTAINER)
@@ -162,12 +165,16 @@ def base_identity(engine: Engine, plan: Plan) -> tuple[tuple[str, str], ...]:
 
 def make_lock(plan: Plan, engine: Engine, *, upgrade: bool) -> Lock:
     old = None if upgrade else plan.lock
-    return Lock(
+    # The Python set first: its source builds decide which -dev packages the apt pins cover.
+    new = Lock(
         inputs=lock_inputs(plan),
         base=base_identity(engine, plan),
         python=plan.environment.release.python,
-        apt=resolve_apt(engine, plan, old),
+        apt=(),
         requirements=resolve_python(plan, old, upgrade),
+    )
+    return dataclasses.replace(
+        new, apt=resolve_apt(engine, dataclasses.replace(plan, lock=new), old)
     )
 
 

@@ -106,10 +106,11 @@ def cache_key(inputs: tuple[tuple[str, bytes], ...], target: Target) -> str:
 
 
 def resolve(
-    roots: tuple[Path, ...], inputs: tuple[tuple[str, bytes], ...], target: Target
+    roots: tuple[Path, ...] | None, inputs: tuple[tuple[str, bytes], ...], target: Target
 ) -> Resolution:
-    """Resolve the requirements files `roots` (whose contents, includes too, are `inputs`) for
-    `target`: from the cache, else with uv (ResolveError when that fails)."""
+    """Resolve the requirements files `roots` (whose contents, includes too, are `inputs`;
+    None: `inputs` are the files) for `target`: from the cache, else with uv (ResolveError
+    when that fails)."""
     key = cache_key(inputs, target)
     path = cache_dir() / "resolutions" / f"{key}.json"
     cached = _read_cache(path, target)
@@ -117,7 +118,14 @@ def resolve(
         return cached
     if offline():
         raise ResolveError("DEVENV_OFFLINE is set", unreachable=True)
-    resolution = parse_pylock(_run_uv(roots, target), target)
+    if roots is None:
+        with tempfile.TemporaryDirectory(prefix="devenv-inputs-") as tmp:
+            files = [Path(tmp) / f"{n}-{Path(name).name}" for n, (name, _) in enumerate(inputs)]
+            for file, (_, blob) in zip(files, inputs, strict=True):
+                file.write_bytes(blob)
+            resolution = parse_pylock(_run_uv(tuple(files), target), target)
+    else:
+        resolution = parse_pylock(_run_uv(roots, target), target)
     from devenv.output import atomic_write  # late: output imports the renderers
 
     with contextlib.suppress(OSError):  # a read-only cache only costs speed

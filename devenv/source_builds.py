@@ -86,16 +86,15 @@ _MEMO: dict[tuple[str, str], Review] = {}
 def review(plan: Plan, target: Target | None) -> Review:
     """Resolve the plan's requirement set for `target` and decide what its builds need."""
     codename = plan.environment.release.codename
-    roots: tuple[Path, ...]
-    files: tuple[str, ...]
-    if plan.lock:
-        roots, files = (plan.project_dir / LOCK_FILE,), (LOCK_FILE,)
+    roots: tuple[Path, ...] | None
+    inputs: tuple[tuple[str, bytes], ...]
+    if plan.lock:  # the lock's set as the plan holds it (`devenv lock` reviews a new one)
+        roots, inputs = None, ((LOCK_FILE, plan.lock.requirements.encode()),)
     else:
         roots = tuple(plan.project_dir / f for f in plan.python.requirements)
-        files = plan.requirements.files
+        inputs = tuple((f, (plan.project_dir / f).read_bytes()) for f in plan.requirements.files)
     if target is None:
         return fallback(plan, "no python3 on PATH to resolve for")
-    inputs = tuple((f, (plan.project_dir / f).read_bytes()) for f in files)
     memo = (cache_key(inputs, target), codename)
     if memo not in _MEMO:  # one command compiles the steps several times: resolve once
         try:

@@ -223,3 +223,39 @@ def test_diagnosis_of_compile_output(
     lines: list[str], expected: tuple[str, str, str] | None
 ) -> None:
     assert build_diagnosis.failed_compile(lines, "trixie") == expected
+
+
+# -- with a lock: the lock's set is what is resolved, and its apt pins get the additions -----
+
+SDIST = "d1c49e1f44fffafd9a55e1a9b101590859d881d639ea2922516f5d9c512d354e"  # asyncpg's sdist
+LOCKED = f"asyncpg==0.29.0 \\\n    --hash=sha256:{SDIST}\n"
+
+
+def locked(make_project: MakeProject) -> Path:
+    from devenv.lock import Lock, render_lock
+
+    root = make_project(TRIXIE, "asyncpg\n")
+    lock = Lock(inputs=(), base=(), python="3.13", apt=(), requirements=LOCKED)
+    (root / "devenv.lock").write_text(render_lock(lock))
+    return root
+
+
+def test_with_a_lock_its_pins_are_reviewed_and_the_lock_pins_the_additions(
+    make_project: MakeProject,
+) -> None:
+    from devenv.locking import apt_packages
+
+    plan = load_plan(locked(make_project))
+    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    assert step.notes[0].startswith("asyncpg 0.29.0 has no wheel for CPython 3.13 on x86_64")
+    assert ("dev", "python3-dev") in apt_packages(plan)
+
+
+def test_with_a_lock_offline_the_table_reads_its_pins(
+    make_project: MakeProject, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("DEVENV_OFFLINE", "1")
+    plan = load_plan(locked(make_project))
+    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    assert step.notes[1].startswith("asyncpg not known to be pure Python")
