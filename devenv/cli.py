@@ -28,6 +28,8 @@ COMMANDS = (
     "parity",
     "verify",
     "up",
+    "run",
+    "shell",
     "down",
     "lock",
 )

@@ -21,6 +21,7 @@ from typing import Any
 from devenv.errors import ComposeError
 from devenv.plan import Plan
 from devenv.process import stop_process
+from devenv.render.compose import LOCAL_COMPOSE
 from devenv.render.files import COMPOSE
 
 Log = Callable[[str], None]
@@ -120,6 +121,8 @@ class Compose:
         """With compose.yaml when it exists; else by project name (enough for ps and down)."""
         if (self.root / COMPOSE).is_file():
             where = ["--project-directory", str(self.root), "-f", str(self.root / COMPOSE)]
+            if (self.root / LOCAL_COMPOSE).is_file():  # devenv.local.toml, as VS Code reads it
+                where += ["-f", str(self.root / LOCAL_COMPOSE)]
         else:
             where = ["--project-name", self.project]
         return [self.docker, "compose", *where, *args]

@@ -7,9 +7,9 @@ from pathlib import Path
 from devenv import output
 from devenv.certs import check_folder, collect_certificates, write_certificates
 from devenv.host_lock import generate_lock
-from devenv.local_files import GITIGNORE, ensure_env_file, gitignore_update
+from devenv.local_files import GITIGNORE, ensure_env_file, gitignore_update, write_local_compose
 from devenv.plan import Plan
-from devenv.render.compose import ENV_FILE
+from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
 from devenv.render.files import TMP_SUFFIX, render_all
 from devenv.safety import check_real_dirs
 from devenv.steps import CERTS_DIR
@@ -23,7 +23,7 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
         return [f"{len(files)} generated files are current"]
     # Everything is read and checked before anything is written: no write may follow a
     # symlink, and a bad file anywhere leaves the project as it was.
-    written = [*(f.path for f in files), ENV_FILE, GITIGNORE, f"{CERTS_DIR}/x.crt"]
+    written = [*(f.path for f in files), ENV_FILE, LOCAL_COMPOSE, GITIGNORE, f"{CERTS_DIR}/x.crt"]
     check_real_dirs(root, written)
     check_folder(root / CERTS_DIR)
     host_certs = collect_certificates()
@@ -34,6 +34,8 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
         lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
         if ensure_env_file(root):
             lines.append("created   .devenv/db.env (database password, git-ignored)")
+        if write_local_compose(plan):
+            lines.append(f"wrote     {LOCAL_COMPOSE} (devenv.local.toml overrides, git-ignored)")
         if gitignore is not None:
             output.atomic_write(root / GITIGNORE, gitignore)
             lines.append(f"updated   .gitignore (+ {', '.join(added)})")

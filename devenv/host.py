@@ -9,7 +9,11 @@ and database: see host_db) before the database checks can run.
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,10 +24,12 @@ from devenv.host_exec import Echo, Executor
 from devenv.host_lock import host_lock
 from devenv.host_report import HostReport, Options, Status, StepResult
 from devenv.plan import Plan
+from devenv.process import stop_process
 from devenv.steps import Kind, Mode, Role, Scope, Step, compile_steps
 
 DB_SETUP_ID = "db-cluster"
 DB_INIT_ID = "db-init"
+TASKS_ID = "setup-tasks"
 
 
 def host_install(plan: Plan, options: Options, echo: Echo) -> HostReport:
@@ -144,6 +150,9 @@ class _Runner:
         if self.plan.postgres.init:
             title = f"Init scripts of [postgres] init ({', '.join(self.plan.postgres.init)})"
             items.insert(at + 1, _Item(name=DB_INIT_ID, title=title, run=self._db_init))
+        if self.plan.tasks.setup:
+            title = f"Setup tasks of [tasks] setup ({len(self.plan.tasks.setup)})"
+            items.append(_Item(name=TASKS_ID, title=title, run=self._tasks))
         return items
 
     def _handler(self, step: Step) -> Callable[[], tuple[Status, str]]:
@@ -338,6 +347,29 @@ class _Runner:
             self.ex.run(self.ex.plain(command, self.database.env()), what=step.title)
         return (Status.UNCHANGED if present else Status.CHANGED), "query passed"
 
+    def _tasks(self) -> tuple[Status, str]:
+        """[tasks] setup in the new venv with the database's DATABASE_URL, as `devenv run`
+        runs commands; after the checks, so they run against a working environment."""
+        from devenv.run import HostDatabase, host_environment
+        from devenv.tasks import TaskError, run_tasks
+
+        if not self.options.with_db:
+            return Status.SKIPPED, "needs --with-db"
+        database = self._need_database("the setup tasks")
+        url = (("DATABASE_URL", database.url), *database.env())
+        if self.options.dry_run:
+            for task in self.plan.tasks.setup:
+                self._echo(f"+ {task}")
+            return Status.CHANGED, "dry run"
+        env = host_environment(self.plan, os.environ, HostDatabase(env=url, note=""))
+        try:
+            report = run_tasks(
+                self.plan, _host_runner(self.plan, env, self._echo), self._echo, "on the host"
+            )
+        except TaskError as exc:
+            raise HostError(exc.message, hint=exc.hint) from None
+        return Status.CHANGED, report.line()
+
     def _generic(self, step: Step) -> tuple[Status, str]:
         if step.root:
             self.ex.require_root(step.title)
@@ -349,3 +381,37 @@ class _Runner:
     def _run_plain(self, step: Step) -> None:
         for command in step.commands_for(Mode.HOST):
             self.ex.run(self.ex.plain(command), what=step.title)
+
+
+def _host_runner(
+    plan: Plan, env: dict[str, str], echo: Echo
+) -> Callable[[Sequence[str]], tuple[int, str]]:
+    """A task in the project folder, its output passed through line by line."""
+
+    def run(argv: Sequence[str]) -> tuple[int, str]:
+        tail: deque[str] = deque(maxlen=30)
+        echo(f"+ {shlex.join(argv)}")
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=plan.project_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+        except FileNotFoundError:
+            return 127, f"{argv[0]}: command not found (in the venv or on PATH)"
+        try:
+            for raw in proc.stdout or ():
+                line = raw.rstrip()
+                tail.append(line)
+                echo(f"  {line}")
+            return proc.wait(), "\n".join(tail)
+        except BaseException:
+            stop_process(proc)
+            raise
+
+    return run

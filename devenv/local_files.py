@@ -10,12 +10,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from devenv.render.compose import ENV_FILE
+from devenv.local_plan import LOCAL_FILE
+from devenv.plan import Plan
+from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE, render_local_compose
 from devenv.render.files import TMP_SUFFIX
 from devenv.steps import CERTS_DIR
 
 GITIGNORE = ".gitignore"
-IGNORED = (".devenv/", f"{CERTS_DIR}/*.crt")
+IGNORED = (".devenv/", f"{CERTS_DIR}/*.crt", LOCAL_FILE)
 
 
 def ensure_env_file(project_dir: Path) -> bool:
@@ -63,3 +65,17 @@ def gitignore_update(project_dir: Path) -> tuple[bytes | None, tuple[str, ...]]:
     lead = b"" if not data or data.endswith(b"\n") else b"\n"
     block = "# local to this checkout (devenv)\n" + "".join(f"{p}\n" for p in missing)
     return data + lead + block.encode(), missing
+
+
+def write_local_compose(plan: Plan) -> bool:
+    """.devenv/compose.local.yaml from devenv.local.toml (an empty override without one).
+    True when it changed."""
+    from devenv.output import atomic_write
+
+    path = plan.project_dir / LOCAL_COMPOSE
+    content = render_local_compose(plan)
+    if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, content.encode())
+    return True

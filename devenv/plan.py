@@ -10,6 +10,7 @@ import difflib
 import hashlib
 import json
 import re
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -75,6 +76,25 @@ class Devcontainer:
     forward_ports: tuple[int, ...]
     extensions: tuple[str, ...]
     workspace: str
+    settings: tuple[tuple[str, Any], ...] = ()  # VS Code settings, by name (JSON values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tasks:
+    # Command lines (split like a shell would, run without one) that run once the environment
+    # is up and the database healthy: by `devenv up`, VS Code and `host-install --with-db`.
+    setup: tuple[str, ...] = ()
+
+    def argvs(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(shlex.split(task)) for task in self.setup)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Env:
+    # Env files beside `.env` (project-relative; read at run time, never built into an image)
+    # and variables, over them (see devenv.envfiles for the precedence).
+    files: tuple[str, ...] = ()
+    vars: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +107,31 @@ class Plan:
     devcontainer: Devcontainer
     requirements: RequirementsSet
     lock: Lock | None = None  # devenv.lock, when the project has one
+    tasks: Tasks = Tasks()
+    env: Env = Env()
+    # devenv.local.toml (git-ignored, personal): kept apart, so the files generated from the
+    # plan (and committed) are the same for the whole team; personal() merges it in.
+    local: LocalOverrides | None = None
+
+    def personal(self) -> Plan:
+        """The plan with devenv.local.toml merged over it: what runs on this machine."""
+        local = self.local
+        if local is None:
+            return self
+        dc = self.devcontainer
+        return dataclasses.replace(
+            self,
+            system=System(packages=_union(self.system.packages, local.packages)),
+            postgres=dataclasses.replace(
+                self.postgres, host_port=local.host_port or self.postgres.host_port
+            ),
+            devcontainer=dataclasses.replace(
+                dc,
+                forward_ports=_union(dc.forward_ports, local.forward_ports),
+                extensions=_union(dc.extensions, local.extensions),
+                settings=tuple({**dict(dc.settings), **dict(local.settings)}.items()),
+            ),
+        )
 
     def image(self, target: str) -> str:
         """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
@@ -96,7 +141,8 @@ class Plan:
         """A stable hash of what decides the `target` image (its label): the db image does
         not change with the Python side, so neither does its digest."""
         data = asdict(self)
-        data.pop("project_dir")
+        for key in ("project_dir", "tasks", "env", "local"):  # none of them reach an image
+            data.pop(key)
         data["postgres"].pop("init")  # mounted when the db runs, not built into an image
         if target == "db":
             for key in ("system", "python", "devcontainer", "requirements"):
@@ -110,6 +156,22 @@ class Plan:
             }
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalOverrides:
+    """What devenv.local.toml sets: a port, extra ports/extensions/packages, settings."""
+
+    path: Path
+    host_port: int | None = None
+    forward_ports: tuple[int, ...] = ()
+    extensions: tuple[str, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+    packages: tuple[str, ...] = ()
+
+
+def _union(first: tuple[Any, ...], more: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*first, *(x for x in more if x not in first))
 
 
 # --- the schema: section -> key -> (type, default, validator) --------------------------------
@@ -202,6 +264,59 @@ def _vscode_extension(value: str) -> str:
     return value
 
 
+def _env_file(value: str) -> str:
+    _relative_path(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value):
+        raise ValueError(f"{value!r} must be a file path of plain names (like .env.shared)")
+    return value
+
+
+def _env_vars(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    from devenv import envfiles
+
+    for key, item in value.items():
+        if not envfiles.KEY.fullmatch(key):
+            raise ValueError(f"{key!r} is not a variable name (letters, digits, _)")
+        if key in envfiles.RESERVED:
+            raise ValueError(f"{key} is set by devenv for the database it connects the app to")
+        if not isinstance(item, str):
+            raise ValueError(f"{key} must be a string, not {_kind(type(item))}")
+        validate.no_control(item)
+        if "$" in item:
+            raise ValueError(f"{key}: '$' would be substituted by Compose; write the value out")
+    return tuple(value.items())
+
+
+def _task(value: str) -> str:
+    validate.no_control(value)
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a command line: {exc}") from None
+    if not words:
+        raise ValueError("a task is an empty command line")
+    lexer = shlex.shlex(value, posix=True, punctuation_chars=True)
+    operators = [t for t in lexer if t and set(t) <= set("();<>|&")]
+    if operators or "$" in value or "`" in value:
+        raise ValueError(
+            f"{value!r}: tasks run without a shell, so {(operators or ['$'])[0]!r} would not mean "
+            "what it does in one; put a pipeline or variables in a script and run that"
+        )
+    return value
+
+
+def _vscode_settings(value: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    for key, item in value.items():
+        validate.no_control(key)
+        if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+", key):
+            raise ValueError(f"{key!r} is not a VS Code setting name (like editor.tabSize)")
+        try:
+            json.dumps(item, allow_nan=False)
+        except ValueError:
+            raise ValueError(f"{key}: the value is not JSON") from None
+    return tuple(value.items())
+
+
 _UNSET = object()
 SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
     "environment": {
@@ -235,6 +350,14 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "forward_ports": (list, [8000], _each(validate.port)),
         "extensions": (list, ["ms-python.python"], _each(_vscode_extension)),
         "workspace": (str, "/workspace", _absolute_path),
+        "settings": (dict, {}, _vscode_settings),
+    },
+    "tasks": {
+        "setup": (list, [], _each(_task)),
+    },
+    "env": {
+        "files": (list, [], _each(_env_file)),
+        "vars": (dict, {}, _env_vars),
     },
 }
 
@@ -252,7 +375,10 @@ def load_plan(project_dir: Path) -> Plan:
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: invalid TOML: {exc}") from None
     plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text)
-    return dataclasses.replace(plan, lock=read_lock(project_dir))
+    from devenv.local_plan import read_local
+
+    local = read_local(project_dir, plan)
+    return dataclasses.replace(plan, lock=read_lock(project_dir), local=local)
 
 
 def read_text(path: Path, *, what: str) -> str:
@@ -383,8 +509,11 @@ def plan_from_dict(
             forward_ports=dc["forward_ports"],
             extensions=dc["extensions"],
             workspace=dc["workspace"],
+            settings=dc["settings"],
         ),
         requirements=requirements,
+        tasks=Tasks(setup=values["tasks"]["setup"]),
+        env=Env(files=values["env"]["files"], vars=values["env"]["vars"]),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from devenv.errors import ComposeError
 from devenv.plan import Plan
 from devenv.render.compose import compose_data
 from devenv.steps import DEV_UID
+from devenv.tasks import Runner, TasksReport, run_tasks
 
 if TYPE_CHECKING:
     from devenv.report import Report
@@ -40,6 +41,7 @@ class UpResult:
     build: BuildSummary
     services: tuple[Service, ...]
     database: str  # what psql in the app container answered through DATABASE_URL
+    tasks: TasksReport
     report: Report | None  # None: --no-verify
     seconds: float
 
@@ -61,8 +63,9 @@ class UpResult:
             f"  base      {plan.environment.base} {base}",
             f"  images    {images} ({self.build.steps_total} steps, "
             f"{self.build.steps_cached} cached, {self.build.seconds:.1f}s)",
-            f"  services  {services}; db on 127.0.0.1:{plan.postgres.host_port}",
+            f"  services  {services}; db on 127.0.0.1:{plan.personal().postgres.host_port}",
             f"  database  {self.database} (psql in app, through DATABASE_URL)",
+            f"  tasks     {self.tasks.line()}",
             f"  verify    {verified}",
         ]
 
@@ -102,6 +105,19 @@ def check_database(compose: Compose, plan: Plan) -> str:
     return "; ".join([answer[0], *(f"{name} {versions[name]} available" for name in names)])
 
 
+def container_runner(compose: Compose, plan: Plan) -> Runner:
+    """A task in the app container, as `devenv run` runs commands: the plan's user, the
+    workspace, the container's environment (compose gave it the env files)."""
+
+    def run(argv: Sequence[str]) -> tuple[int, str]:
+        user, workspace = plan.environment.user, plan.devcontainer.workspace
+        args = ("exec", "-T", "--user", user, "--workdir", workspace, APP, *argv)
+        completed = compose.stream(*args)
+        return completed.code, completed.output
+
+    return run
+
+
 def up(
     plan: Plan,
     *,
@@ -134,6 +150,7 @@ def up(
     compose.up(timeout=timeout)
     services = compose.services()
     database = check_database(compose, plan)
+    tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")
     report: Report | None = None
     if verify:
         from devenv.verify import verify as run_verify
@@ -146,6 +163,7 @@ def up(
         build=summary,
         services=services,
         database=database,
+        tasks=tasks,
         report=report,
         seconds=time.monotonic() - started,
     )
@@ -159,11 +177,12 @@ def attach_lines(plan: Plan, *, cwd: Path, uid: int | None = None) -> list[str]:
     if not here:
         compose = shlex.join(["docker", "compose", "-f", str(compose_file(plan))])
     devenv = "devenv" if here else shlex.join(["devenv", "-C", str(root)])
-    pg = plan.postgres
+    pg = plan.personal().postgres
     lines = [
         "attach:",
         f'  VS Code   open {root} and run "Dev Containers: Reopen in Container"',
-        f"  terminal  {compose} exec app bash",
+        f"  terminal  {devenv} shell, or {devenv} run -- CMD (e.g. pytest); "
+        f"or {compose} exec app bash",
         f"  database  psql -h 127.0.0.1 -p {pg.host_port} -U {pg.user} {pg.database}"
         "   (password: PGPASSWORD in .devenv/db.env)",
         f"stop:       {devenv} down   (keeps the database volume {volume_name(plan)}; "

@@ -36,7 +36,7 @@ def command(
     from devenv.host_report import Options, write_report
     from devenv.locking import lock_status
 
-    plan = ctx.plan()
+    plan = ctx.plan().personal()  # devenv.local.toml's extra packages count here
     click.echo(lock_status(plan, frozen=frozen))
     options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
     report = host_install(plan, options, click.echo)

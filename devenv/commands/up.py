@@ -30,7 +30,7 @@ def command(
         if not quiet:
             click.echo(line, err=True)
 
-    plan = ctx.plan()
+    plan = ctx.plan()  # the team's: up generates from it; compose reads devenv.local.toml
     with images_lock(plan.project_dir):
         result = up(
             plan,

@@ -6,16 +6,31 @@ devenv or by docker/init-env.sh), and libpq takes PGPASSWORD, so DATABASE_URL ca
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
 from devenv import db_init
+from devenv.envfiles import DOTENV
 from devenv.plan import Plan
 from devenv.steps import DB_DATA
 
 ENV_FILE = ".devenv/db.env"
+LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
 LABEL = "dev.devenv.project"
+NO_LOCAL = "# No devenv.local.toml overrides: `devenv generate` writes them here.\nservices: {}\n"
+
+
+def app_env_files(plan: Plan) -> list[dict[str, Any]]:
+    """The app's env files, lowest precedence first (compose: a later file wins, and
+    `environment:` wins over all): `.env` if present, the plan's, then the password file."""
+    named = [f for f in plan.env.files if f != DOTENV]
+    return [
+        {"path": DOTENV, "required": False},
+        *({"path": f, "required": True} for f in named),
+        {"path": ENV_FILE, "required": False},
+    ]
 
 
 def compose_data(plan: Plan) -> dict[str, Any]:
@@ -33,8 +48,9 @@ def compose_data(plan: Plan) -> dict[str, Any]:
                 "command": ["sleep", "infinity"],
                 "working_dir": plan.devcontainer.workspace,
                 "volumes": [f".:{plan.devcontainer.workspace}:cached"],
-                "env_file": env_file,
+                "env_file": app_env_files(plan),
                 "environment": {
+                    **dict(plan.env.vars),
                     "DATABASE_URL": f"postgresql://{pg.user}@db:5432/{pg.database}",
                     "PGHOST": "db",
                     "PGUSER": pg.user,
@@ -99,3 +115,40 @@ class _Dumper(yaml.SafeDumper):
 
 def render_compose(plan: Plan) -> str:
     return yaml.dump(compose_data(plan), Dumper=_Dumper, sort_keys=False, width=100)
+
+
+def render_local_compose(plan: Plan) -> str:
+    """.devenv/compose.local.yaml: this machine's devenv.local.toml, as a compose override
+    file devenv and VS Code pass after compose.yaml (never committed)."""
+    local = plan.local
+    if local is None:
+        return NO_LOCAL
+    services: dict[str, Any] = {}
+    if local.host_port is not None:
+        ports = [f"127.0.0.1:{local.host_port}:5432"]
+        services["db"] = {"ports": _Override(ports)}
+    metadata: dict[str, Any] = {}
+    if local.forward_ports:
+        metadata["forwardPorts"] = list(local.forward_ports)
+    vscode: dict[str, Any] = {}
+    if local.extensions:
+        vscode["extensions"] = list(local.extensions)
+    if local.settings:
+        vscode["settings"] = dict(local.settings)
+    if vscode:
+        metadata["customizations"] = {"vscode": vscode}
+    if metadata:
+        # The Dev Containers CLI merges this label's configuration into devcontainer.json's.
+        label = json.dumps([metadata], sort_keys=True)
+        services["app"] = {"labels": {"devcontainer.metadata": label}}
+    head = f"# From {local.path.name} (this machine only): `devenv generate` rewrites it.\n"
+    return head + yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False, width=100)
+
+
+class _Override(list[Any]):
+    """A list compose must replace, not append to (its `!override` tag)."""
+
+
+_Dumper.add_representer(
+    _Override, lambda dumper, data: dumper.represent_sequence("!override", list(data))
+)

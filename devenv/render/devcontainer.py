@@ -12,7 +12,9 @@ def devcontainer_data(plan: Plan) -> dict[str, Any]:
     python = f"{plan.python.container_venv}/bin/python"
     return {
         "name": plan.environment.name,
-        "dockerComposeFile": ["../compose.yaml"],
+        # The second file holds this machine's devenv.local.toml (initializeCommand makes an
+        # empty one when there is none), so the committed files stay the team's.
+        "dockerComposeFile": ["../compose.yaml", "../.devenv/compose.local.yaml"],
         "service": "app",
         "runServices": ["app", "db"],
         "workspaceFolder": plan.devcontainer.workspace,
@@ -24,10 +26,15 @@ def devcontainer_data(plan: Plan) -> dict[str, Any]:
         # Files made inside belong to the host user (the image's user starts at UID 1000).
         "updateRemoteUserUID": True,
         "forwardPorts": list(plan.devcontainer.forward_ports),
+        # [tasks] setup on every start, as `devenv up` runs them (see devenv.tasks).
+        **({"postStartCommand": ["sh", "docker/setup-tasks.sh"]} if plan.tasks.setup else {}),
         "customizations": {
             "vscode": {
                 "extensions": list(plan.devcontainer.extensions),
-                "settings": {"python.defaultInterpreterPath": python},
+                "settings": {
+                    "python.defaultInterpreterPath": python,
+                    **dict(plan.devcontainer.settings),
+                },
             }
         },
     }

@@ -12,6 +12,8 @@ from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.header import with_header
 from devenv.steps import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
+from devenv.tasks import SCRIPT as SETUP_TASKS
+from devenv.tasks import render_script
 
 TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"
@@ -65,4 +67,5 @@ def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
         GeneratedFile(path=DOCKERIGNORE, content=with_header(render_dockerignore(plan))),
         GeneratedFile(path=COMPOSE, content=with_header(render_compose(plan))),
         GeneratedFile(path=DEVCONTAINER, content=with_header(render_devcontainer(plan), "//")),
+        *([sh(SETUP_TASKS, render_script(plan))] if plan.tasks.setup else []),
     )

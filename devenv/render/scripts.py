@@ -362,18 +362,51 @@ fi
 """
 
 INIT_ENV = r"""#!/bin/sh
-# Creates .devenv/db.env with a random database password, once. VS Code runs this on the host
-# before it starts the services (initializeCommand); `devenv generate` does the same.
+# Creates .devenv/db.env with a random database password, once, and an empty
+# .devenv/compose.local.yaml (this machine's devenv.local.toml overrides) when there is none.
+# VS Code runs this on the host before it starts the services (initializeCommand); `devenv
+# generate` does the same.
 set -eu
 cd "$(dirname "$0")/.."
+umask 077
+mkdir -p .devenv
+if [ ! -f .devenv/compose.local.yaml ]; then
+    printf '%s\n' '# No devenv.local.toml overrides: `devenv generate` writes them here.' \
+        'services: {}' > .devenv/compose.local.yaml
+fi
 file=.devenv/db.env
 if [ -f "$file" ]; then
     exit 0
 fi
-umask 077
-mkdir -p .devenv
 password=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 tmp="$file.$$"
 printf 'POSTGRES_PASSWORD=%s\nPGPASSWORD=%s\n' "$password" "$password" > "$tmp"
 mv "$tmp" "$file"
+"""
+
+
+# [tasks] setup for VS Code (postStartCommand): each task in order, as `devenv up` runs them,
+# stopping at the first failure; the task lines follow, one `run_task` each, quoted.
+SETUP_TASKS_HEAD = r"""#!/bin/sh
+# The plan's [tasks] setup, run by VS Code after the app container starts (postStartCommand)
+# and the same way by `devenv up` and `devenv host-install --with-db`: in order, in the
+# workspace, stopping at the first failure (its output is above the failure line).
+set -u
+cd "$(dirname "$0")/.."
+n=0
+run_task() {
+    n=$((n + 1))
+    printf 'task %s/%s: %s\n' "$n" "$total" "$1"
+    shift
+    start=$(date +%s%N)
+    "$@"
+    code=$?
+    ms=$((($(date +%s%N) - start) / 1000000))
+    if [ "$code" -ne 0 ]; then
+        printf 'task %s/%s failed (exit %s, %sms); the tasks after it did not run\n' \
+            "$n" "$total" "$code" "$ms" >&2
+        exit "$code"
+    fi
+    printf 'task %s/%s ok (%sms)\n' "$n" "$total" "$ms"
+}
 """
