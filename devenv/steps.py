@@ -283,7 +283,9 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             ),
             modes=CONTAINER_ONLY,
         ),
-        # The image keeps no .deb files, apt caches or documentation (copyright files stay).
+        # The image keeps no .deb files, apt caches or documentation (copyright files stay);
+        # /usr/share/i18n stays, so derived images can localedef other locales (as documented
+        # for the official image).
         Command(argv=("apt-get", "clean"), modes=CONTAINER_ONLY),
         Command(
             argv=("find", "/usr/share/doc", "-type", "f", "!", "-name", "copyright", "-delete"),
@@ -291,6 +293,11 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         ),
         Command(
             argv=("find", "/usr/share/man", "/usr/share/info", "-mindepth", "1", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
+        # Message translations (about 29 MB here): LANG is en_US, messages stay English.
+        Command(
+            argv=("find", "/usr/share/locale", "-type", "f", "-name", "*.mo", "-delete"),
             modes=CONTAINER_ONLY,
         ),
     )

@@ -27,10 +27,12 @@ import pytest
 from devenv import db_init
 from devenv.base import ensure_base
 from devenv.build import Progress, build_images
+from devenv.compose_runner import Compose
 from devenv.engine import LABEL_PREFIX, Engine
 from devenv.plan import load_plan
 from devenv.steps import DB_DATA
 from devenv.verify_db import judge_init_log
+from tests.integration.conftest import devenv_cli
 
 PLAN = """\
 [environment]
@@ -371,16 +373,17 @@ def test_socket_folder_is_writable_by_other_users(db: Db) -> None:
 # -- settings -------------------------------------------------------------------------------------
 
 
-def test_file_variables(db: Db, tmp_path: Path) -> None:
+FILE_VALUES = {"PASSWORD": "from-a-file", "USER": "filer", "DB": "filed"}
+
+
+@pytest.mark.parametrize("variable", list(FILE_VALUES))
+def test_file_variable(db: Db, tmp_path: Path, variable: str) -> None:
+    """POSTGRES_<variable>_FILE names a file holding the value; the others are set plainly."""
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    for name, value in {"pw": "from-a-file", "user": "filer", "db": "filed"}.items():
-        (secrets / name).write_text(value + "\n")
-    env = {
-        "POSTGRES_PASSWORD_FILE": "/run/dbc/pw",
-        "POSTGRES_USER_FILE": "/run/dbc/user",
-        "POSTGRES_DB_FILE": "/run/dbc/db",
-    }
+    (secrets / "value").write_text(FILE_VALUES[variable] + "\n")
+    env = {f"POSTGRES_{k}": v for k, v in FILE_VALUES.items() if k != variable}
+    env[f"POSTGRES_{variable}_FILE"] = "/run/dbc/value"
     container = db.server(env=env, mounts={str(secrets): "/run/dbc"}, network=True)
     code, out = container.over_tcp(
         "SELECT current_user, current_database()", user="filer", db="filed", password="from-a-file"
@@ -468,16 +471,22 @@ def test_version_and_other_commands_run_as_given(db: Db) -> None:
 # -- arguments ------------------------------------------------------------------------------------
 
 
-def test_server_settings_reach_the_server_and_the_init_server(db: Db, tmp_path: Path) -> None:
+def test_server_settings_reach_the_server(db: Db) -> None:
+    container = db.server(["-c", "shared_buffers=48MB"])
+    assert container.psql("SHOW shared_buffers") == "48MB"
+    code, out = container.exec(["stat", "-c", "%U", "/proc/1"], user="root")
+    assert (code, out.strip()) == (0, "postgres")
+
+
+def test_server_settings_reach_the_init_server(db: Db, tmp_path: Path) -> None:
     folder = init_folder(
         tmp_path, {"setting.sql": b"CREATE TABLE seen AS SELECT current_setting('work_mem') AS v;"}
     )
     container = db.server(
-        ["-c", "shared_buffers=48MB", "-c", "work_mem=7MB"],
+        ["postgres", "-c", "work_mem=7MB"],
         env={"POSTGRES_PASSWORD": PASSWORD},
         mounts={folder: "/docker-entrypoint-initdb.d"},
     )
-    assert container.psql("SHOW shared_buffers") == "48MB"
     assert container.psql("SELECT v FROM seen") == "7MB"
 
 
@@ -536,6 +545,46 @@ def test_init_files_of_every_kind_in_order(db: Db, tmp_path: Path) -> None:
     assert "ignoring /docker-entrypoint-initdb.d/70-ignored.txt" in container.logs()
 
 
+KIND_SQL = b"CREATE TABLE kind_ran (how text); INSERT INTO kind_ran VALUES ('ran');\n"
+KINDS = {
+    # An executable script runs with its own shebang: bash syntax must work.
+    "executable-bash": (
+        "k.sh",
+        b"#!/bin/bash\nset -e\nq=(CREATE TABLE kind_ran AS SELECT \"'ran'\" AS how)\n"
+        b'[[ -n "$POSTGRES_DB" ]] && psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" '
+        b'-d "$POSTGRES_DB" -c "${q[*]}"\n',
+    ),
+    # A non-executable one is sourced: the entrypoint's helpers exist.
+    "sourced-sh": (
+        "k.sh",
+        b"docker_process_sql -c \"CREATE TABLE kind_ran AS SELECT 'ran' AS how\"\n",
+    ),
+    "sql": ("k.sql", KIND_SQL),
+    "sql.gz": ("k.sql.gz", gzip.compress(KIND_SQL)),
+    "sql.xz": ("k.sql.xz", lzma.compress(KIND_SQL)),
+    "sql.zst": ("k.sql.zst", b""),  # made by zstd below
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_init_file_kind(db: Db, tmp_path: Path, kind: str) -> None:
+    name, data = KINDS[kind]
+    if kind == "sql.zst":
+        data = _zstd(db, KIND_SQL)
+    executable = (name,) if kind == "executable-bash" else ()
+    folder = init_folder(tmp_path, {name: data}, executable=executable)
+    container = db.server(mounts={folder: "/docker-entrypoint-initdb.d"})
+    assert container.psql("SELECT how FROM kind_ran") == "ran"
+
+
+def _zstd(db: Db, data: bytes) -> bytes:
+    if shutil.which("zstd"):
+        return subprocess.run(
+            ["zstd", "-q", "-c"], input=data, capture_output=True, check=True
+        ).stdout
+    return _zstd_in_image(db, data)
+
+
 def _zstd_in_image(db: Db, data: bytes) -> bytes:
     """zstd-compressed `data`, made by the image's own zstd (the test host may lack one)."""
     container = db.start(["sleep", "60"], entrypoint=[])
@@ -582,10 +631,11 @@ def test_image_keeps_no_apt_caches_or_docs(db: Db) -> None:
         "bash",
         "-c",
         "find /var/cache/apt /var/lib/apt/lists /usr/share/man -type f ! -name lock | wc -l;"
-        " find /usr/share/doc -type f ! -name copyright | wc -l",
+        " find /usr/share/doc -type f ! -name copyright | wc -l;"
+        " find /usr/share/locale -type f -name '*.mo' | wc -l",
     ]
     code, out = db.run(argv)
-    assert (code, out.split()) == (0, ["0", "0"])
+    assert (code, out.split()) == (0, ["0", "0", "0"])
 
 
 # -- clients --------------------------------------------------------------------------------------
@@ -693,3 +743,37 @@ def test_plan_init_folders_run_in_order_and_verify_reads_the_log(db: Db, tmp_pat
     assert judge_init_log(container.logs(), expected) == (
         "3 ran in order, 1 ignored (not *.sh or *.sql*)"
     )
+
+
+def test_compose_runs_the_plan_init_folders(db: Db, tmp_path: Path) -> None:
+    """`devenv up`'s path: the generated compose.yaml mounts [postgres] init into the db
+    service, whose entrypoint runs it on the new volume."""
+    root = tmp_path / "proj"
+    (root / "db/init").mkdir(parents=True)
+    plan_text = db.base.plan.replace(
+        "[postgres]\n", '[postgres]\ninit = ["db/init"]\nhost_port = 56201\n'
+    )
+    (root / "devenv.toml").write_text(plan_text)
+    (root / "requirements.txt").write_text("")
+    (root / "db/init/001.sql").write_text("CREATE TABLE from_compose AS SELECT 'seeded' AS v;\n")
+    generated = devenv_cli("-C", str(root), "generate")
+    assert generated.returncode == 0, generated.stderr
+    compose = Compose(load_plan(root), log=lambda _: None)
+    try:
+        up = compose.capture("up", "-d", "--wait", "db", timeout=180)
+        assert up.code == 0, up.output
+        got = compose.capture(
+            "exec",
+            "-T",
+            "db",
+            "psql",
+            "-U",
+            "postgres",
+            "-d",
+            "app",
+            "-tAc",
+            "SELECT v FROM from_compose",
+        )
+        assert (got.code, got.stdout.strip()) == (0, "seeded"), got.output
+    finally:
+        compose.capture("down", "--volumes", "--timeout", "5", timeout=120)

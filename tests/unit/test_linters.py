@@ -23,12 +23,15 @@ PLANS = {
     "debian13-uv": "[environment]\nbase='debian:trixie'\n[postgres]\nversion=17\n"
     "[python]\ninstaller='uv'\n",
     "pgdg": "[environment]\nbase='debian:12'\n[postgres]\nsource='pgdg'\n",
+    "seeded": "[postgres]\ninit=['db/init', 'db/more']\n",  # compose's long bind syntax
 }
 
 
 @pytest.fixture(params=sorted(PLANS))
 def generated(request: pytest.FixtureRequest, make_project: MakeProject) -> Path:
     root = make_project(PLANS[request.param])
+    for folder in ("db/init", "db/more"):
+        (root / folder).mkdir(parents=True)
     for f in render_all(load_plan(root)):
         (root / f.path).parent.mkdir(parents=True, exist_ok=True)
         (root / f.path).write_text(f.content)
