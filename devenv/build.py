@@ -6,9 +6,12 @@ read here: step headers ("Step N/M : ..."), cache hits, output, and the error th
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -305,25 +308,114 @@ def build_images(
     labels = {LABEL_PROJECT: plan.environment.name}
     started = time.monotonic()
     results: list[TargetResult] = []
-    try:
-        for index, target in enumerate(targets):
-            result = TargetResult(target=target, ref=plan.image(target))
-            results.append(result)
-            stream = engine.build(
+    release = plan.environment.release
+    dockerfile = (root / DOCKERFILE).read_text(encoding="utf-8")
+    progress = _OneAtATime(progress)
+
+    def job(target: str, nocache: bool, connection: Engine) -> None:
+        result = TargetResult(
+            target=target, ref=plan.image(target) if target != SHARED_STAGE else ""
+        )
+        results.append(result)
+        with tempfile.TemporaryDirectory(prefix="devenv-build-") as tmp:
+            # The classic builder runs every stage before its target: each image gets a
+            # Dockerfile of the shared stage and its own, so db and dev build side by side.
+            own = Path(tmp) / "Dockerfile"
+            own.write_text(stage_dockerfile(dockerfile, target), encoding="utf-8")
+            stream = connection.build(
                 path=root,
-                dockerfile=DOCKERFILE,
+                dockerfile=str(own),
                 target=target,
-                tag=result.ref,
-                labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)},
+                tag=result.ref or None,
+                labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)}
+                if result.ref
+                else labels,
                 buildargs=proxy_build_args(environ),
-                # Later targets reuse the stages the first one just built afresh.
-                nocache=no_cache and index == 0,
+                nocache=nocache,
             )
-            read_stream(target, stream, progress, result, plan.environment.release)
+            read_stream(target, stream, progress, result, release)
+        if result.ref:
             progress.done(result)
+
+    try:
+        if len(targets) > 1:
+            # The shared stage first, once: both images then stand on the same layers (and a
+            # --no-cache build makes them anew, so nothing below can come from an old cache).
+            job(SHARED_STAGE, no_cache, engine)
+            run_side_by_side(engine, [functools.partial(job, t, False) for t in targets])
+        else:
+            job(targets[0], no_cache, engine)
     except BuildError as exc:
         raise FailedBuild(exc, _summary(results, started, error=exc.message)) from exc
     return _summary(results, started)
+
+
+SHARED_STAGE = "base"
+
+
+class _OneAtATime(Progress):
+    """A Progress that two builds can report to at once."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def step(self, record: StepRecord) -> None:
+        with self.lock:
+            self.inner.step(record)
+
+    def output(self, record: StepRecord, line: str) -> None:
+        with self.lock:
+            self.inner.output(record, line)
+
+    def cached(self, record: StepRecord) -> None:
+        with self.lock:
+            self.inner.cached(record)
+
+    def done(self, result: TargetResult) -> None:
+        with self.lock:
+            self.inner.done(result)
+
+
+def stage_dockerfile(text: str, target: str) -> str:
+    """``text`` (the generated Dockerfile) with only the shared stage and ``target``'s stage:
+    what precedes the first FROM, the ``base`` stage, and the stage named ``target``."""
+    kept: list[str] = []
+    keep = True
+    for line in text.splitlines(keepends=True):
+        match = _STAGE.match(line.strip())
+        if match:
+            keep = match[1] in (SHARED_STAGE, target)
+        if keep:
+            kept.append(line)
+    return "".join(kept)
+
+
+def run_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> None:
+    """Run each job with its own engine connection, at once; wait for all, then raise the
+    first error. An interrupt closes the connections, which cancels the builds on the engine."""
+    connections = [engine.clone() for _ in jobs]
+    errors: list[BaseException | None] = [None] * len(jobs)
+
+    def run(index: int) -> None:
+        try:
+            jobs[index](connections[index])
+        except BaseException as exc:  # handed to the caller's thread below
+            errors[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        for connection in connections:
+            connection.close()
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def _summary(results: list[TargetResult], started: float, error: str | None = None) -> BuildSummary:

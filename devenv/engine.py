@@ -168,9 +168,14 @@ class Engine:
     """A connected Docker engine. Build it with :meth:`connect`; ``api`` is the raw
     ``docker.APIClient`` for code in this module that needs more than the helpers below."""
 
-    def __init__(self, api: Any, where: str) -> None:
+    def __init__(self, api: Any, where: str, env: Mapping[str, str] | None = None) -> None:
         self.api: Any = api
         self.where = where
+        self._env = None if env is None else dict(env)
+
+    def clone(self) -> Engine:
+        """Another connection to the same engine, for work in another thread."""
+        return Engine.connect(self._env)
 
     # -- connection --------------------------------------------------------------------------
 
@@ -217,7 +222,7 @@ class Engine:
                 hint=START_HINT,
             ) from exc
         api.timeout = REQUEST_TIMEOUT
-        return cls(api, where)
+        return cls(api, where, environ)
 
     def close(self) -> None:
         self.api.close()
@@ -433,7 +438,7 @@ class Engine:
         path: Path,
         dockerfile: str,
         target: str | None,
-        tag: str,
+        tag: str | None,
         labels: Mapping[str, str],
         buildargs: Mapping[str, str],
         nocache: bool,
@@ -458,7 +463,7 @@ class Engine:
                 decode=True,
             )
         except (docker.errors.DockerException, OSError) as exc:
-            raise self._failed(f"building {tag}", exc) from exc
+            raise self._failed(f"building {tag or target}", exc) from exc
         finally:
             self.api.timeout = saved_timeout
 

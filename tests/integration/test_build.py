@@ -141,7 +141,7 @@ def test_failing_step_exits_1_and_names_it(built_project: BuiltProject, tmp_path
     result = devenv_cli("-C", str(root), "build", "--target", "dev")
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("devenv: error: building dev failed at step ")
+    assert last.startswith("devenv: error: building the dev image failed at step ")
     assert "pip install" in last and "returned a non-zero code" in last
     assert "No matching distribution found for devenv-no-such-package-4f1e" in result.stderr
     assert "Traceback" not in result.stderr

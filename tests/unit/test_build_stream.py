@@ -72,3 +72,19 @@ def test_a_package_apt_cannot_find_is_named_with_where_it_comes_from(
     assert "\n" not in error.message
     assert error.hint is not None and hint in error.hint
     assert apt_says in error.details
+
+
+def test_each_image_gets_the_shared_stage_and_its_own() -> None:
+    from devenv.build import stage_dockerfile
+
+    text = (
+        "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\nFROM base AS db\nRUN b\n\n"
+        "FROM base AS dev\nRUN c\n"
+    )
+    assert stage_dockerfile(text, "dev") == (
+        "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\nFROM base AS dev\nRUN c\n"
+    )
+    assert stage_dockerfile(text, "db") == (
+        "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\nFROM base AS db\nRUN b\n\n"
+    )
+    assert stage_dockerfile(text, "base") == "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\n"
