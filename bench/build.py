@@ -1,39 +1,73 @@
-"""Build times of devenv's generated Dockerfile against a naive one, measured in one run.
+"""Build times of devenv against a naive Dockerfile and a hand-tuned floor, measured in one run.
 
-The naive Dockerfile follows the seed's steps literally: one stage, `COPY . .` before
-`pip install -r requirements.txt`. Prints cold, no-op, source-edit and requirements-edit
-times for both, and their ratios. Needs a running engine and the plan's base image.
+- devenv: `devenv build` of the default plan (Ubuntu 24.04 + PostgreSQL 16 + pgvector), both
+  images, through the same code path the command uses.
+- naive: the seed's steps literally: one stage, `COPY . .` before `pip install -r`.
+- floor: one image, one RUN: apt `--no-install-recommends` of every package, a venv, uv, the
+  requirements, every cache removed. Nothing but the work itself.
 
-    python bench/build.py [PROJECT_DIR]     # default: a Debian 13 + PostgreSQL 17 sample
+Prints cold (--no-cache), no-op, source edit and requirements edit (one package added) for
+each, the ratios, and the images' sizes with the bytes devenv's two images share. Needs a
+running engine and the base image (`devenv base`). Timings are noisy here: compare ratios of
+one run, never figures of two.
+
+    python bench/build.py [--installer pip|uv] [--scaling]
+
+--scaling adds cold and requirements-edit times for 10, 40 and 120 requirements, for pip and uv.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
-import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from devenv.build import Progress, TargetResult, proxy_build_args, read_stream
+from devenv.build import Progress, TargetResult, build_images, proxy_build_args, read_stream
 from devenv.engine import Engine
 from devenv.generate import generate_files
 from devenv.plan import load_plan
 from devenv.steps import Mode, compile_steps
 
-SAMPLE_PLAN = """\
-[environment]
-name = "bench"
-base = "debian:trixie"
-[postgres]
-version = 17
-[python]
-smoke = ["psycopg", "pgvector.psycopg", "sqlalchemy", "fastapi"]
+# The issue's nine pins (fastapi, uvicorn, SQLAlchemy, psycopg[binary], pgvector,
+# pydantic-settings, httpx, alembic, numpy), and the one a requirements edit adds.
+REQUIREMENTS = """\
+fastapi==0.165.0
+uvicorn==0.54.0
+SQLAlchemy==2.1.9
+psycopg[binary]==3.3.9
+pgvector==0.5.1
+pydantic-settings==2.16.3
+httpx==0.28.1
+alembic==1.20.1
+numpy==2.4.6
 """
-SAMPLE_REQUIREMENTS = (
-    "fastapi==0.121.0\nSQLAlchemy==2.0.44\npsycopg[binary]==3.3.9\npgvector==0.5.1\n"
+ADDED = "python-dotenv==1.2.4\n"
+# Bigger sets for --scaling: well-known pure-Python or wheel-only packages, unpinned (the
+# newest each resolves to), so that every size installs without a compiler.
+MORE_TEXT = (
+    "attrs click jinja2 markupsafe requests urllib3 certifi charset-normalizer idna six "
+    "python-dateutil pytz tzdata packaging pyyaml rich pygments markdown-it-py mdurl typer "
+    "tenacity orjson ujson msgpack cachetools filelock platformdirs tomli tomlkit wrapt "
+    "decorator toolz more-itertools sniffio h11 anyio starlette pydantic annotated-types "
+    "structlog loguru itsdangerous blinker werkzeug flask marshmallow cerberus jsonschema "
+    "referencing rpds-py jsonpointer python-multipart email-validator dnspython greenlet "
+    "mako alembic redis celery kombu vine amqp billiard prompt-toolkit wcwidth colorama "
+    "tabulate humanize pendulum arrow babel lxml pillow cryptography cffi pycparser bcrypt "
+    "passlib pyjwt oauthlib requests-oauthlib httpcore httpx websockets watchfiles uvloop "
+    "httptools psutil sentry-sdk prometheus-client opentelemetry-api protobuf grpcio "
+    "googleapis-common-protos boto3 botocore s3transfer jmespath pyasn1 rsa google-auth "
+    "pandas numpy scipy pyarrow polars sqlparse sqlglot psycopg-pool asyncpg aiohttp "
+    "multidict yarl frozenlist aiosignal propcache"
 )
+MORE = MORE_TEXT.split()
+
+
+def plan_text(installer: str) -> str:
+    return f'[environment]\nname = "bench"\n[python]\ninstaller = "{installer}"\n'
 
 
 def naive_dockerfile(root: Path) -> str:
@@ -53,73 +87,159 @@ def naive_dockerfile(root: Path) -> str:
     )
 
 
-def timed(
-    engine: Engine,
-    root: Path,
-    dockerfile: str,
-    targets: tuple[str | None, ...],
-    nocache: bool = False,
-) -> float:
+def floor_dockerfile(root: Path) -> str:
+    plan = load_plan(root)
+    packages = [
+        p for s in compile_steps(plan, Mode.HOST) if s.kind.value == "apt" for p in s.packages
+    ]
+    return (
+        f"FROM {plan.environment.base}\n"
+        "COPY docker/certs/ /usr/local/share/ca-certificates/devenv/\n"
+        "COPY requirements.txt /tmp/requirements.txt\n"
+        "RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "
+        "--no-install-recommends " + " ".join(dict.fromkeys(["ca-certificates", *packages])) + " "
+        "&& update-ca-certificates "
+        "&& python3 -m venv /venv && /venv/bin/pip install --no-cache-dir uv "
+        "&& UV_NATIVE_TLS=1 UV_NO_CACHE=1 /venv/bin/uv pip install --python /venv/bin/python "
+        "-r /tmp/requirements.txt "
+        "&& rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb\n"
+    )
+
+
+def build_one(engine: Engine, root: Path, dockerfile: str, tag: str, nocache: bool) -> float:
     started = time.monotonic()
-    for target in targets:
-        result = TargetResult(target=str(target), ref=f"devenv-bench/{target or 'naive'}:latest")
-        stream = engine.build(
-            path=root,
-            dockerfile=dockerfile,
-            target=target,
-            tag=result.ref,
-            labels={},
-            buildargs=proxy_build_args({}),
-            nocache=nocache,
-        )
-        read_stream(str(target), stream, Progress(), result)
+    result = TargetResult(target="image", ref=tag)
+    stream = engine.build(
+        path=root,
+        dockerfile=dockerfile,
+        target=None,
+        tag=tag,
+        labels={},
+        buildargs=proxy_build_args({}),
+        nocache=nocache,
+    )
+    read_stream("image", stream, Progress(), result)
     return time.monotonic() - started
 
 
-def main() -> None:
+def build_devenv(engine: Engine, root: Path, nocache: bool) -> float:
+    started = time.monotonic()
+    build_images(load_plan(root), engine, Progress(), no_cache=nocache, log=lambda _: None)
+    return time.monotonic() - started
+
+
+def size(engine: Engine, ref: str) -> int:
+    info = engine.inspect_image(ref)
+    return int(info["Size"]) if info else 0
+
+
+def shared_bytes(engine: Engine, a: str, b: str) -> int:
+    """Bytes of the layers both images stand on (the same history entries)."""
+    first = {h["Id"]: int(h["Size"]) for h in engine.api.history(a) if h["Id"] != "<missing>"}
+    return sum(int(h["Size"]) for h in engine.api.history(b) if h["Id"] in first)
+
+
+def projects(work: Path, installer: str, requirements: str) -> tuple[Path, Path, Path]:
+    root = work / "devenv"
+    root.mkdir()
+    (root / "devenv.toml").write_text(plan_text(installer))
+    (root / "requirements.txt").write_text(requirements)
+    (root / "app.py").write_text("print('app')\n")
+    generate_files(load_plan(root), check=False, force=False)
+    # The other two get their own copy without devenv's .dockerignore, as a project with a
+    # hand-written Dockerfile would be; edits go to every copy.
+    copies = []
+    for name, render in (("naive", naive_dockerfile), ("floor", floor_dockerfile)):
+        copy = work / name
+        shutil.copytree(root, copy)
+        (copy / ".dockerignore").unlink()
+        (copy / "Dockerfile").write_text(render(root))
+        copies.append(copy)
+    return root, copies[0], copies[1]
+
+
+def compare(engine: Engine, installer: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
     try:
-        if len(sys.argv) > 1:
-            shutil.copytree(sys.argv[1], work / "p", ignore=shutil.ignore_patterns(".venv", ".git"))
-        else:
-            (work / "p").mkdir()
-            (work / "p/devenv.toml").write_text(SAMPLE_PLAN)
-            (work / "p/requirements.txt").write_text(SAMPLE_REQUIREMENTS)
-        root = work / "p"
-        (root / "app.py").write_text("print('app')\n")
-        generate_files(load_plan(root), check=False, force=False)
-        # The naive build gets its own copy of the project without devenv's .dockerignore,
-        # as a project with a hand-written Dockerfile would be; edits go to both copies.
-        naive_root = work / "naive"
-        shutil.copytree(root, naive_root)
-        (naive_root / ".dockerignore").unlink()
-        (naive_root / "Dockerfile").write_text(naive_dockerfile(root))
+        ours, naive, floor = projects(work, installer, REQUIREMENTS)
 
-        def edit(name: str) -> None:
-            for folder in (root, naive_root):
-                with (folder / name).open("a") as f:
-                    f.write(f"# {uuid.uuid4()}\n")
+        def edit(name: str, text: str) -> Callable[[], None]:
+            def run() -> None:
+                for folder in (ours, naive, floor):
+                    with (folder / name).open("a") as f:
+                        f.write(text)
 
-        with Engine.connect() as engine:
-            rows = []
-            for label, change in (
-                ("cold (--no-cache)", None),
-                ("no-op rebuild", lambda: None),
-                ("source edit", lambda: edit("app.py")),
-                ("requirements edit", lambda: edit("requirements.txt")),
-            ):
-                if change is not None:
-                    change()
-                cold = change is None
-                t_ours = timed(engine, root, "docker/Dockerfile", ("db", "dev"), nocache=cold)
-                t_naive = timed(engine, naive_root, "Dockerfile", (None,), nocache=cold)
-                rows.append((label, t_ours, t_naive))
-        print(f"{'build':20} {'devenv':>9} {'naive':>9} {'naive/devenv':>13}")
-        for label, t_ours, t_naive in rows:
-            print(f"{label:20} {t_ours:8.1f}s {t_naive:8.1f}s {t_naive / t_ours:12.1f}x")
-        print("devenv builds two images (dev + db); the naive one builds one image with both.")
+            return run
+
+        rows = []
+        for label, change in (
+            ("cold (--no-cache)", None),
+            ("no-op rebuild", lambda: None),
+            ("source edit", edit("app.py", f"# {uuid.uuid4()}\n")),
+            ("requirements edit (+1)", edit("requirements.txt", ADDED)),
+        ):
+            if change is not None:
+                change()
+            cold = change is None
+            t_ours = build_devenv(engine, ours, cold)
+            t_naive = build_one(engine, naive, "Dockerfile", "devenv-bench/naive:latest", cold)
+            t_floor = (
+                build_one(engine, floor, "Dockerfile", "devenv-bench/floor:latest", cold)
+                if label.startswith(("cold", "requirements"))
+                else None
+            )
+            rows.append((label, t_ours, t_naive, t_floor))
+
+        print(f"\n## devenv ({installer}) vs naive vs floor, default plan, 9 requirements")
+        print("| work | devenv | naive | floor | devenv/naive | devenv/floor |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for label, t_ours, t_naive, t_floor in rows:
+            floor_cells = (
+                f"{t_floor:.1f} s | {t_ours / t_naive:.2f}x | {t_ours / t_floor:.2f}x"
+                if t_floor
+                else f"— | {t_ours / t_naive:.2f}x | —"
+            )
+            print(f"| {label} | {t_ours:.1f} s | {t_naive:.1f} s | {floor_cells} |")
+        dev, db = "devenv/bench-dev:latest", "devenv/bench-db:latest"
+        mb = 1e6
+        print(
+            f"\nsizes: dev {size(engine, dev) / mb:.0f} MB, db {size(engine, db) / mb:.0f} MB "
+            f"(sharing {shared_bytes(engine, dev, db) / mb:.0f} MB); "
+            f"naive {size(engine, 'devenv-bench/naive:latest') / mb:.0f} MB; "
+            f"floor {size(engine, 'devenv-bench/floor:latest') / mb:.0f} MB"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def scaling(engine: Engine) -> None:
+    print("\n## cost by size of the requirement set (devenv build, default plan)")
+    print("| requirements | installer | cold | requirements edit (+1) |")
+    print("| --- | --- | --- | --- |")
+    for count in (10, 40, 120):
+        for installer in ("pip", "uv"):
+            work = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
+            try:
+                root, _, _ = projects(work, installer, "\n".join(MORE[:count]) + "\n")
+                cold = build_devenv(engine, root, True)
+                with (root / "requirements.txt").open("a") as f:
+                    f.write(ADDED)
+                edit = build_devenv(engine, root, False)
+                print(f"| {count} | {installer} | {cold:.1f} s | {edit:.1f} s |")
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--installer", choices=("pip", "uv"), action="append")
+    parser.add_argument("--scaling", action="store_true")
+    args = parser.parse_args()
+    with Engine.connect() as engine:
+        for installer in args.installer or ["pip"]:
+            compare(engine, installer)
+        if args.scaling:
+            scaling(engine)
 
 
 if __name__ == "__main__":

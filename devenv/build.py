@@ -419,7 +419,8 @@ def run_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> No
 
 
 def _summary(results: list[TargetResult], started: float, error: str | None = None) -> BuildSummary:
-    done = [r for r in results if r.image_id] if error else results
+    images = [r for r in results if r.ref]  # not the shared stage: it is no image of ours
+    done = [r for r in images if r.image_id] if error else images
     steps = [s for r in results for s in r.steps]
     return BuildSummary(
         images={r.target: r.ref for r in done},

@@ -74,7 +74,7 @@ def test_db_refuses_to_start_without_a_password(
 ) -> None:
     code, out = run_container("devenv/itest-db:latest", None)
     assert code == 1
-    assert "POSTGRES_PASSWORD is not set" in out
+    assert "superuser password is not specified" in out and "POSTGRES_PASSWORD" in out
 
 
 def test_cache_noop_source_edit_and_requirements_edit(
