@@ -464,8 +464,36 @@ class Engine:
             )
         except (docker.errors.DockerException, OSError) as exc:
             raise self._failed(f"building {tag or target}", exc) from exc
+        except Exception as exc:
+            # The stream is read through urllib3 and requests, whose errors are neither of the
+            # above: an engine that stops or a connection cut mid-build raises those.
+            if _is_transport_error(exc):
+                raise self._failed(
+                    f"building {tag or target}",
+                    exc,
+                    hint="the connection to the engine broke; check that it still runs, "
+                    "then build again",
+                ) from exc
+            raise
         finally:
             self.api.timeout = saved_timeout
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """An error of the HTTP layer under docker-py (urllib3, requests, http.client)."""
+    import http.client
+
+    import requests
+    import urllib3
+
+    return isinstance(
+        exc,
+        (
+            urllib3.exceptions.HTTPError,
+            requests.exceptions.RequestException,
+            http.client.HTTPException,
+        ),
+    )
 
 
 # -- throw-away containers (for `devenv parity`) --------------------------------------------
