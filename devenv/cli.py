@@ -14,7 +14,7 @@ import click
 
 from devenv import __version__
 from devenv.commands import Context
-from devenv.errors import EXIT_FAILED, EXIT_INTERRUPTED, DevenvError, printable
+from devenv.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, DevenvError, printable
 
 # Module names under devenv.commands, in the order `devenv --help` lists them.
 COMMANDS = (
@@ -59,6 +59,12 @@ class DevenvGroup(click.Group):
             message = f"{exc.format_message()} (see `{command} --help`)"
             click.echo(f"devenv: error: {printable(message)}", err=True)
             ctx.exit(exc.exit_code)
+        except UnicodeDecodeError as exc:
+            # A file read without a check of its own (each known input has one that names it).
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            click.echo(f"devenv: error: a file devenv read is not UTF-8 text: {exc}", err=True)
+            ctx.exit(EXIT_USAGE)
         except OSError as exc:
             # An I/O failure no check foresaw (a full disk, a folder gone read-only): one
             # line naming the file, never a traceback.

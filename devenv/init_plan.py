@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from devenv import validate
@@ -47,7 +48,7 @@ forward_ports = [8000]
 
 def init_plan(project_dir: Path) -> tuple[Path, tuple[str, ...]]:
     path = project_dir / PLAN_FILE
-    if path.exists():
+    if os.path.lexists(path):  # a link, even a dangling one, is the user's: never replaced
         raise UsageError(
             f"{path} already exists; devenv init never overwrites a plan",
             hint="edit it, or delete it first",

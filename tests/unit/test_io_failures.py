@@ -149,3 +149,12 @@ def test_a_non_utf8_gitignore_is_kept_byte_for_byte(make_project: MakeProject) -
     data = (project / ".gitignore").read_bytes()
     assert data.startswith(b"# caf\xe9\n*.pyc\n# local to this checkout")
     assert b".devenv/\n" in data
+
+
+def test_init_never_replaces_a_dangling_plan_link(tmp_path: Path) -> None:
+    (tmp_path / "devenv.toml").symlink_to(tmp_path / "elsewhere.toml")
+    result = CliRunner().invoke(cli, ["-C", str(tmp_path), "init"])
+    assert result.exit_code == 2
+    assert "already exists" in one_line(result.stderr)
+    assert (tmp_path / "devenv.toml").is_symlink()
+    assert not (tmp_path / "elsewhere.toml").exists()
