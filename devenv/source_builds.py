@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import platform
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -173,4 +174,5 @@ def fallback(plan: Plan, why: str) -> Review:
 def _one_line(text: str) -> str:
     """A message from uv, fit for a note that reaches the Dockerfile as a comment."""
     clean = "".join(c if c.isprintable() else " " for c in text).strip()
+    clean = re.sub(r"//[^/@\s]+@", "//***@", clean)  # an index URL's credentials stay out
     return clean if len(clean) <= 160 else clean[:157] + "..."

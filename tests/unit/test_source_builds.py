@@ -259,3 +259,10 @@ def test_with_a_lock_offline_the_table_reads_its_pins(
     plan = load_plan(locked(make_project))
     step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
     assert step.notes[1].startswith("asyncpg not known to be pure Python")
+
+
+def test_a_message_from_uv_reaches_a_note_as_one_line_without_credentials() -> None:
+    text = "Failed to fetch: https://me:s3cret@index.invalid/simple/x/\n\x1b[1mmore"
+    assert source_builds._one_line(text) == (
+        "Failed to fetch: https://***@index.invalid/simple/x/  [1mmore"
+    )
