@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devenv import local_plan
 from devenv.host_exec import Executor
 from devenv.plan import Plan
 from devenv.steps import Mode, compile_steps
@@ -22,7 +23,11 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
             "extensions": list(plan.postgres.extensions),
         },
         "digest": plan.digest(),
+        "tasks": list(plan.tasks.setup),
+        "env": {"files": [".env (if present)", *plan.env.files], "vars": dict(plan.env.vars)},
+        "local": local_plan.describe(plan.local),
     }
+    plan = plan.personal()  # the steps as they run on this machine
     # Host commands are shown as host-install runs them for this user (sudo -n when not root).
     executor = Executor(echo=lambda _: None, dry_run=True)
     for m in modes:
@@ -65,4 +70,12 @@ def steps_text(data: dict[str, Any]) -> str:
             lines.append(f"{n:2}. {step['title']}{where}{when}")
             lines += [f"      note: {note}" for note in step["notes"]]
             lines += [f"      + {cmd}" for cmd in step["commands"]]
+    if data["tasks"]:
+        lines.append("\n[setup tasks] (after up, in VS Code on start, host-install --with-db)")
+        lines += [f"{n:2}. {task}" for n, task in enumerate(data["tasks"], start=1)]
+    env = data["env"]
+    lines.append(f"\nenv files, later wins: {', '.join(env['files'])}; then [env] vars "
+                 f"({', '.join(env['vars']) or 'none'}); then DATABASE_URL/PG*")  # fmt: skip
+    if data["local"]:
+        lines += ["", *data["local"]]
     return "\n".join(lines)

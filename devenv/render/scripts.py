@@ -392,7 +392,7 @@ SETUP_TASKS_HEAD = r"""#!/bin/sh
 # and the same way by `devenv up` and `devenv host-install --with-db`: in order, in the
 # workspace, stopping at the first failure (its output is above the failure line).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 n=0
 run_task() {
     n=$((n + 1))

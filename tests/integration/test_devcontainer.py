@@ -38,7 +38,10 @@ from devenv.plan import load_plan
 from tests.integration.conftest import devenv_cli, log
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
-SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "db", "tests")
+SOURCES = (
+    "devenv.toml", "requirements.txt", "pyproject.toml", "alembic.ini", "app", "db", "migrations",
+    "tests",
+)  # fmt: skip
 NAME = "itest-dc"
 PORT = 55442
 USER = "devenvit"

@@ -17,7 +17,10 @@ from tests.integration.conftest_host import (
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
-SOURCES = ("devenv.toml", "requirements.txt", "pyproject.toml", "app", "db", "tests")
+SOURCES = (
+    "devenv.toml", "requirements.txt", "pyproject.toml", "alembic.ini", "app", "db", "migrations",
+    "tests",
+)  # fmt: skip
 
 
 def test_example_tests_pass_after_host_install_with_db(

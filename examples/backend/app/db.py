@@ -34,6 +34,8 @@ class Document(Base):
     body: Mapped[str] = mapped_column(Text)
     embedding: Mapped[Any] = mapped_column(Vector(DIM))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Added by migrations/versions/0001_document_source.py.
+    source: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         # Approximate nearest neighbours by cosine distance (the <=> operator).

@@ -1,5 +1,6 @@
-"""db/init/001-schema.sql (run by devenv when the database is new, from [postgres] init) makes
-the schema app/db.py describes: the same columns and the HNSW index."""
+"""db/init/001-schema.sql (run by devenv when the database is new, from [postgres] init) and the
+migrations (`alembic upgrade head`, a setup task) make the schema app/db.py describes: the same
+columns and the HNSW index."""
 
 from __future__ import annotations
 
@@ -28,5 +29,5 @@ def test_the_seeded_schema_is_the_models(url: str) -> None:
     finally:
         engine.dispose()
     model = [(c.name, "YES" if c.nullable else "NO") for c in Document.__table__.columns]
-    assert [tuple(row) for row in columns] == model, "db/init/001-schema.sql differs from app/db.py"
+    assert [tuple(row) for row in columns] == model, "db/init + migrations differ from app/db.py"
     assert index is not None and "hnsw" in index and "vector_cosine_ops" in index

@@ -1,0 +1,15 @@
+"""Alembic's environment: the database of DATABASE_URL (the password through PGPASSWORD), as
+the app finds it, in the dev container and on a host alike."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from app.db import Base, database_url, make_engine
+
+engine = make_engine(database_url())
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+engine.dispose()
