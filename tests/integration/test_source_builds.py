@@ -4,8 +4,10 @@ Pins with no wheel for Debian 13's Python 3.13 (checked with `pip download --onl
 --python-version 3.13`): asyncpg 0.29.0 and ujson 5.8.0 (both have cp312 wheels, so Ubuntu
 24.04 needs no compiler for them), and psycopg2 2.9.10, which never ships Linux wheels and
 compiles against libpq (pg_config, libpq-fe.h). (cffi 1.16.0 has no cp313 wheel either, but its
-C code predates 3.13's API and fails to compile whatever is installed.) The plans here list no
-system packages: whatever compiles, compiles because the review added it.
+C code predates 3.13's API and fails to compile whatever is installed.) On the default plan
+(Ubuntu 24.04, Python 3.12): psycopg2 2.9.10 and ujson 5.7.0 (no cp312 wheel). Each set builds
+in the image and on a bare host of the release. The plans list no system packages: whatever
+compiles, compiles because the review added it.
 """
 
 from __future__ import annotations
@@ -283,3 +285,45 @@ def test_host_install_adds_the_compiler_and_headers_and_builds(host: Host) -> No
         ["/home/dev/proj/.venv/bin/python", "-c", "import psycopg2, ujson; print(ujson.dumps([2]))"]
     )
     assert code == 0 and out.strip() == "[2]", out
+
+
+@pytest.fixture(scope="module")
+def noble_host(
+    engine: Engine, noble_base: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Host]:
+    root = project(
+        tmp_path_factory.mktemp("srcb") / "noble-host",
+        f'[environment]\nname = "{PREFIX}-noble-host"\n[system]\npackages = []\n'
+        '[python]\nsmoke = ["psycopg2", "ujson"]\n',
+        NOBLE_REQUIREMENTS,
+    )
+    image = build_bare_host(engine, noble_base, tag=f"{PREFIX}/bare-host-noble:latest")
+    box = start_host(engine, image, user="dev", project="/home/dev/proj", docker_socket=False)
+    try:
+        box.put_project(root, box.project, "dev")
+        yield box
+    finally:
+        stop_host(box)
+
+
+def test_on_a_bare_ubuntu_24_04_host_the_default_plan_builds_source_only_pins(
+    noble_host: Host,
+) -> None:
+    code, out = noble_host.devenv("plan", "--mode", "host")
+    assert code == 0, out
+    assert "ujson 5.7.0 has no wheel for CPython 3.12 on x86_64" in out
+    started = time.monotonic()
+    code, out = noble_host.devenv("host-install")
+    log(f"source-build host-install (ubuntu 24.04): {time.monotonic() - started:.0f}s")
+    assert code == 0, out[-3000:]
+    code, out = noble_host.run(
+        [
+            "/home/dev/proj/.venv/bin/python",
+            "-c",
+            "from importlib.metadata import distribution as d; "
+            "print(*(d(n).read_text('WHEEL').split('Tag: ')[1].split()[0] for n in ('psycopg2', "
+            "'ujson')))",
+        ]
+    )
+    assert code == 0, out
+    assert out.split() == ["cp312-cp312-linux_x86_64", "cp312-cp312-linux_x86_64"]
