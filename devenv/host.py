@@ -16,8 +16,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from devenv import build_diagnosis, host_apt, host_db, host_release, host_venv
+from devenv import build_diagnosis, host_apt, host_checks, host_db, host_release, host_venv
 from devenv.distro import EXTENSION_SQL_NAMES
 from devenv.errors import HostError
 from devenv.host_exec import Echo, Executor
@@ -300,13 +301,36 @@ class _Runner:
 
     def _check(self, step: Step) -> tuple[Status, str]:
         py = self._python()
-        self._run_plain(py.steps.get(step.id, step))
+        compiled = py.steps.get(step.id, step)
+        memo = self._check_memo(compiled)
+        if memo is not None and self.pending is None and host_checks.passed_before(*memo):
+            return Status.UNCHANGED, "passed before; nothing installed or removed since"
+        self._run_plain(compiled)
+        if memo is not None:
+            host_checks.remember(*memo)
         checks = [s.id for s in py.steps.values() if s.kind is Kind.CHECK]
         if self.pending is not None and step.id == checks[-1]:
             # A new venv that fails pip check or an import never replaces a working one.
             self._activate(self.pending)
             self.pending = None
         return Status.UNCHANGED, "dry run" if self.options.dry_run else "passed"
+
+    def _check_memo(self, step: Step) -> tuple[Path, str, str] | None:
+        """(venv, step id, fingerprint) for a check of a venv devenv made, not in a dry run. (A
+        new venv is always checked before it is switched to; its passes are recorded.)"""
+        commands = step.commands_for(Mode.HOST)
+        if self.options.dry_run or len(commands) != 1:
+            return None
+        venv = Path(commands[0].argv[0]).parent.parent
+        if host_checks.memo_folder(venv) is None:
+            return None
+        roots = {module.split(".")[0] for module in self.plan.python.smoke}
+        project = self.plan.project_dir
+        if step.id == "smoke-imports" and any(
+            (project / r).exists() or (project / f"{r}.py").exists() for r in roots
+        ):
+            return None  # it imports the project's own code, which can change any time
+        return venv, step.id, host_checks.fingerprint(venv, commands[0].argv)
 
     def _db_setup(self) -> tuple[Status, str]:
         if not self.options.with_db:

@@ -116,7 +116,44 @@ def test_second_run_changes_nothing_and_installs_nothing(
     assert report.ok and report.changed == 0
     ran = [" ".join(c) for c in fake_host.calls()]
     assert not [c for c in ran if "apt-get" in c or "pip install" in c or "-m venv" in c], ran
-    assert [c for c in ran if "pip check" in c]  # checks still run
+    # The checks passed, and nothing was installed or removed since: they are not run again.
+    assert not [c for c in ran if "pip check" in c or "import " in c], ran
+    assert "passed before; nothing installed or removed since" in "\n".join(
+        s.detail for s in report.steps
+    )
+
+
+def test_checks_run_again_once_something_is_installed(
+    project: Path,
+    fake_host: FakeHost,  # noqa: F811
+) -> None:
+    run(project)
+    venv = (project / ".venv").resolve()
+    site = venv / "lib" / "python3.99" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "httpx-0.28.1.dist-info").mkdir()  # what `pip install httpx` in the venv leaves
+    fake_host.forget_calls()
+    report, _ = run(project)
+    assert report.ok and report.changed == 0
+    ran = [" ".join(c) for c in fake_host.calls()]
+    assert [c for c in ran if "pip check" in c] and [c for c in ran if "import " in c], ran
+    fake_host.forget_calls()
+    run(project)
+    assert not [c for c in map(" ".join, fake_host.calls()) if "pip check" in c]
+
+
+def test_an_import_of_the_projects_own_code_always_runs(
+    make_project: MakeProject,
+    fake_host: FakeHost,  # noqa: F811
+) -> None:
+    root = make_project(PLAN.replace('smoke = ["sqlalchemy"]', 'smoke = ["sqlalchemy", "app"]'))
+    (root / "app").mkdir()
+    run(root)
+    fake_host.forget_calls()
+    run(root)
+    ran = [" ".join(c) for c in fake_host.calls()]
+    assert [c for c in ran if "import sqlalchemy, app" in c], ran
+    assert not [c for c in ran if "pip check" in c], ran
 
 
 def test_json_report(project: Path, tmp_path: Path) -> None:
