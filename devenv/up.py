@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import shlex
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from devenv.build import BuildSummary, Progress
 from devenv.compose_runner import Compose, Service, compose_file, volume_name
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from devenv.report import Report
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 APP = "app"
 
 
@@ -118,6 +120,34 @@ def container_runner(compose: Compose, plan: Plan) -> Runner:
     return run
 
 
+class Alongside(Generic[T]):
+    """``work`` in a thread of its own; ``result()`` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._value: T | None = None
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self._value = work()
+            except BaseException as exc:  # handed to the caller by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def result(self) -> T:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
 def up(
     plan: Plan,
     *,
@@ -147,15 +177,23 @@ def up(
     with Engine.connect() as engine:
         base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
         summary = build_images(plan, engine, progress, log=log)
-    compose.up(timeout=timeout)
-    services = compose.services()
-    database = check_database(compose, plan)
-    tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")
-    report: Report | None = None
+    verifying: Alongside[Report] | None = None
     if verify:
         from devenv.verify import verify as run_verify
 
-        report = run_verify(plan, timeout=verify_timeout, log=log)
+        # verify proves the images in containers of its own: it needs nothing of the services,
+        # so it runs while they start.
+        verifying = Alongside(lambda: run_verify(plan, timeout=verify_timeout, log=log))
+    try:
+        compose.up(timeout=timeout)
+        services = compose.services()
+        database = check_database(compose, plan)
+        tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")
+    except BaseException:
+        if verifying is not None:
+            verifying.wait()  # its own cleanup runs; its result no longer matters
+        raise
+    report = verifying.result() if verifying is not None else None
     return UpResult(
         plan=plan,
         generated=generated,

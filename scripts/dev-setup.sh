@@ -36,6 +36,8 @@ missing=()
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 # fakeroot: a user in the docker group without sudo bootstraps bases with it.
 command -v fakeroot >/dev/null 2>&1 || missing+=(fakeroot)
+# Debian's archive keyring: present on Debian; an Ubuntu machine needs it for Debian bases.
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

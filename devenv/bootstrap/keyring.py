@@ -148,6 +148,12 @@ def keyring_for(
             )
         return explicit
     if distro != "ubuntu":
+        if not DEBIAN_KEYRING.is_file():  # an Ubuntu host without Debian's keyring
+            raise KeyringError(
+                f"cannot verify the Debian archive: {DEBIAN_KEYRING} is missing",
+                hint="install debian-archive-keyring (apt-get install debian-archive-keyring), "
+                "or set [environment] keyring",
+            )
         return None
     if UBUNTU_KEYRING.is_file():
         return UBUNTU_KEYRING
