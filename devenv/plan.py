@@ -77,6 +77,9 @@ class Devcontainer:
     extensions: tuple[str, ...]
     workspace: str
     settings: tuple[tuple[str, Any], ...] = ()  # VS Code settings, by name (JSON values)
+    # The app container may use the engine (its socket mounted, the dev user let in,
+    # testcontainers pointed at the host): root on the host for whoever runs code there.
+    engine_access: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,6 +354,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "extensions": (list, ["ms-python.python"], _each(_vscode_extension)),
         "workspace": (str, "/workspace", _absolute_path),
         "settings": (dict, {}, _vscode_settings),
+        "engine_access": (bool, False, lambda v: v),
     },
     "tasks": {
         "setup": (list, [], _each(_task)),
@@ -510,6 +514,7 @@ def plan_from_dict(
             extensions=dc["extensions"],
             workspace=dc["workspace"],
             settings=dc["settings"],
+            engine_access=dc["engine_access"],
         ),
         requirements=requirements,
         tasks=Tasks(setup=values["tasks"]["setup"]),

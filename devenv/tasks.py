@@ -50,7 +50,9 @@ class TasksReport:
         if not self.total:
             return "none ([tasks] setup is empty)"
         done = ", ".join(f"{r.task} ({r.seconds:.1f}s)" for r in self.results if r.code == 0)
-        return f"{sum(r.code == 0 for r in self.results)}/{self.total} ran: {done}"
+        return (
+            f"{sum(r.code == 0 for r in self.results)}/{self.total} ran{': ' if done else ''}{done}"
+        )
 
 
 def render_script(plan: Plan) -> str:

@@ -17,6 +17,8 @@ from devenv.plan import Plan
 from devenv.steps import DB_DATA
 
 ENV_FILE = ".devenv/db.env"
+ENGINE_SOCKET = "/var/run/docker.sock"
+ENGINE_SCRIPT = "docker/engine-access.sh"
 LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
 LABEL = "dev.devenv.project"
 NO_LOCAL = "# No devenv.local.toml overrides: `devenv generate` writes them here.\nservices: {}\n"
@@ -38,7 +40,7 @@ def compose_data(plan: Plan) -> dict[str, Any]:
     name = plan.environment.name
     env_file = [{"path": ENV_FILE, "required": False}]
     build = {"context": ".", "dockerfile": "docker/Dockerfile"}
-    return {
+    data: dict[str, Any] = {
         "name": name,
         "services": {
             "app": {
@@ -104,6 +106,26 @@ def compose_data(plan: Plan) -> dict[str, Any]:
         },
         "volumes": {"db-data": {"labels": {LABEL: name}}},
     }
+    if plan.devcontainer.engine_access:
+        _engine_access(plan, data["services"]["app"])
+    return data
+
+
+def _engine_access(plan: Plan, app: dict[str, Any]) -> None:
+    """[devcontainer] engine_access: the engine's socket in the app container; the container
+    starts as root only to put the dev user in the socket's group (docker/engine-access.sh),
+    then every command (compose exec, VS Code) runs as the dev user. Containers the user's
+    tests start are the app's siblings: testcontainers reaches their published ports
+    through the host's gateway."""
+    workspace = plan.devcontainer.workspace
+    app["user"] = "root"
+    app["command"] = ["sh", f"{workspace}/{ENGINE_SCRIPT}", plan.environment.user]
+    app["volumes"] = [*app["volumes"], f"{ENGINE_SOCKET}:{ENGINE_SOCKET}"]
+    app["environment"] = {
+        **app["environment"],
+        "TESTCONTAINERS_HOST_OVERRIDE": "host.docker.internal",
+    }
+    app["extra_hosts"] = ["host.docker.internal:host-gateway"]
 
 
 class _Dumper(yaml.SafeDumper):

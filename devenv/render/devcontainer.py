@@ -22,7 +22,8 @@ def devcontainer_data(plan: Plan) -> dict[str, Any]:
         # Creates the git-ignored database password file before compose reads it.
         "initializeCommand": ["sh", "docker/init-env.sh"],
         "remoteUser": plan.environment.user,
-        "containerUser": plan.environment.user,
+        # With engine_access the container starts as root (see docker/engine-access.sh).
+        "containerUser": "root" if plan.devcontainer.engine_access else plan.environment.user,
         # Files made inside belong to the host user (the image's user starts at UID 1000).
         "updateRemoteUserUID": True,
         "forwardPorts": list(plan.devcontainer.forward_ports),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from devenv.lock import LOCK_FILE
 from devenv.plan import Plan
 from devenv.render import scripts
-from devenv.render.compose import render_compose
+from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.header import with_header
@@ -68,4 +68,5 @@ def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
         GeneratedFile(path=COMPOSE, content=with_header(render_compose(plan))),
         GeneratedFile(path=DEVCONTAINER, content=with_header(render_devcontainer(plan), "//")),
         *([sh(SETUP_TASKS, render_script(plan))] if plan.tasks.setup else []),
+        *([sh(ENGINE_SCRIPT, scripts.ENGINE_ACCESS)] if plan.devcontainer.engine_access else []),
     )

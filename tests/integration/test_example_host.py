@@ -1,6 +1,7 @@
 """The example backend (the default plan) on a bare Ubuntu 24.04 host: `devenv host-install
---with-db`, then its own tests against the local PostgreSQL + pgvector that host-install made
-(no Docker inside)."""
+--with-db` (which runs its Alembic migration, a setup task), then its own tests through `devenv
+run -- pytest` against the local PostgreSQL + pgvector that host-install made (no Docker
+inside)."""
 
 from __future__ import annotations
 
@@ -45,22 +46,12 @@ def test_example_tests_pass_after_host_install_with_db(
         assert re.search(r"Init scripts of \[postgres\] init .* changed", out), out[-4000:]
         urls = re.findall(r"^DATABASE_URL=(\S+)$", out, re.M)
         assert urls, out[-2000:]
+        # [tasks] setup: the Alembic migration ran on the new database, in the new venv.
+        assert re.search(r"Setup tasks of \[tasks\] setup \(1\) \.\.\. changed \(1/1 ran: "
+                         r"alembic upgrade head \(\d+\.\ds\)\)", out), out[-4000:]  # fmt: skip
 
-        code, out = box.run(
-            [
-                "env",
-                "-C",
-                box.project,
-                f"DATABASE_URL={urls[-1]}",
-                ".venv/bin/python",
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "tests",
-            ]
-        )
+        # As the README says: `devenv run -- pytest`, here on the host (no engine inside).
+        code, out = box.devenv("run", "--", "pytest", "-q")
         assert code == 0, out[-4000:]
         assert re.search(r"\d+ passed", out), out
     finally:

@@ -376,3 +376,25 @@ def test_run_on_the_host_without_a_venv_says_how_to_make_one(make_project: MakeP
     result = CliRunner().invoke(cli, ["-C", str(root), "run", "--host", "--", "true"])
     assert result.exit_code == 1
     assert "there is no host venv yet" in result.output and "devenv host-install" in result.output
+
+
+def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
+    make_project: MakeProject,
+) -> None:
+    off = load_plan(make_project(name="off"))
+    app = compose_data(off)["services"]["app"]
+    assert "user" not in app and not [v for v in app["volumes"] if "docker.sock" in v]
+    assert "docker/engine-access.sh" not in {f.path for f in render_all(off)}
+    on = load_plan(make_project("[devcontainer]\nengine_access = true\n", name="on"))
+    app = compose_data(on)["services"]["app"]
+    assert "/var/run/docker.sock:/var/run/docker.sock" in app["volumes"]
+    assert app["user"] == "root" and app["command"] == [
+        "sh",
+        "/workspace/docker/engine-access.sh",
+        "dev",
+    ]
+    assert app["environment"]["TESTCONTAINERS_HOST_OVERRIDE"] == "host.docker.internal"
+    assert app["extra_hosts"] == ["host.docker.internal:host-gateway"]
+    dc = devcontainer_data(on)
+    assert dc["containerUser"] == "root" and dc["remoteUser"] == "dev"
+    assert "docker/engine-access.sh" in {f.path for f in render_all(on)}

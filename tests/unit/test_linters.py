@@ -27,7 +27,7 @@ PLANS = {
     # Setup tasks (a script of quoted argv), env files and vars, VS Code settings.
     "day-two": "[tasks]\nsetup=['alembic upgrade head', \"python -c 'print(\\\"a b\\\")'\", "
     "\"echo '*' \\\"it's\\\"\"]\n[env]\nfiles=['.env.shared']\nvars={A='b c'}\n"
-    "[devcontainer]\nsettings={'editor.tabSize'=4}\n",
+    "[devcontainer]\nsettings={'editor.tabSize'=4}\nengine_access=true\n",
 }
 
 
@@ -74,7 +74,8 @@ def test_shellcheck(generated: Path, tmp_path: Path) -> None:
     host's init-script runner, bash like the official postgres image's (see their headers)."""
     docker = generated / "docker"
     scripts = sorted(docker.glob("*.sh"))
-    assert len(scripts) == (4 if (docker / "setup-tasks.sh").exists() else 3)
+    optional = ("setup-tasks.sh", "engine-access.sh")
+    assert len(scripts) == 3 + sum((docker / name).exists() for name in optional)
     bash = {p.name for p in scripts if p.read_text().startswith("#!/usr/bin/env bash\n")}
     assert bash == {"db-entrypoint.sh"}
     host_init = tmp_path / "host-db-init.sh"
