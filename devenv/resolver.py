@@ -200,6 +200,10 @@ def _run_uv(roots: tuple[Path, ...], target: Target) -> str:
             "compile",
             "--quiet",
             "--no-python-downloads",  # the target need not exist here: resolve by its tags
+            # devenv's own interpreter for anything uv runs (an sdist's metadata hook), so it
+            # never goes looking for one on PATH
+            "--python",
+            sys.executable,
             "--format",
             "pylock.toml",
             "--python-version",
