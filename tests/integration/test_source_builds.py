@@ -13,6 +13,7 @@ compiles, compiles because the review added it.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -21,10 +22,11 @@ from typing import Any
 
 import pytest
 
+from devenv import native
 from devenv.base import ensure_base
 from devenv.build import Progress, TargetResult, read_stream
 from devenv.distro import RELEASES
-from devenv.engine import Engine
+from devenv.engine import Engine, run_in_image
 from devenv.errors import BuildError
 from tests.integration.conftest import RunContainer, devenv_cli, log
 from tests.integration.conftest_host import LABELS, Host, build_bare_host, start_host, stop_host
@@ -115,6 +117,26 @@ def test_with_the_index_unreachable_the_table_decides_and_says_so(tmp_path: Path
     # Generating works offline too, and says the same in the Dockerfile.
     assert devenv_cli("-C", str(root), "generate", env=env).returncode == 0
     assert "reviewed from devenv's table only" in (root / "docker" / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize(
+    ("base", "codename"), [("debian:trixie", "trixie"), ("ubuntu:24.04", "noble")]
+)
+def test_every_package_the_table_names_is_in_the_release_archive(
+    engine: Engine, trixie_base: str, noble_base: str, base: str, codename: str
+) -> None:
+    """The table is data about real archives: ask them (apt-cache policy in the base)."""
+    names = sorted(
+        {p for name in native.NATIVE for p in native.build_needs(name, codename)}
+        | {native.apt_name(p, codename) for p in native.MISSING_HEADERS.values()}
+        | {native.apt_name(p, codename) for _, _, p in native.MISSING_TOOLS}
+    )
+    script = 'apt-get update -qq >/dev/null && apt-cache policy "$@"'
+    code, out, err = run_in_image(engine, base, ["sh", "-c", script, "sh", *names], network=True)
+    assert code == 0, err
+    candidates = dict(re.findall(r"^(\S+):\n(?:\s+Installed: .*\n)?\s+Candidate: (\S+)", out, re.M))
+    missing = [n for n in names if candidates.get(n, "(none)") == "(none)"]
+    assert not missing, f"{base} has no candidate for {missing}"
 
 
 @pytest.fixture(scope="module")
