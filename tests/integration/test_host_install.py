@@ -8,6 +8,8 @@ life of a project in order: dry run, first run, second run, --with-db, parity wi
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from collections.abc import Iterator
 
@@ -156,6 +158,76 @@ def test_a_failed_update_keeps_the_working_venv(host: Host) -> None:
     code, out = host.devenv("host-install", "--json", "/tmp/restored.json")
     assert code == 0, out[-3000:]
     assert report(host, "/tmp/restored.json")["changed"] == 0
+
+
+# Finds the requirements install (pip, started by host-install) and signals its process
+# group, as a terminal's Ctrl-C or a CI timeout would; prints nothing until pip runs.
+SIGNAL_PIP = """\
+import os, sys, time
+sig = int(sys.argv[1])
+deadline = time.monotonic() + 300
+while time.monotonic() < deadline:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+        except OSError:
+            continue
+        if b"pip" in argv and b"install" in argv and b"-r" in argv:
+            time.sleep(1)
+            os.killpg(os.getpgid(int(pid)), sig)
+            sys.exit(print("signalled", pid) or 0)
+    time.sleep(0.2)
+sys.exit("pip install never started")
+"""
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill-9", "ctrl-c", "sigterm"]
+)
+def test_a_signal_mid_install_keeps_the_working_venv_and_the_next_run_repairs(
+    host: Host, sig: signal.Signals
+) -> None:
+    """kill -9, Ctrl-C or SIGTERM while pip installs a changed requirements set: Ctrl-C and
+    SIGTERM end with 130; the venv in use still imports; the next run completes the change."""
+    requirements = f"{host.project}/requirements.txt"
+    original = host.read(requirements)
+    _, before = host.run(["readlink", f"{host.project}/.venv"])
+    # A package of its own per case: a set an earlier case installed would be reused, not built.
+    extra = {signal.SIGKILL: "six==1.17.0", signal.SIGINT: "idna==3.10"}.get(sig, "zipp==3.21.0")
+    write(host, requirements, f"{original}{extra}\n")
+    result: dict[str, tuple[int, str]] = {}
+    # setsid -w: host-install leads its own process group, and its exit status comes back.
+    runner = threading.Thread(
+        target=lambda: result.update(
+            run=host.run(["setsid", "-w", "devenv", "-C", host.project, "host-install"])
+        ),
+    )
+    runner.start()
+    try:
+        code, out = host.run(["python3", "-c", SIGNAL_PIP, str(int(sig))], user="root")
+        assert code == 0, out
+    finally:
+        runner.join(timeout=600)
+    code, out = result["run"]
+    if sig is signal.SIGKILL:
+        assert code == 128 + signal.SIGKILL, out[-2000:]
+    else:
+        assert code == 130, out[-2000:]
+        assert "devenv: interrupted" in out
+        assert "Traceback" not in out
+    assert host.run(["readlink", f"{host.project}/.venv"])[1] == before
+    code, out = host.run([f"{host.project}/.venv/bin/python", "-c", SMOKE])
+    assert code == 0, out
+
+    code, out = host.devenv("host-install")  # the next run repairs: it completes the change
+    assert code == 0, out[-3000:]
+    code, after = host.run(["readlink", f"{host.project}/.venv"])
+    assert after != before
+    module = extra.split("==")[0]
+    assert host.run([f"{host.project}/.venv/bin/python", "-c", f"import {module}"])[0] == 0
+    write(host, requirements, original)
+    code, out = host.devenv("host-install")
+    assert code == 0, out[-3000:]
 
 
 def test_with_db_gets_a_vector_query_through(host: Host) -> None:
