@@ -42,6 +42,7 @@ SOURCES = (
     "devenv.toml", "requirements.txt", "pyproject.toml", "alembic.ini", "app", "db", "migrations",
     "tests",
 )  # fmt: skip
+LOCAL = '[devcontainer]\nextensions = ["vscodevim.vim"]\nsettings = { "editor.fontSize" = 17 }\n'
 NAME = "itest-dc"
 PORT = 55442
 USER = "devenvit"
@@ -175,6 +176,8 @@ def workspace(host_user: HostUser, noble_base: str) -> Iterator[Path]:
         text = re.sub(r"(?m)^host_port = \d+", f"host_port = {PORT}", text)
         plan.write_text(text)
         assert load_plan(root).environment.name == NAME
+        # This machine's own VS Code part (devenv.local.toml): never in the committed files.
+        (root / "devenv.local.toml").write_text(LOCAL)
         generated = devenv_cli("-C", str(root), "generate")
         assert generated.returncode == 0, generated.stderr
         if host_user.created:
@@ -299,3 +302,24 @@ def test_the_example_backends_tests_pass_inside(
     assert tested.returncode == 0, out
     passed = re.search(r"(\d+) passed", tested.stdout)
     assert passed and int(passed.group(1)) >= 10 and "failed" not in tested.stdout, out
+
+
+def test_vscode_ran_the_setup_tasks_and_merged_the_local_overrides(
+    container: Mapping[str, Any], host_user: HostUser, workspace: Path
+) -> None:
+    """postStartCommand ran [tasks] setup (the example's migration), and the CLI merged
+    devenv.local.toml's extension and setting (the devcontainer.metadata label)."""
+    code = (
+        "import os, psycopg; c = psycopg.connect(os.environ['DATABASE_URL']); "
+        "print(c.execute('SELECT version_num FROM alembic_version').fetchone()[0])"
+    )
+    migrated = dc_exec(host_user, workspace, "python", "-c", code)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr[-3000:]
+    assert migrated.stdout.split()[-1] == "0001"
+    argv = [devcontainer_cli(), "read-configuration", "--workspace-folder", str(workspace),
+            "--include-merged-configuration"]  # fmt: skip
+    merged = as_user(host_user, argv, cwd=workspace)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    configuration = json.dumps(last_json(merged.stdout).get("mergedConfiguration", {}))
+    assert "vscodevim.vim" in configuration and '"editor.fontSize": 17' in configuration
+    assert "ms-python.python" in configuration  # the team's, still there

@@ -4,6 +4,7 @@ run -- pytest` in the app container. Its own name and port; removed at the end."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -46,6 +47,9 @@ def example(noble_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     text = re.sub(r"(?m)^host_port = \d+", f"host_port = {PORT}", text)
     assert NAME in text and str(PORT) in text
     plan.write_text(text)
+    if os.geteuid() == 0:  # the checkout belongs to the image's user, as a developer's is theirs
+        for path in (root, *root.rglob("*")):
+            os.chown(path, 1000, 1000, follow_symlinks=False)
     try:
         yield root
     finally:
