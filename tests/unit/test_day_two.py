@@ -398,3 +398,25 @@ def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
     dc = devcontainer_data(on)
     assert dc["containerUser"] == "root" and dc["remoteUser"] == "dev"
     assert "docker/engine-access.sh" in {f.path for f in render_all(on)}
+
+
+def test_values_of_env_files_never_reach_the_docker_argv(make_project: MakeProject) -> None:
+    """`devenv run` in the container names the variables (`-e NAME`); their values travel in
+    the docker process's environment, which `ps` does not show."""
+    from devenv.compose_runner import Compose
+    from devenv.run import container_argv
+
+    root = make_project()
+    (root / ".env").write_text("API_TOKEN=very-secret-value\n")
+    plan = load_plan(root)
+    env = envfiles.layered(root, plan.env.files, plan.env.vars)
+    compose = Compose(plan, log=lambda _: None, docker="/usr/bin/docker")
+    argv = container_argv(compose, plan, ["pytest", "-q"], sorted(env), "/tmp/x.pid", tty=False)
+    assert "very-secret-value" not in " ".join(argv)
+    at = argv.index("exec")
+    assert argv[at:] == [
+        "exec", "-T", "--user", "dev", "--workdir", "/workspace", "-e", "API_TOKEN", "app",
+        "sh", "-c", 'echo $$ > "$0" && exec "$@"', "/tmp/x.pid", "pytest", "-q",
+    ]  # fmt: skip
+    tty = container_argv(compose, plan, ["bash"], [], "/tmp/x.pid", tty=True)
+    assert "-T" not in tty
