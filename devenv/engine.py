@@ -397,6 +397,17 @@ class Engine:
                     self.api.remove_container(container, force=True)
         return str(reply["Id"])
 
+    def volume_exists(self, name: str) -> bool:
+        docker = _docker()
+
+        try:
+            self.api.inspect_volume(name)
+        except docker.errors.NotFound:
+            return False
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"inspecting volume {name}", exc) from exc
+        return True
+
     def tag_image(self, image_id: str, ref: str) -> bool:
         """Give image ``image_id`` the name ``ref``; False if it already had it."""
         docker = _docker()

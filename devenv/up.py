@@ -9,6 +9,7 @@ the database volume stays unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import threading
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from devenv.build import BuildSummary, Progress
 from devenv.compose_runner import Compose, Service, compose_file, volume_name
 from devenv.distro import EXTENSION_SQL_NAMES
-from devenv.errors import ComposeError
+from devenv.errors import ComposeError, DevenvError
 from devenv.plan import Plan
 from devenv.render.compose import compose_data
 from devenv.steps import DEV_UID
@@ -177,6 +178,8 @@ def up(
     with Engine.connect() as engine:
         base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
         summary = build_images(plan, engine, progress, log=log)
+        had_volume = engine.volume_exists(volume_name(plan))
+    were_running = bool(compose.services())
     verifying: Alongside[Report] | None = None
     if verify:
         from devenv.verify import verify as run_verify
@@ -189,11 +192,17 @@ def up(
         services = compose.services()
         database = check_database(compose, plan)
         tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")
-    except BaseException:
+        report = verifying.result() if verifying is not None else None
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) and not were_running:
+            # Ctrl-C (or SIGTERM) while starting: take down what this run started, and the
+            # database volume only if this run made it.
+            log("interrupted: stopping the services this run started")
+            with contextlib.suppress(DevenvError):
+                compose.down(volumes=not had_volume)
         if verifying is not None:
             verifying.wait()  # its own cleanup runs; its result no longer matters
         raise
-    report = verifying.result() if verifying is not None else None
     return UpResult(
         plan=plan,
         generated=generated,

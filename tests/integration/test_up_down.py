@@ -7,8 +7,12 @@ Whatever happens, its containers, network and volume are removed at the end.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,3 +104,33 @@ def test_down_leaves_no_container_and_keeps_the_volume_unless_asked(project: Pat
     gone = devenv_cli("-C", str(project), "down", "--volumes", timeout=300)
     assert gone.returncode == 0, gone.stderr[-4000:]
     assert not volume_exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_up_leaves_no_service_and_no_new_volume(
+    project: Path, sig: signal.Signals
+) -> None:
+    compose("down", "--volumes", "--remove-orphans")
+    assert not volume_exists()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devenv", "-C", str(project), "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: the signal reaches it as a terminal's would
+    )
+    try:
+        deadline = time.monotonic() + 600
+        while not services():  # interrupt once compose has started something
+            assert process.poll() is None, process.communicate()[0].decode()[-3000:]
+            assert time.monotonic() < deadline, "up never started a service"
+            time.sleep(0.5)
+        os.killpg(process.pid, sig)
+        output = process.communicate(timeout=300)[0].decode("utf-8", "replace")
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, output[-3000:]
+    assert "Traceback" not in output
+    assert services() == (), output[-3000:]
+    assert not volume_exists(), "the volume this run made must go with it"
