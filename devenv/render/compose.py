@@ -21,6 +21,17 @@ ENGINE_SOCKET = "/var/run/docker.sock"
 ENGINE_SCRIPT = "docker/engine-access.sh"
 LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
 LABEL = "dev.devenv.project"
+# The devcontainer.json keys the Dev Containers CLI keeps in image metadata.
+METADATA_KEYS = frozenset(
+    {
+        "onCreateCommand", "updateContentCommand", "postCreateCommand", "postStartCommand",
+        "postAttachCommand", "waitFor", "customizations", "mounts", "containerEnv",
+        "containerUser", "init", "privileged", "capAdd", "securityOpt", "remoteUser",
+        "userEnvProbe", "remoteEnv", "overrideCommand", "portsAttributes",
+        "otherPortsAttributes", "forwardPorts", "shutdownAction", "updateRemoteUserUID",
+        "hostRequirements",
+    }
+)  # fmt: skip
 NO_LOCAL = "# No devenv.local.toml overrides: `devenv generate` writes them here.\nservices: {}\n"
 
 
@@ -160,8 +171,13 @@ def render_local_compose(plan: Plan) -> str:
     if vscode:
         metadata["customizations"] = {"vscode": vscode}
     if metadata:
-        # The Dev Containers CLI merges this label's configuration into devcontainer.json's.
-        label = json.dumps([metadata], sort_keys=True)
+        # The Dev Containers CLI reads a container's devcontainer.metadata label as the whole
+        # list of configuration entries (it bakes devcontainer.json's own entry into the image's
+        # label, which a container label replaces), so the team's entry comes first, then ours.
+        from devenv.render.devcontainer import devcontainer_data
+
+        team = {k: v for k, v in devcontainer_data(plan).items() if k in METADATA_KEYS}
+        label = json.dumps([team, metadata], sort_keys=True)
         services["app"] = {"labels": {"devcontainer.metadata": label}}
     head = f"# From {local.path.name} (this machine only): `devenv generate` rewrites it.\n"
     return head + yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False, width=100)

@@ -279,8 +279,13 @@ def test_local_overrides_merge_over_the_plan_and_never_change_committed_files(
     local = yaml.load(render_local_compose(plan).replace("!override", ""), Loader=yaml.SafeLoader)
     assert local["services"]["db"]["ports"] == ["127.0.0.1:56499:5432"]
     assert "!override" in render_local_compose(plan)  # replaces the port, not adds one
-    metadata = json.loads(local["services"]["app"]["labels"]["devcontainer.metadata"])
-    assert metadata == [
+    team, metadata = json.loads(local["services"]["app"]["labels"]["devcontainer.metadata"])
+    # The CLI takes a container's label as the whole list: the team's entry stays in it.
+    assert team["remoteUser"] == "dev" and team["customizations"]["vscode"]["extensions"] == [
+        "ms-python.python"
+    ]
+    assert "dockerComposeFile" not in team
+    assert [metadata] == [
         {
             "customizations": {
                 "vscode": {
