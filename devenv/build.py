@@ -47,6 +47,12 @@ _UNSERVED = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
 _UNLOCATED = re.compile(
     r"E: (?:Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate)"
 )
+# What apt, pip and uv say when there is no network; one such line makes the hint about it.
+_OFFLINE = re.compile(
+    r"Temporary failure resolving|Could not resolve|Network is unreachable|"
+    r"Connection (timed out|refused)|Failed to establish a new connection|"
+    r"Max retries exceeded|No route to host|Name or service not known|dns error"
+)
 _STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NOISE = ("Removing intermediate container", "Successfully tagged ")
@@ -110,11 +116,15 @@ def read_stream(
                 if current
                 else "before the first step"
             )
-            hint = (
-                "run `devenv base` to bootstrap it without a registry"
-                if current and current.instruction.startswith("FROM ")
-                else "fix the step (or the plan it came from) and build again"
-            )
+            if current and current.instruction.startswith("FROM "):
+                hint = "run `devenv base` to bootstrap it without a registry"
+            elif any(_OFFLINE.search(line) for line in step_lines):
+                hint = (
+                    "the step could not reach the network (see its output above): check the "
+                    "connection, a proxy (HTTP(S)_PROXY) or the host's DNS, then build again"
+                )
+            else:
+                hint = "fix the step (or the plan it came from) and build again"
             raise (
                 unserved_pin(tail)
                 or unlocated_package(tail, stage, target)

@@ -88,3 +88,20 @@ def test_each_image_gets_the_shared_stage_and_its_own() -> None:
         "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\nFROM base AS db\nRUN b\n\n"
     )
     assert stage_dockerfile(text, "base") == "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\n"
+
+
+def test_a_step_without_network_says_so() -> None:
+    error = failure(
+        stream(
+            *HEAD[:2],
+            "Step 5/9 : FROM base AS dev",
+            "Step 6/9 : RUN /opt/venv/bin/python -m pip install -r r.txt",
+            "WARNING: Retrying after connection broken by 'NewConnectionError(\"Failed to "
+            "establish a new connection: [Errno -3] Temporary failure in name resolution\")'",
+            "ERROR: Could not find a version that satisfies the requirement fastapi",
+            error="The command returned a non-zero code: 1",
+        )
+    )
+    assert error.hint is not None and "could not reach the network" in error.hint
+    plain = failure(stream(*HEAD[:2], "Step 3/9 : RUN false", error="code: 1"))
+    assert plain.hint == "fix the step (or the plan it came from) and build again"
