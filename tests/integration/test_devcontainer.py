@@ -99,7 +99,11 @@ def host_user() -> Iterator[HostUser]:
         pwd.getpwnam(USER)
         remove_user(USER)  # left by a run that was killed
     except KeyError:
-        pass
+        try:
+            grp.getgrnam(USER)
+            run(["groupdel", USER])  # a killed run's group without its user
+        except KeyError:
+            pass
     number = free_id(FIRST_UID)
     made = run(["groupadd", "--gid", str(number), USER])
     assert made.returncode == 0, made.stderr
