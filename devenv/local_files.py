@@ -12,7 +12,13 @@ from pathlib import Path
 
 from devenv.local_plan import LOCAL_FILE
 from devenv.plan import Plan
-from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE, render_local_compose
+from devenv.render.compose import (
+    ENV_FILE,
+    LOCAL_COMPOSE,
+    LOCAL_DOCKERFILE,
+    render_local_compose,
+    render_local_dockerfile,
+)
 from devenv.render.files import TMP_SUFFIX
 from devenv.steps import CERTS_DIR
 
@@ -72,10 +78,21 @@ def write_local_compose(plan: Plan) -> bool:
     True when it changed."""
     from devenv.output import atomic_write
 
-    path = plan.project_dir / LOCAL_COMPOSE
-    content = render_local_compose(plan)
-    if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == content:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, content.encode())
-    return True
+    changed = False
+    dockerfile = render_local_dockerfile(plan)
+    for rel, content in (
+        (LOCAL_COMPOSE, render_local_compose(plan)),
+        (LOCAL_DOCKERFILE, dockerfile),
+    ):
+        path = plan.project_dir / rel
+        if content is None:
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+                changed = True
+            continue
+        if path.is_file() and not path.is_symlink() and path.read_text(encoding="utf-8") == content:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, content.encode())
+        changed = True
+    return changed

@@ -5,8 +5,9 @@ Only what is personal may be set, each validated exactly as the plan validates i
   [devcontainer] forward_ports   added to the plan's
   [devcontainer] extensions      added to the plan's
   [devcontainer] settings        merged over the plan's (a key here wins)
-  [system] packages              added to the plan's by host-install (the images stay the
-                                 team's: put container-only tools in the plan)
+  [system] packages              added to the plan's: host-install installs them; the app
+                                 container runs an image of this machine's own, the team's dev
+                                 stage plus them (.devenv/Dockerfile.local)
 The committed files (compose.yaml, devcontainer.json, the Dockerfile) never depend on it;
 devenv passes the overrides to compose and VS Code through .devenv/compose.local.yaml.
 """

@@ -29,6 +29,7 @@ from devenv.steps import DEV_UID
 from devenv.tasks import Runner, TasksReport, run_tasks
 
 if TYPE_CHECKING:
+    from devenv.engine import Engine
     from devenv.report import Report
 
 Log = Callable[[str], None]
@@ -149,6 +150,39 @@ class Alongside(Generic[T]):
         return self._value
 
 
+def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
+    """devenv.local.toml's [system] packages: the app's own image, the team's dev stage (from
+    the cache just built) plus them, as compose builds it for VS Code."""
+    from devenv.build import proxy_build_args
+    from devenv.errors import BuildError
+    from devenv.render.compose import LOCAL_DOCKERFILE, LOCAL_STAGE, local_image
+
+    if plan.local is None or not plan.local.packages:
+        return
+    log(f"building {local_image(plan)} (+ {', '.join(plan.local.packages)} from devenv.local.toml)")
+    stream = engine.build(
+        path=plan.project_dir,
+        dockerfile=str(plan.project_dir / LOCAL_DOCKERFILE),
+        target=LOCAL_STAGE,
+        tag=local_image(plan),
+        labels={"dev.devenv.project": plan.environment.name},
+        buildargs=proxy_build_args(os.environ),
+        nocache=False,
+    )
+    tail: list[str] = []
+    for message in stream:
+        if "error" in message:
+            raise BuildError(
+                f"building {local_image(plan)} failed: {str(message['error']).strip()}",
+                hint="check the [system] packages of devenv.local.toml (apt must know them)",
+                details="\n".join(tail[-20:]),
+            )
+        text = str(message.get("stream", "")).rstrip()
+        if text:
+            tail.append(text)
+            log(f"  {text}")
+
+
 def up(
     plan: Plan,
     *,
@@ -178,6 +212,7 @@ def up(
     with Engine.connect() as engine:
         base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
         summary = build_images(plan, engine, progress, log=log)
+        build_local_image(plan, engine, log)
         had_volume = engine.volume_exists(volume_name(plan))
     were_running = bool(compose.services())
     verifying: Alongside[Report] | None = None

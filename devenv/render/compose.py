@@ -20,6 +20,8 @@ ENV_FILE = ".devenv/db.env"
 ENGINE_SOCKET = "/var/run/docker.sock"
 ENGINE_SCRIPT = "docker/engine-access.sh"
 LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
+LOCAL_DOCKERFILE = ".devenv/Dockerfile.local"  # the team's Dockerfile + this machine's packages
+LOCAL_STAGE = "local"
 LABEL = "dev.devenv.project"
 # The devcontainer.json keys the Dev Containers CLI keeps in image metadata.
 METADATA_KEYS = frozenset(
@@ -157,6 +159,13 @@ def render_local_compose(plan: Plan) -> str:
     if local is None:
         return NO_LOCAL
     services: dict[str, Any] = {}
+    if local.packages:
+        # The app runs an image of its own: the team's dev stage plus this machine's packages,
+        # built by `devenv up` and by VS Code (compose) from .devenv/Dockerfile.local.
+        services["app"] = {
+            "build": {"context": ".", "dockerfile": LOCAL_DOCKERFILE, "target": LOCAL_STAGE},
+            "image": local_image(plan),
+        }
     if local.host_port is not None:
         ports = [f"127.0.0.1:{local.host_port}:5432"]
         services["db"] = {"ports": _Override(ports)}
@@ -178,7 +187,7 @@ def render_local_compose(plan: Plan) -> str:
 
         team = {k: v for k, v in devcontainer_data(plan).items() if k in METADATA_KEYS}
         label = json.dumps([team, metadata], sort_keys=True)
-        services["app"] = {"labels": {"devcontainer.metadata": label}}
+        services.setdefault("app", {})["labels"] = {"devcontainer.metadata": label}
     head = f"# From {local.path.name} (this machine only): `devenv generate` rewrites it.\n"
     return head + yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False, width=100)
 
@@ -190,3 +199,29 @@ class _Override(list[Any]):
 _Dumper.add_representer(
     _Override, lambda dumper, data: dumper.represent_sequence("!override", list(data))
 )
+
+
+def local_image(plan: Plan) -> str:
+    return f"devenv/{plan.environment.name}-dev-local:latest"
+
+
+def render_local_dockerfile(plan: Plan) -> str | None:
+    """The team's Dockerfile and a last stage with devenv.local.toml's [system] packages, or
+    None without any (the app then runs the team's dev image)."""
+    from devenv.render.dockerfile import render_dockerfile
+
+    if plan.local is None or not plan.local.packages:
+        return None
+    user = plan.environment.user
+    install = " ".join(plan.local.packages)  # each a validated Debian package spec
+    return (
+        f"# From {plan.local.path.name} (this machine only): `devenv generate` rewrites it.\n"
+        + render_dockerfile(plan)
+        + f"\nFROM dev AS {LOCAL_STAGE}\nUSER root\n"
+        "# hadolint ignore=DL3008\n"
+        "RUN apt-get -o DPkg::Lock::Timeout=120 update \\\n"
+        " && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y "
+        f"--no-install-recommends {install} \\\n"
+        " && find /var/lib/apt/lists -type f -delete\n"
+        f"USER {user}\n"
+    )

@@ -314,6 +314,7 @@ def test_local_overrides_move_the_port_and_leave_the_committed_files_alone(proje
     }
     (project / "devenv.local.toml").write_text(
         f"[postgres]\nhost_port = {LOCAL_PORT}\n[devcontainer]\nextensions = ['vscodevim.vim']\n"
+        "[system]\npackages = ['jq']\n"
     )
     try:
         up = devenv(project, "up", "--no-verify")
@@ -326,6 +327,13 @@ def test_local_overrides_move_the_port_and_leave_the_committed_files_alone(proje
              f"{NAME}-app-1"], capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert "vscodevim.vim" in inspect.stdout, inspect.stdout + inspect.stderr
+        # This machine's extra package is in the app container (its own image), not the team's.
+        jq = devenv(project, "run", "--", "jq", "--version")
+        assert jq.returncode == 0 and jq.stdout.startswith("jq-"), jq.stdout + jq.stderr
+        team = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh",
+                               f"devenv/{NAME}-dev:latest", "-c", "command -v jq"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert team.returncode != 0
         assert {p: (project / p).read_text() for p in committed} == committed
         assert devenv(project, "generate", "--check").returncode == 0
     finally:
@@ -333,6 +341,9 @@ def test_local_overrides_move_the_port_and_leave_the_committed_files_alone(proje
     back = devenv(project, "up", "--no-verify", "--quiet")
     assert back.returncode == 0, back.stderr[-3000:]
     assert db_port() == f"127.0.0.1:{PORT}"
+    assert devenv(project, "run", "--", "jq", "--version").returncode == 127
+    subprocess.run(["docker", "image", "rm", f"devenv/{NAME}-dev-local:latest"],
+                   capture_output=True, check=False)  # fmt: skip
 
 
 # -- the host: a bare Debian 13 machine, no Docker inside ------------------------------------

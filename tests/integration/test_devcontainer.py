@@ -42,7 +42,10 @@ SOURCES = (
     "devenv.toml", "requirements.txt", "pyproject.toml", "alembic.ini", "app", "db", "migrations",
     "tests",
 )  # fmt: skip
-LOCAL = '[devcontainer]\nextensions = ["vscodevim.vim"]\nsettings = { "editor.fontSize" = 17 }\n'
+LOCAL = (
+    '[devcontainer]\nextensions = ["vscodevim.vim"]\nsettings = { "editor.fontSize" = 17 }\n'
+    '[system]\npackages = ["jq"]\n'  # compose builds this machine's app image
+)
 NAME = "itest-dc"
 PORT = 55442
 USER = "devenvit"
@@ -327,3 +330,5 @@ def test_vscode_ran_the_setup_tasks_and_merged_the_local_overrides(
     configuration = json.dumps(last_json(merged.stdout).get("mergedConfiguration", {}))
     assert "vscodevim.vim" in configuration and '"editor.fontSize": 17' in configuration
     assert "ms-python.python" in configuration  # the team's, still there
+    jq = dc_exec(host_user, workspace, "jq", "--version")
+    assert jq.returncode == 0 and jq.stdout.strip().startswith("jq-"), jq.stdout + jq.stderr

@@ -17,8 +17,9 @@ from devenv import envfiles
 from devenv.cli import cli
 from devenv.errors import PlanError
 from devenv.plan import Tasks, load_plan
-from devenv.render.compose import compose_data, render_local_compose
+from devenv.render.compose import compose_data, render_local_compose, render_local_dockerfile
 from devenv.render.devcontainer import devcontainer_data
+from devenv.render.dockerfile import render_dockerfile
 from devenv.render.files import render_all
 from devenv.run import HostDatabase, host_environment
 from devenv.tasks import TaskError, render_script, run_tasks
@@ -279,6 +280,19 @@ def test_local_overrides_merge_over_the_plan_and_never_change_committed_files(
     local = yaml.load(render_local_compose(plan).replace("!override", ""), Loader=yaml.SafeLoader)
     assert local["services"]["db"]["ports"] == ["127.0.0.1:56499:5432"]
     assert "!override" in render_local_compose(plan)  # replaces the port, not adds one
+    # The extra packages: an image of this machine's own, built from the team's Dockerfile.
+    assert local["services"]["app"]["image"] == "devenv/proj-dev-local:latest"
+    assert local["services"]["app"]["build"] == {
+        "context": ".",
+        "dockerfile": ".devenv/Dockerfile.local",
+        "target": "local",
+    }
+    dockerfile = render_local_dockerfile(plan)
+    assert dockerfile is not None and render_dockerfile(plan) in dockerfile
+    assert dockerfile.rstrip().endswith("FROM dev AS local\nUSER root\n# hadolint ignore=DL3008\n"
+        "RUN apt-get -o DPkg::Lock::Timeout=120 update \\\n && DEBIAN_FRONTEND=noninteractive "
+        "apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends ripgrep "
+        "build-essential \\\n && find /var/lib/apt/lists -type f -delete\nUSER dev")  # fmt: skip
     team, metadata = json.loads(local["services"]["app"]["labels"]["devcontainer.metadata"])
     # The CLI takes a container's label as the whole list: the team's entry stays in it.
     assert team["remoteUser"] == "dev" and team["customizations"]["vscode"]["extensions"] == [
@@ -344,6 +358,15 @@ def test_generate_writes_the_local_compose_file_and_ignores_the_local_plan(
     result = runner.invoke(cli, ["-C", str(root), "generate"])
     assert "wrote     .devenv/compose.local.yaml" in result.output
     assert "127.0.0.1:56498:5432" in (root / ".devenv" / "compose.local.yaml").read_text()
+    assert not (root / ".devenv" / "Dockerfile.local").exists()  # no extra packages
+    (root / "devenv.local.toml").write_text("[system]\npackages = ['jq']\n")
+    runner.invoke(cli, ["-C", str(root), "generate"])
+    assert (
+        "install -y --no-install-recommends jq" in (root / ".devenv/Dockerfile.local").read_text()
+    )
+    (root / "devenv.local.toml").write_text("[postgres]\nhost_port = 56498\n")
+    runner.invoke(cli, ["-C", str(root), "generate"])
+    assert not (root / ".devenv" / "Dockerfile.local").exists()
     dc = json.loads(
         "\n".join(
             line
