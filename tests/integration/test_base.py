@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import pytest
+
 from devenv.base import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE, ensure_base
 from devenv.engine import Engine
 from tests.integration.conftest import run_networked
@@ -86,25 +88,41 @@ def test_both_names_of_the_release_are_one_image(engine: Engine, trixie_base: st
 
 # -- a user in the docker group, without root or sudo ------------------------------------------
 
-ROOTLESS_REF = "devenv-test/rootless-trixie:latest"
-BOOTSTRAP_AS_USER = f"""
+# (distro, codename, version, the apt sources file, its suites line)
+ROOTLESS = {
+    "trixie": ("debian", "trixie", "13", "debian.sources", "Suites: trixie trixie-updates"),
+    "noble": (
+        "ubuntu",
+        "noble",
+        "24.04",
+        "ubuntu.sources",
+        "Suites: noble noble-updates noble-backports",
+    ),
+}
+BOOTSTRAP_AS_USER = """
+import sys
 from devenv.base import BaseSource, ensure_base
 from devenv.engine import Engine
+ref, distro, codename, version = sys.argv[1:]
 with Engine.connect() as engine:
-    result = ensure_base(engine, {ROOTLESS_REF!r}, "debian", "trixie", version="13",
+    result = ensure_base(engine, ref, distro, codename, version=version,
         mirror=None, keyring=None, force=True, log=print, source=BaseSource.BOOTSTRAP)
 print("made", result.how, result.image_id)
 """
 
 
+@pytest.mark.parametrize("release", list(ROOTLESS))
 def test_a_docker_group_user_without_sudo_bootstraps_a_base(
     engine: Engine,
     bare_host_image: str,  # noqa: F811
     run_container: RunContainer,
+    release: str,
 ) -> None:
-    """On a bare host with debootstrap and fakeroot, `nosudo` (no sudo rights, only the
-    engine's socket) gets a working base: debootstrap's first stage runs under fakeroot, the
-    second in a container."""
+    """On a bare Debian 13 host with debootstrap and fakeroot, `nosudo` (no sudo rights, only
+    the engine's socket) gets a working base: debootstrap's first stage runs under fakeroot, the
+    second in a container; Ubuntu's keyring, which the host lacks, is fetched as that user."""
+    distro, codename, version, sources, suites = ROOTLESS[release]
+    ref = f"devenv-test/rootless-{codename}:latest"
     # init: fakeroot waits for its daemon to be reaped, which a bare `sleep` PID 1 never does.
     box = start_host(
         engine, bare_host_image, user="nosudo", project="/", docker_socket=True, init=True
@@ -126,22 +144,28 @@ def test_a_docker_group_user_without_sudo_bootstraps_a_base(
         assert code == 0, out
         code, out = box.run(["sudo", "-n", "true"])
         assert code != 0, "nosudo must not have sudo rights"
-        code, out = box.run(["/opt/devenv-tool/bin/python", "-c", BOOTSTRAP_AS_USER])
+        code, out = box.run(["test", "-e", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"])
+        assert code != 0, "the bare host must lack Ubuntu's keyring"
+        code, out = box.run(
+            ["/opt/devenv-tool/bin/python", "-c", BOOTSTRAP_AS_USER, ref, distro, codename, version]
+        )
         assert code == 0, out[-5000:]
         assert "made bootstrapped" in out and "--foreign" in out, out[-3000:]
+        if distro == "ubuntu":
+            assert "fetching ubuntu-keyring" in out, out[-3000:]
     finally:
         stop_host(box)
     try:
-        labels = engine.image_labels(ROOTLESS_REF)
-        assert labels[LABEL_BOOTSTRAPPED] == "true" and labels[LABEL_SUITE] == "trixie"
+        labels = engine.image_labels(ref)
+        assert labels[LABEL_BOOTSTRAPPED] == "true" and labels[LABEL_SUITE] == codename
         code, out = run_container(
-            ROOTLESS_REF,
+            ref,
             ["sh", "-c", "stat -c '%U %a' /etc/passwd /usr/bin/su /root; dpkg --audit; "
-             "grep -h Suites /etc/apt/sources.list.d/debian.sources; ls /debootstrap"],
+             f"grep -h Suites /etc/apt/sources.list.d/{sources}; ls /debootstrap"],
         )  # fmt: skip
         lines = out.splitlines()
         assert lines[:3] == ["root 644", "root 4755", "root 700"], out  # owners, setuid kept
-        assert "Suites: trixie trixie-updates" in out and "Suites: trixie-security" in out
+        assert suites in out and f"Suites: {codename}-security" in out, out
         assert "No such file or directory" in out  # the second stage removed /debootstrap
     finally:
-        engine.remove_image(ROOTLESS_REF)
+        engine.remove_image(ref)
