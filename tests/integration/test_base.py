@@ -12,6 +12,7 @@ from tests.integration.conftest import run_networked
 from tests.integration.conftest_host import (
     DOCKER_SOCKET,
     bare_host_image,  # noqa: F401 (a fixture)
+    bare_noble_host_image,  # noqa: F401 (a fixture)
     start_host,
     stop_host,
 )
@@ -111,26 +112,41 @@ print("made", result.how, result.image_id)
 """
 
 
-@pytest.mark.parametrize("release", list(ROOTLESS))
+# (the host's image fixture, the release bootstrapped): Debian 13 makes both distros; an
+# Ubuntu 24.04 host makes Debian's.
+ROOTLESS_CASES = [
+    ("bare_host_image", "trixie"),
+    ("bare_host_image", "noble"),
+    ("bare_noble_host_image", "trixie"),
+]
+
+
+@pytest.mark.parametrize(
+    ("host_image", "release"),
+    ROOTLESS_CASES,
+    ids=["debian13-host-trixie", "debian13-host-noble", "ubuntu-host-trixie"],
+)
 def test_a_docker_group_user_without_sudo_bootstraps_a_base(
+    request: pytest.FixtureRequest,
     engine: Engine,
-    bare_host_image: str,  # noqa: F811
     run_container: RunContainer,
+    host_image: str,
     release: str,
 ) -> None:
-    """On a bare Debian 13 host with debootstrap and fakeroot, `nosudo` (no sudo rights, only
-    the engine's socket) gets a working base: debootstrap's first stage runs under fakeroot, the
-    second in a container; Ubuntu's keyring, which the host lacks, is fetched as that user."""
+    """On a bare host with debootstrap and fakeroot (what dev-setup installs), `nosudo` (no
+    sudo rights, only the engine's socket) gets a working base: debootstrap's first stage runs
+    under fakeroot, the second in a container; Ubuntu's keyring, which a Debian host lacks, is
+    fetched as that user."""
     distro, codename, version, sources, suites = ROOTLESS[release]
-    ref = f"devenv-test/rootless-{codename}:latest"
+    ref = f"devenv-test/rootless-{codename}-{host_image.split('_')[1]}:latest"
+    image = str(request.getfixturevalue(host_image))
     # init: fakeroot waits for its daemon to be reaped, which a bare `sleep` PID 1 never does.
-    box = start_host(
-        engine, bare_host_image, user="nosudo", project="/", docker_socket=True, init=True
-    )
+    box = start_host(engine, image, user="nosudo", project="/", docker_socket=True, init=True)
     try:
         code, out = box.run(
             ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
-             "-y -qq --no-install-recommends debootstrap fakeroot >/dev/null"],
+             "-y -qq --no-install-recommends debootstrap fakeroot debian-archive-keyring "
+             ">/dev/null"],
             user="root", timeout=600,
         )  # fmt: skip
         assert code == 0, out[-3000:]
@@ -144,14 +160,15 @@ def test_a_docker_group_user_without_sudo_bootstraps_a_base(
         assert code == 0, out
         code, out = box.run(["sudo", "-n", "true"])
         assert code != 0, "nosudo must not have sudo rights"
-        code, out = box.run(["test", "-e", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"])
-        assert code != 0, "the bare host must lack Ubuntu's keyring"
+        if host_image == "bare_host_image":
+            code, out = box.run(["test", "-e", "/usr/share/keyrings/ubuntu-archive-keyring.gpg"])
+            assert code != 0, "the bare Debian host must lack Ubuntu's keyring"
         code, out = box.run(
             ["/opt/devenv-tool/bin/python", "-c", BOOTSTRAP_AS_USER, ref, distro, codename, version]
         )
         assert code == 0, out[-5000:]
         assert "made bootstrapped" in out and "--foreign" in out, out[-3000:]
-        if distro == "ubuntu":
+        if distro == "ubuntu" and host_image == "bare_host_image":
             assert "fetching ubuntu-keyring" in out, out[-3000:]
     finally:
         stop_host(box)
