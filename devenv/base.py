@@ -67,14 +67,17 @@ class BootstrapError(DevenvError):
 class BaseResult:
     ref: str
     image_id: str
-    #: True if this call made the image; False if it existed (or was pulled).
-    bootstrapped: bool
     #: "present", "pulled" or "bootstrapped"
     how: str
     #: The mirror this call passed to debootstrap; None if it used debootstrap's default or
     #: did not bootstrap.
     mirror: str | None
     seconds: float
+
+    @property
+    def bootstrapped(self) -> bool:
+        """True if this call made the image; False if it existed or was pulled."""
+        return self.how == "bootstrapped"
 
 
 # -- subprocesses ----------------------------------------------------------------------------
@@ -333,7 +336,6 @@ def ensure_base(
         return BaseResult(
             ref=ref,
             image_id=image_id,
-            bootstrapped=how == "bootstrapped",
             how=how,
             mirror=used_mirror,
             seconds=time.monotonic() - started,
@@ -451,13 +453,22 @@ def _bootstrap(
     return image_id, used_mirror
 
 
-#: Run in the first stage's image: configure the packages, then drop what the official images
-#: drop. A fixed script, no value of the plan's in it.
-SECOND_STAGE = (
-    "/debootstrap/debootstrap --second-stage"
-    " && find /var/lib/apt/lists -mindepth 1 -type f ! -name lock -delete"
-    " && find /var/cache/apt -maxdepth 1 -type f -name '*.bin' -delete"
-    " && find /var/cache/apt/archives -type f -name '*.deb' -delete"
+#: What a base keeps none of, as the official images: (folder, `find` tests) of files to
+#: delete — the apt lists (~90 MB, stale by the time the image is used), apt's binary caches and
+#: the .deb files debootstrap downloaded. Images run `apt-get update` before installing.
+STRIPPED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("var/lib/apt/lists", ("-mindepth", "1", "-type", "f", "!", "-name", "lock")),
+    ("var/cache/apt", ("-maxdepth", "1", "-type", "f", "-name", "*.bin")),
+    ("var/cache/apt/archives", ("-type", "f", "-name", "*.deb")),
+)
+
+#: Run in the first stage's image: configure the packages, then drop what STRIPPED names. A
+#: fixed script, no value of the plan's in it.
+SECOND_STAGE = " && ".join(
+    [
+        "/debootstrap/debootstrap --second-stage",
+        *(shlex.join(["find", f"/{folder}", *tests, "-delete"]) for folder, tests in STRIPPED),
+    ]
 )
 
 
@@ -475,7 +486,7 @@ def _second_stage_in_container(
     log(f"+ (in a container of {stage}) {SECOND_STAGE}")
     try:
         return engine.commit_run(
-            stage, ["sh", "-c", SECOND_STAGE], ref, labels=labels, log=log, timeout=1800
+            stage, ["sh", "-c", SECOND_STAGE], ref, labels=labels, log=log, timeout=RUN_TIMEOUT
         )
     except EngineError as exc:
         raise BootstrapError(
@@ -513,17 +524,9 @@ def _configure_rootfs(
 
 
 def _strip_rootfs(rootfs: Path, prefix: list[str], log: Log) -> None:
-    """Drop the apt lists (~90 MB, stale by the time the image is used) and apt's binary
-    caches, as the official images do; images run ``apt-get update`` before installing."""
-    lists = rootfs / "var" / "lib" / "apt" / "lists"
-    cache = rootfs / "var" / "cache" / "apt"
-    for argv in (
-        [*prefix, "find", str(lists), "-mindepth", "1", "-type", "f", "!", "-name", "lock"],
-        [*prefix, "find", str(cache), "-maxdepth", "1", "-type", "f", "-name", "*.bin"],
-        # The .deb files debootstrap downloaded (tens of MB).
-        [*prefix, "find", str(cache / "archives"), "-type", "f", "-name", "*.deb"],
-    ):
-        if _run([*argv, "-delete"], log) != 0:
+    """Delete what STRIPPED names from the (root-owned) rootfs."""
+    for folder, tests in STRIPPED:
+        if _run([*prefix, "find", str(rootfs / folder), *tests, "-delete"], log) != 0:
             raise BootstrapError(
                 f"could not clean apt files in the bootstrapped root filesystem {rootfs}",
                 hint="see the find error above",

@@ -88,10 +88,11 @@ def run_doctor(
     python = _python(ex, found)
     _venv_module(ex, found, python is not None)
     host = host_release.detect(os_release)
+    refusal: host_release.HostReleaseError | None = None
     try:
         here: Plan | None = host_release.for_host(plan, host)
     except host_release.HostReleaseError as exc:
-        here = None
+        here, refusal = None, exc
         _add(
             found,
             "packages",
@@ -101,7 +102,7 @@ def run_doctor(
         )
     missing = _packages(ex, here, found) if here is not None else False
     _sudo(ex, found, missing)
-    _release(plan, found, host)
+    _release(plan, found, host, refusal)
     _postgres_tools(ex, here or plan, found)
     _plan_venv(ex, plan, found, python)
     _trust(found, environ)
@@ -201,18 +202,21 @@ def _sudo(ex: Executor, found: list[Finding], needed: bool) -> None:
     )
 
 
-def _release(plan: Plan, found: list[Finding], host: host_release.HostRelease) -> None:
+def _release(
+    plan: Plan,
+    found: list[Finding],
+    host: host_release.HostRelease,
+    refusal: host_release.HostReleaseError | None,
+) -> None:
     want = plan.environment.release
     if host.release == want:
         _add(
             found, "release", Level.OK, f"{host.label}, as the plan's base {plan.environment.base}"
         )
         return
-    try:
-        host_release.for_host(plan, host)
-    except host_release.HostReleaseError as exc:
+    if refusal is not None:
         # The fix names what can work here, never host-install as it stands.
-        _add(found, "release", Level.FAIL, exc.message, exc.hint or "")
+        _add(found, "release", Level.FAIL, refusal.message, refusal.hint or "")
         return
     _add(
         found,
