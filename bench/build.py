@@ -26,11 +26,17 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from devenv.build import Progress, TargetResult, build_images, proxy_build_args, read_stream
-from devenv.engine import Engine
-from devenv.generate import generate_files
-from devenv.plan import load_plan
-from devenv.steps import Mode, compile_steps
+from devenv.container.build import (
+    Progress,
+    TargetResult,
+    build_images,
+    proxy_build_args,
+    read_stream,
+)
+from devenv.container.engine import Engine
+from devenv.files.generate import generate_files
+from devenv.plan.model import load_plan
+from devenv.steps.compile import Mode, compile_steps
 
 # The nine pins (fastapi, uvicorn, SQLAlchemy, psycopg[binary], pgvector,
 # pydantic-settings, httpx, alembic, numpy), and the one a requirements edit adds.

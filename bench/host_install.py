@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devenv.base import ensure_base  # noqa: E402
-from devenv.engine import Engine  # noqa: E402
-from devenv.plan import load_plan  # noqa: E402
-from devenv.steps import system_packages  # noqa: E402
+from devenv.container.base import ensure_base  # noqa: E402
+from devenv.container.engine import Engine  # noqa: E402
+from devenv.plan.model import load_plan  # noqa: E402
+from devenv.steps.compile import system_packages  # noqa: E402
 from tests.integration.conftest_host import (  # noqa: E402
     Host,
     build_bare_host,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from devenv.errors import UsageError
-from devenv.plan import Plan, load_plan
+from devenv.plan.model import Plan, load_plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,8 +19,8 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, force: bool, source: str | None) -> None:
     """Make sure the plan's base image exists: pull it (one short try), else bootstrap it."""
-    from devenv.base import BaseSource, ensure_plan_base
-    from devenv.engine import Engine
+    from devenv.container.base import BaseSource, ensure_plan_base
+    from devenv.container.engine import Engine
 
     plan = ctx.plan()
     with Engine.connect() as engine:

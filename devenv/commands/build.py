@@ -29,11 +29,11 @@ def command(
     json_file: Path | None,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
-    from devenv.build import TARGETS, FailedBuild, build_images, write_json
-    from devenv.engine import Engine
-    from devenv.host_lock import images_lock
-    from devenv.locking import lock_status
-    from devenv.progress import choose
+    from devenv.container.build import TARGETS, FailedBuild, build_images, write_json
+    from devenv.container.engine import Engine
+    from devenv.container.progress import choose
+    from devenv.lock.resolve import lock_status
+    from devenv.support.exclusive_run import images_lock
 
     plan = ctx.plan()
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs

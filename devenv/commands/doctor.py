@@ -13,7 +13,7 @@ from devenv.errors import EXIT_FAILED
 @pass_ctx
 def command(ctx: Context, as_json: bool) -> None:
     """Check this machine for the plan (exit 1 when something it needs is missing)."""
-    from devenv.doctor import run_doctor
+    from devenv.host.doctor import run_doctor
 
     report = run_doctor(ctx.plan(), lambda line: click.echo(line, err=True))
     click.echo(json.dumps(report.as_json(), indent=2) if as_json else "\n".join(report.text()))

@@ -11,7 +11,7 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, check: bool, force: bool) -> None:
     """Write docker/, compose.yaml and .devcontainer/ from the plan."""
-    from devenv.generate import generate_files
+    from devenv.files.generate import generate_files
 
     for line in generate_files(ctx.plan(), check=check, force=force):
         click.echo(line)

@@ -32,9 +32,9 @@ def command(
     json_file: Path | None,
 ) -> None:
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
-    from devenv.host import host_install
-    from devenv.host_report import Options, write_report
-    from devenv.locking import lock_status
+    from devenv.host.install import host_install
+    from devenv.host.report import Options, write_report
+    from devenv.lock.resolve import lock_status
 
     plan = ctx.plan().personal()  # devenv.local.toml's extra packages count here
     click.echo(lock_status(plan, frozen=frozen))

@@ -9,7 +9,7 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context) -> None:
     """Write a commented default devenv.toml (never overwrites one)."""
-    from devenv.init_plan import init_plan
+    from devenv.plan.init import init_plan
 
     path, found = init_plan(ctx.project_dir)
     click.echo(f"wrote {path}")

@@ -11,14 +11,14 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, check: bool, upgrade: bool) -> None:
     """Pin the base image, apt packages and Python packages (with hashes) in devenv.lock."""
-    from devenv.locking import check_lock, make_lock, write_lock
+    from devenv.lock.resolve import check_lock, make_lock, write_lock
 
     plan = ctx.plan()
     if check:
         check_lock(plan)
         click.echo(f"{plan.project_dir / 'devenv.lock'} is current")
         return
-    from devenv.engine import Engine
+    from devenv.container.engine import Engine
 
     with Engine.connect() as engine:
         lock = make_lock(plan, engine, upgrade=upgrade)
@@ -28,7 +28,7 @@ def command(ctx: Context, check: bool, upgrade: bool) -> None:
         f"wrote {path}: base {dict(lock.base)['id'][:19]}, {len(lock.apt)} apt pins, "
         f"{len(pins)} Python packages with hashes"
     )
-    from devenv.generate import generate_files
+    from devenv.files.generate import generate_files
 
     # The generated files install from the lock: bring them in line with it now.
     for line in generate_files(ctx.plan(), check=False, force=False):

@@ -20,7 +20,7 @@ from devenv.errors import EXIT_FAILED
 def command(ctx: Context, as_json: bool, with_db: bool | None) -> None:
     """Compare what host-install installed here with the dev (and db) image; exit 1 on any
     difference."""
-    from devenv.parity import parity
+    from devenv.verify.parity import parity
 
     report = parity(ctx.plan(), lambda line: click.echo(line, err=True), with_db=with_db)
     click.echo(json.dumps(report.as_json(), indent=2) if as_json else "\n".join(report.text()))

@@ -19,7 +19,7 @@ from devenv.commands import Context, json_option, pass_ctx
 @pass_ctx
 def command(ctx: Context, as_json: bool, mode: str) -> None:
     """Print the steps, grouped by phase, for the container and the host."""
-    from devenv.describe import describe_steps, steps_text
+    from devenv.steps.describe import describe_steps, steps_text
 
     data = describe_steps(ctx.plan(), mode)
     click.echo(json.dumps(data, indent=2) if as_json else steps_text(data))

@@ -21,7 +21,7 @@ def with_mode_options(f: click.decorators.FC) -> click.decorators.FC:
 def run_argv(
     ctx: Context, argv: tuple[str, ...], host: bool, container: bool, timeout: float
 ) -> int:
-    from devenv.run import choose_mode, run_in_container, run_on_host
+    from devenv.run.command import choose_mode, run_in_container, run_on_host
 
     def log(line: str) -> None:
         click.echo(line, err=True)

@@ -21,10 +21,10 @@ def command(
     ctx: Context, no_verify: bool, base_source: str | None, timeout: float, quiet: bool
 ) -> None:
     """Generate if stale, build, start the services, wait for health, verify; how to attach."""
-    from devenv.host_lock import images_lock
-    from devenv.progress import choose
-    from devenv.report import failure, render_table
-    from devenv.up import attach_lines, up
+    from devenv.container.progress import choose
+    from devenv.container.up import attach_lines, up
+    from devenv.support.exclusive_run import images_lock
+    from devenv.verify.report import failure, render_table
 
     def log(line: str) -> None:
         if not quiet:

@@ -28,8 +28,8 @@ from devenv.commands import REPORT_FILE, Context, json_file_option, pass_ctx, wr
 @pass_ctx
 def command(ctx: Context, json_file: Path | None, junit_file: Path | None, timeout: float) -> None:
     """Start the built images with testcontainers and prove they work (exit 1 names failures)."""
-    from devenv.report import failure, render_table, write_reports
-    from devenv.verify import verify
+    from devenv.verify.lifecycle import verify
+    from devenv.verify.report import failure, render_table, write_reports
 
     report = verify(ctx.plan(), timeout=timeout)
     width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0

@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
-from devenv import db_init
-from devenv.envfiles import DOTENV
-from devenv.plan import Plan
-from devenv.steps import DB_DATA
+from devenv.plan import db_init
+from devenv.plan.envfiles import DOTENV
+from devenv.plan.model import Plan
+from devenv.steps.compile import DB_DATA
 
 ENV_FILE = ".devenv/db.env"
 ENGINE_SOCKET = "/var/run/docker.sock"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from devenv.plan import Plan
+from devenv.plan.model import Plan
 
 
 def devcontainer_data(plan: Plan) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def devcontainer_data(plan: Plan) -> dict[str, Any]:
         # Files made inside belong to the host user (the image's user starts at UID 1000).
         "updateRemoteUserUID": True,
         "forwardPorts": list(plan.devcontainer.forward_ports),
-        # [tasks] setup on every start, as `devenv up` runs them (see devenv.tasks).
+        # [tasks] setup on every start, as `devenv up` runs them (see devenv.run.tasks).
         **({"postStartCommand": ["sh", "docker/setup-tasks.sh"]} if plan.tasks.setup else {}),
         "customizations": {
             "vscode": {

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from devenv.plan import Plan
-from devenv.steps import (
+from devenv.plan.model import Plan
+from devenv.steps.compile import (
     DB_DATA,
     DB_ENTRYPOINT_IMAGE,
     DB_LOCALE,

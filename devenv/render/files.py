@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devenv.lock import LOCK_FILE
-from devenv.plan import Plan
+from devenv.lock.file import LOCK_FILE
+from devenv.plan.model import Plan
 from devenv.render import scripts
 from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.header import with_header
-from devenv.steps import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
-from devenv.tasks import SCRIPT as SETUP_TASKS
-from devenv.tasks import render_script
+from devenv.run.tasks import SCRIPT as SETUP_TASKS
+from devenv.run.tasks import render_script
+from devenv.steps.compile import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
 
 TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"

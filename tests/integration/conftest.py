@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import pytest
 
-from devenv.base import ensure_base
-from devenv.engine import LABEL_PREFIX, Engine
+from devenv.container.base import ensure_base
+from devenv.container.engine import LABEL_PREFIX, Engine
 from devenv.errors import EngineError
 
 HERE = Path(__file__).resolve().parent

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import LABEL_PREFIX, Engine
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from devenv.base import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE, ensure_base
-from devenv.engine import Engine
+from devenv.container.base import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE, ensure_base
+from devenv.container.engine import Engine
 from tests.integration.conftest import run_networked
 from tests.integration.conftest_host import (
     DOCKER_SOCKET,
@@ -102,8 +102,8 @@ ROOTLESS = {
 }
 BOOTSTRAP_AS_USER = """
 import sys
-from devenv.base import BaseSource, ensure_base
-from devenv.engine import Engine
+from devenv.container.base import BaseSource, ensure_base
+from devenv.container.engine import Engine
 ref, distro, codename, version = sys.argv[1:]
 with Engine.connect() as engine:
     result = ensure_base(engine, ref, distro, codename, version=version,

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from devenv.engine import Engine
+from devenv.container.engine import Engine
 from tests.integration.conftest import BuiltProject, RunContainer, devenv_cli
 
 CANARY = f"CANARY-{uuid.uuid4().hex[:12]}"

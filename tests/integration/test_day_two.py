@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.compose_runner import parse_ps
-from devenv.engine import Engine
+from devenv.container.compose import parse_ps
+from devenv.container.engine import Engine
 from tests.integration.conftest import (
     TRIXIE_PLAN,
     TRIXIE_REQUIREMENTS,

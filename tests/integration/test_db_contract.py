@@ -24,14 +24,14 @@ from typing import Any
 
 import pytest
 
-from devenv import db_init
-from devenv.base import ensure_base
-from devenv.build import Progress, build_images
-from devenv.compose_runner import Compose
-from devenv.engine import LABEL_PREFIX, Engine
-from devenv.plan import load_plan
-from devenv.steps import DB_DATA
-from devenv.verify_db import judge_init_log
+from devenv.container.base import ensure_base
+from devenv.container.build import Progress, build_images
+from devenv.container.compose import Compose
+from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.plan import db_init
+from devenv.plan.model import load_plan
+from devenv.steps.compile import DB_DATA
+from devenv.verify.db import judge_init_log
 from tests.integration.conftest import devenv_cli
 
 PLAN = """\

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv.base import LABEL_BOOTSTRAPPED, LABEL_LAYOUT, LAYOUT
-from devenv.bootstrap.keyring import UBUNTU_KEYRING
-from devenv.engine import Engine
+from devenv.container.base import LABEL_BOOTSTRAPPED, LABEL_LAYOUT, LAYOUT
+from devenv.container.bootstrap.keyring import UBUNTU_KEYRING
+from devenv.container.engine import Engine
 from tests.conftest import REQUIREMENTS
 from tests.integration.conftest import NOBLE, RunContainer, devenv_cli, log, run_networked
 from tests.integration.conftest_host import (

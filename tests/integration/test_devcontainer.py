@@ -33,8 +33,8 @@ from typing import Any
 
 import pytest
 
-from devenv.compose_runner import parse_ps
-from devenv.plan import load_plan
+from devenv.container.compose import parse_ps
+from devenv.plan.model import load_plan
 from tests.integration.conftest import devenv_cli, log
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"

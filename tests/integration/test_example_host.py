@@ -10,7 +10,7 @@ import re
 import tarfile
 from pathlib import Path
 
-from devenv.engine import Engine
+from devenv.container.engine import Engine
 from tests.integration.conftest_host import (
     bare_noble_host_image,  # noqa: F401 (a fixture)
     start_host,

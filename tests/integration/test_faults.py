@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.engine import Engine
+from devenv.container.engine import Engine
 from tests.integration.conftest import TRIXIE_PLAN, TRIXIE_REQUIREMENTS
 
 MARKER = "/opt/safe-fault-venv"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devenv.engine import Engine
+from devenv.container.engine import Engine
 from tests.integration.conftest import BuiltProject, log
 from tests.integration.conftest_host import (
     Host,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv.engine import Engine
-from devenv.lock import read_lock
-from devenv.requirements import normalise
+from devenv.container.engine import Engine
+from devenv.lock.file import read_lock
+from devenv.review.requirements import normalise
 from tests.integration.conftest import (
     TRIXIE_PLAN,
     TRIXIE_REQUIREMENTS,

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from devenv import native
-from devenv.base import ensure_base
-from devenv.build import Progress, TargetResult, read_stream
-from devenv.distro import RELEASES
-from devenv.engine import Engine, run_in_image
+from devenv.container.base import ensure_base
+from devenv.container.build import Progress, TargetResult, read_stream
+from devenv.container.engine import Engine, run_in_image
 from devenv.errors import BuildError
+from devenv.plan.distro import RELEASES
+from devenv.review import native
 from tests.integration.conftest import RunContainer, devenv_cli, log
 from tests.integration.conftest_host import LABELS, Host, build_bare_host, start_host, stop_host
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.compose_runner import Service, parse_ps
+from devenv.container.compose import Service, parse_ps
 from tests.integration.conftest import (
     TRIXIE_PLAN,
     TRIXIE_REQUIREMENTS,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from devenv.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import LABEL_PREFIX, Engine
 from tests.integration.conftest import BuiltProject, devenv_cli
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import resolver, source_builds
-from devenv.resolver import Resolution, Target
+from devenv.review import resolver, source_builds
+from devenv.review.resolver import Resolution, Target
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # The host's python3 as the unit tests see it, whatever machine runs them (Debian 12's).

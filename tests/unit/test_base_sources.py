@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.base import AptSource, host_apt_sources, is_mirror_for, mirror_from_host
-from devenv.engine import Engine
+from devenv.container.base import AptSource, host_apt_sources, is_mirror_for, mirror_from_host
+from devenv.container.engine import Engine
 from devenv.errors import DevenvError, EngineError
 
 
@@ -201,7 +201,7 @@ def test_older_debootstrap_bootstraps_a_newer_ubuntu_through_gutsy(
 ) -> None:
     if shutil.which("debootstrap") is None:
         pytest.fail("debootstrap is not installed: run scripts/dev-setup.sh")
-    from devenv.base import _debootstrap_dir_with, _debootstrap_script
+    from devenv.container.base import _debootstrap_dir_with, _debootstrap_script
 
     home = tmp_path / "share"
     (home / "scripts").mkdir(parents=True)

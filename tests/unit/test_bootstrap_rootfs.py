@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from devenv.base import alias_refs
-from devenv.bootstrap.apt_sources import AptSource
-from devenv.bootstrap.keyring import KeyringError, _apt_options, keyring_for
-from devenv.bootstrap.rootfs import debootstrap_mirror, files_for, sources_for
+from devenv.container.base import alias_refs
+from devenv.container.bootstrap.apt_sources import AptSource
+from devenv.container.bootstrap.keyring import KeyringError, _apt_options, keyring_for
+from devenv.container.bootstrap.rootfs import debootstrap_mirror, files_for, sources_for
 from devenv.errors import PlanError
-from devenv.plan import load_plan
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 
 HOST_SECURITY = AptSource(

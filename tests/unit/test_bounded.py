@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import locking
-from devenv.plan import load_plan
+from devenv.lock import resolve as locking
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from devenv.certs import collect_certificates, write_certificates
 from devenv.cli import cli
+from devenv.container.certs import collect_certificates, write_certificates
 from devenv.errors import PlanError
 from tests.conftest import MakeProject
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.plan import load_plan
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 
 

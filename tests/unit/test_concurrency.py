@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from devenv import host_lock
 from devenv.cli import cli
 from devenv.errors import EXIT_BUSY
+from devenv.support import exclusive_run as host_lock
 from tests.conftest import MakeProject
 
 SOURCE = Path(__file__).resolve().parents[2]
 HOLD = """\
 import sys, time
 from pathlib import Path
-from devenv.host_lock import host_lock, images_lock
-from devenv.host_lock import generate_lock
+from devenv.support.exclusive_run import host_lock, images_lock
+from devenv.support.exclusive_run import generate_lock
 project, which = Path(sys.argv[1]), sys.argv[2]
 lock = {"images": images_lock, "generate": generate_lock}.get(which)
 lock = lock(project) if lock else host_lock(project, dry_run=False)
@@ -78,7 +78,7 @@ def test_a_second_run_exits_75_with_one_line(
 
 
 def test_a_lock_held_by_a_killed_run_is_free(make_project: MakeProject) -> None:
-    from devenv.host_lock import images_lock
+    from devenv.support.exclusive_run import images_lock
 
     project = make_project()
     holder = hold(project, "images")

@@ -13,16 +13,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from devenv import envfiles
 from devenv.cli import cli
 from devenv.errors import PlanError
-from devenv.plan import Tasks, load_plan
+from devenv.plan import envfiles
+from devenv.plan.model import Tasks, load_plan
 from devenv.render.compose import compose_data, render_local_compose, render_local_dockerfile
 from devenv.render.devcontainer import devcontainer_data
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.files import render_all
-from devenv.run import HostDatabase, host_environment
-from devenv.tasks import TaskError, render_script, run_tasks
+from devenv.run.command import HostDatabase, host_environment
+from devenv.run.tasks import TaskError, render_script, run_tasks
 from tests.conftest import MakeProject
 
 # -- env files -------------------------------------------------------------------------------
@@ -431,8 +431,8 @@ def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
 def test_values_of_env_files_never_reach_the_docker_argv(make_project: MakeProject) -> None:
     """`devenv run` in the container names the variables (`-e NAME`); their values travel in
     the docker process's environment, which `ps` does not show."""
-    from devenv.compose_runner import Compose
-    from devenv.run import container_argv
+    from devenv.container.compose import Compose
+    from devenv.run.command import container_argv
 
     root = make_project()
     (root / ".env").write_text("API_TOKEN=very-secret-value\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devenv.plan import load_plan
+from devenv.plan.model import load_plan
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.scripts import DB_ENTRYPOINT, HOST_DB_INIT
 from tests.conftest import MakeProject

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devenv import db_init
 from devenv.errors import PlanError
-from devenv.host import host_install
-from devenv.host_report import Options, Status
-from devenv.plan import load_plan
+from devenv.host.install import host_install
+from devenv.host.report import Options, Status
+from devenv.plan import db_init
+from devenv.plan.model import load_plan
 from devenv.render.compose import render_compose
-from devenv.report import CheckFailed
-from devenv.verify_db import judge_init_log
+from devenv.verify.db import judge_init_log
+from devenv.verify.report import CheckFailed
 from tests.conftest import MakeProject
 from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixture)
 

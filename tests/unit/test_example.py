@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devenv import output
-from devenv.plan import load_plan
+from devenv.files import atomic as output
+from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from devenv import host_apt, host_db
 from devenv.errors import HostError
-from devenv.host_exec import Executor
-from devenv.plan import load_plan
-from devenv.steps import Command, Kind, Mode, Role, compile_steps
+from devenv.host import apt as host_apt
+from devenv.host import db as host_db
+from devenv.host.execute import Executor
+from devenv.plan.model import load_plan
+from devenv.steps.compile import Command, Kind, Mode, Role, compile_steps
 from tests.conftest import MakeProject
 
 DPKG = (

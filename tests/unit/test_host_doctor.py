@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.doctor import DoctorReport, Level, run_doctor
 from devenv.errors import EngineError
-from devenv.host import host_install
-from devenv.host_report import Options
-from devenv.plan import load_plan
+from devenv.host.doctor import DoctorReport, Level, run_doctor
+from devenv.host.install import host_install
+from devenv.host.report import Options
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixture)
 from tests.unit.test_host_runner import PLAN

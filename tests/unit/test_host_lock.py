@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from devenv.errors import HostError
-from devenv.host_lock import LOCK_FILE, host_lock
+from devenv.support.exclusive_run import LOCK_FILE, host_lock
 
 SOURCE = Path(__file__).resolve().parents[2]
 HOLD = """\
 import sys, time
 from pathlib import Path
-from devenv.host_lock import host_lock
+from devenv.support.exclusive_run import host_lock
 with host_lock(Path(sys.argv[1]), dry_run=False):
     print("locked", flush=True)
     time.sleep(60)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from devenv.host_release import HostReleaseError, detect, for_host
-from devenv.lock import Lock
-from devenv.plan import load_plan
+from devenv.host.release import HostReleaseError, detect, for_host
+from devenv.lock.file import Lock
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 
 RELEASES = {

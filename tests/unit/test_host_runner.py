@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.host import host_install
-from devenv.host_report import HostReport, Options, Status
-from devenv.plan import load_plan
-from devenv.steps import Mode, compile_steps
+from devenv.host.install import host_install
+from devenv.host.report import HostReport, Options, Status
+from devenv.plan.model import load_plan
+from devenv.steps.compile import Mode, compile_steps
 from tests.conftest import MakeProject
 from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixture)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from devenv import host_venv
-from devenv.host_venv import Action, Ownership
-from devenv.plan import Plan, load_plan
+from devenv.host import venv as host_venv
+from devenv.host.venv import Action, Ownership
+from devenv.plan.model import Plan, load_plan
 from tests.conftest import MakeProject
 
 PYTHON = ("/usr/bin/python3.13", "Python 3.13.5")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv import validate
-from devenv.plan import load_plan
+from devenv.plan import validate
+from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 from tests.unit.test_safety import assert_one_line, generate, tree
 
@@ -340,7 +340,7 @@ REFS = [
 
 @pytest.mark.parametrize("ref", REFS)
 def test_plan_and_engine_accept_the_same_image_references(ref: str) -> None:
-    from devenv.engine import split_ref
+    from devenv.container.engine import split_ref
     from devenv.errors import EngineError
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from devenv.plan import load_plan
+from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.render.scripts import HOST_DB_INIT
 from tests.conftest import MakeProject

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.lock import AptPin, Lock, parse_lock, render_lock
-from devenv.locking import lock_inputs, write_lock
-from devenv.plan import load_plan
+from devenv.lock.file import AptPin, Lock, parse_lock, render_lock
+from devenv.lock.resolve import lock_inputs, write_lock
+from devenv.plan.model import load_plan
 from devenv.render.files import render_all
-from devenv.steps import Mode, compile_steps
+from devenv.steps.compile import Mode, compile_steps
 from tests.conftest import MakeProject
 
 REQS = (

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devenv.cli import cli
-from devenv.plan import SCHEMA
+from devenv.plan.model import SCHEMA
 from tests.conftest import REQUIREMENTS
 from tests.unit.test_linters import SCHEMA as DEVCONTAINER_SCHEMA
 

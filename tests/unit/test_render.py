@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.plan import load_plan
+from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from tests.conftest import MakeProject
 

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from devenv import host_venv, local_files, validate
 from devenv.cli import cli
 from devenv.errors import HostError, UnsafePathError
-from devenv.host_lock import host_lock
-from devenv.plan import load_plan
-from devenv.safety import check_real_dirs, remove_tree
+from devenv.files import local as local_files
+from devenv.files.safety import check_real_dirs, remove_tree
+from devenv.host import venv as host_venv
+from devenv.plan import validate
+from devenv.plan.model import load_plan
+from devenv.support.exclusive_run import host_lock
 from tests.conftest import MakeProject
 from tests.unit.test_host_venv import build
 

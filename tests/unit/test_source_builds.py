@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from devenv import build_diagnosis, native, resolver, source_builds, validate
-from devenv.build import Progress, TargetResult, read_stream
-from devenv.distro import RELEASES
+from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.errors import BuildError
-from devenv.plan import load_plan
-from devenv.resolver import Dist, Resolution, Target
-from devenv.steps import Mode, compile_steps
+from devenv.plan import validate
+from devenv.plan.distro import RELEASES
+from devenv.plan.model import load_plan
+from devenv.review import diagnosis as build_diagnosis
+from devenv.review import native, resolver, source_builds
+from devenv.review.resolver import Dist, Resolution, Target
+from devenv.steps.compile import Mode, compile_steps
 from tests.conftest import MakeProject
 
 PYLOCK = Path(__file__).resolve().parent.parent / "data" / "pylock"
@@ -143,7 +145,7 @@ def test_the_plan_shows_each_addition_with_its_reason_for_both_modes(
 ) -> None:
     """Recorded (tests/data/resolutions): asyncpg 0.29.0 on the image's 3.13 and the host's
     3.11 (which has a wheel)."""
-    from devenv.describe import describe_steps, steps_text
+    from devenv.steps.describe import describe_steps, steps_text
 
     data = describe_steps(load_plan(make_project(TRIXIE, "asyncpg==0.29.0\n")), "both")
     container = next(s for s in data["container"] if s["id"] == "system-packages")
@@ -232,7 +234,7 @@ LOCKED = f"asyncpg==0.29.0 \\\n    --hash=sha256:{SDIST}\n"
 
 
 def locked(make_project: MakeProject) -> Path:
-    from devenv.lock import Lock, render_lock
+    from devenv.lock.file import Lock, render_lock
 
     root = make_project(TRIXIE, "asyncpg\n")
     lock = Lock(inputs=(), base=(), python="3.13", apt=(), requirements=LOCKED)
@@ -243,7 +245,7 @@ def locked(make_project: MakeProject) -> Path:
 def test_with_a_lock_its_pins_are_reviewed_and_the_lock_pins_the_additions(
     make_project: MakeProject,
 ) -> None:
-    from devenv.locking import apt_packages
+    from devenv.lock.resolve import apt_packages
 
     plan = load_plan(locked(make_project))
     step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")

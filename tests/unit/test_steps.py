@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devenv.plan import load_plan
-from devenv.steps import Kind, Mode, Phase, Scope, compile_steps, venv_store
+from devenv.plan.model import load_plan
+from devenv.steps.compile import Kind, Mode, Phase, Scope, compile_steps, venv_store
 from tests.conftest import MakeProject
 
 DEBIAN13 = "[environment]\nbase = 'debian:trixie'\n[postgres]\nversion = 17\n"

@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from devenv import verify_db, verify_dev
-from devenv.plan import load_plan
-from devenv.report import CheckFailed
-from devenv.verify_db import (
+from devenv.plan.model import load_plan
+from devenv.verify import db as verify_db
+from devenv.verify import dev as verify_dev
+from devenv.verify.db import (
     Snapshot,
     compare_snapshots,
     cosine_distance,
@@ -25,6 +25,7 @@ from devenv.verify_db import (
     sample_vectors,
     upstream_version,
 )
+from devenv.verify.report import CheckFailed
 from tests.conftest import MakeProject
 
 

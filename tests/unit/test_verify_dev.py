@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from devenv import verify_dev
-from devenv.plan import Plan, load_plan
-from devenv.report import CheckFailed, Checks, Status
-from devenv.verify_db import cosine_distance, nearest
-from devenv.verify_dev import (
+from devenv.plan.model import Plan, load_plan
+from devenv.verify import dev as verify_dev
+from devenv.verify.db import cosine_distance, nearest
+from devenv.verify.dev import (
     PROBE,
     PROBE_MARK,
     Exec,
@@ -23,6 +22,7 @@ from devenv.verify_dev import (
     libpq_text,
     marked_json,
 )
+from devenv.verify.report import CheckFailed, Checks, Status
 from tests.conftest import MakeProject
 
 

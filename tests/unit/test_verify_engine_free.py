@@ -10,19 +10,20 @@ from collections.abc import Callable
 import pytest
 
 from devenv.errors import VerifyError
-from devenv.verify import default_testcontainers_env, load_testcontainers
-from devenv.verify_leftovers import (
+from devenv.verify.leftovers import (
     OWNER_LABEL,
     RUN_LABEL,
     STALE_SECONDS,
     is_leftover,
     new_run_id,
 )
+from devenv.verify.lifecycle import default_testcontainers_env, load_testcontainers
 
 
 def test_cli_and_verify_modules_do_not_import_testcontainers_or_docker() -> None:
     code = (
-        "import sys, devenv.cli, devenv.verify, devenv.commands.verify, devenv.report\n"
+        "import sys, devenv.cli, devenv.commands.verify\n"
+        "import devenv.verify.lifecycle, devenv.verify.report\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('testcontainers', 'docker')]\n"
         "assert not bad, bad\n"
     )

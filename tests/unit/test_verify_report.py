@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devenv.report import (
+from devenv.verify.report import (
     CheckFailed,
     Checks,
     CheckSpec,

@@ -1,0 +1,448 @@
+"""`devenv build`: the dev and db images through the engine's build API, with live progress.
+
+The low-level API streams JSON messages and never raises for a failed step, so the stream is
+read here: step headers ("Step N/M : ..."), cache hits, output, and the error that ends it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devenv.container.engine import Engine
+from devenv.errors import BuildError
+from devenv.files.atomic import atomic_write
+from devenv.files.generate import generate_files
+from devenv.lock.resolve import lock_status
+from devenv.plan.distro import Release
+from devenv.plan.model import Plan
+from devenv.render.files import DOCKERFILE
+from devenv.review import diagnosis as build_diagnosis
+
+# The classic builder runs every stage before the target, so building `dev` also builds the
+# `db` stage; `db` then comes entirely from the cache.
+TARGETS = ("dev", "db")
+LABEL_PLAN = "dev.devenv.plan"
+LABEL_PROJECT = "dev.devenv.project"
+LABEL_TARGET = "dev.devenv.target"
+# Docker's predefined proxy build args: usable by RUN without an ARG line, and kept out of
+# the image history and config. Nothing else from the environment reaches a build.
+PROXY_ARGS = tuple(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_UNSERVED = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
+_UNLOCATED = re.compile(
+    r"E: (?:Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate)"
+)
+# What apt, pip and uv say when there is no network; one such line makes the hint about it.
+_OFFLINE = re.compile(
+    r"Temporary failure resolving|Could not resolve|Network is unreachable|"
+    r"Connection (timed out|refused)|Failed to establish a new connection|"
+    r"Max retries exceeded|No route to host|Name or service not known|dns error"
+)
+_STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_NOISE = ("Removing intermediate container", "Successfully tagged ")
+TAIL_LINES = 25
+STEP_LINES = 400
+
+
+@dataclass(kw_only=True)
+class StepRecord:
+    target: str
+    stage: str  # the Dockerfile stage the step belongs to: base, db or dev
+    number: int
+    total: int
+    instruction: str
+    cached: bool = False
+    ran: bool = False  # a container ran for it (RUN) or it was committed anew
+    seconds: float = 0.0
+
+
+@dataclass(kw_only=True)
+class TargetResult:
+    target: str
+    ref: str
+    image_id: str = ""
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+class Progress:
+    """What a build reports as it goes; the CLI picks a terminal, plain or quiet flavour."""
+
+    def step(self, record: StepRecord) -> None: ...
+    def output(self, record: StepRecord, line: str) -> None: ...
+    def cached(self, record: StepRecord) -> None: ...
+    def done(self, result: TargetResult) -> None: ...
+
+
+def proxy_build_args(env: Mapping[str, str]) -> dict[str, str]:
+    return {name: env[name] for name in PROXY_ARGS if env.get(name)}
+
+
+def read_stream(
+    target: str,
+    messages: Iterable[dict[str, Any]],
+    progress: Progress,
+    result: TargetResult,
+    release: Release | None = None,
+) -> None:
+    """Consume one build's stream into `result`; BuildError names the failing step."""
+    current: StepRecord | None = None
+    stage = "base"
+    started = time.monotonic()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    # A compiler's complaint comes long before pip's last lines: keep more of the step.
+    step_lines: deque[str] = deque(maxlen=STEP_LINES)
+    for message in messages:
+        if "errorDetail" in message or "error" in message:
+            detail = message.get("errorDetail") or {}
+            text = " ".join(str(detail.get("message") or message.get("error") or "").split())
+            where = (
+                f"step {current.number}/{current.total} ({current.instruction})"
+                if current
+                else "before the first step"
+            )
+            if current and current.instruction.startswith("FROM "):
+                hint = "run `devenv base` to bootstrap it without a registry"
+            elif any(_OFFLINE.search(line) for line in step_lines):
+                hint = (
+                    "the step could not reach the network (see its output above): check the "
+                    "connection, a proxy (HTTP(S)_PROXY) or the host's DNS, then build again"
+                )
+            else:
+                hint = "fix the step (or the plan it came from) and build again"
+            raise (
+                unserved_pin(tail)
+                or unlocated_package(tail, stage, target)
+                or unbuilt_source(step_lines, tail, release)
+                or BuildError(
+                    f"building {_what(stage, target)} failed at {where}: {text}",
+                    hint=hint,
+                    details="\n".join(tail),
+                )
+            )
+        if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
+            result.image_id = str(message["aux"]["ID"])
+        for raw in str(message.get("stream", "")).splitlines():
+            line = _ANSI.sub("", raw).rstrip()
+            match = _STEP.match(line)
+            if match:
+                if current:
+                    current.seconds = time.monotonic() - started
+                started = time.monotonic()
+                staged = _STAGE.match(match[3].strip())
+                if staged:
+                    stage = staged[1]
+                current = StepRecord(
+                    target=target,
+                    stage=stage,
+                    number=int(match[1]),
+                    total=int(match[2]),
+                    instruction=match[3],
+                )
+                result.steps.append(current)
+                tail.clear()
+                step_lines.clear()
+                progress.step(current)
+            elif current and line.strip() == "---> Using cache":
+                current.cached = True
+                progress.cached(current)
+            elif current and line.strip().startswith("---> Running in"):
+                current.ran = True
+            elif line.strip().startswith(("---> ", *_NOISE)) or not line.strip():
+                continue
+            elif line.startswith("Successfully built "):
+                result.image_id = result.image_id or line.split()[-1]
+            elif current:
+                tail.append(line)
+                step_lines.append(line)
+                progress.output(current, line)
+    if current:
+        current.seconds = time.monotonic() - started
+    if not result.image_id:
+        raise BuildError(
+            f"building {target} ended without an image",
+            hint="see the output above; then build again",
+        )
+
+
+def unserved_pin(output: Iterable[str]) -> BuildError | None:
+    """apt's "Version 'V' for 'P' was not found": a pin the archive no longer serves."""
+    lines = list(output)
+    for line in lines:
+        match = _UNSERVED.search(line)
+        if match:
+            version, package = match.groups()
+            return BuildError(
+                f"the archive no longer serves {package}={version}, pinned by devenv.lock",
+                hint="run `devenv lock --upgrade` to pin what it serves now",
+                details="\n".join(lines),
+            )
+    return None
+
+
+def unbuilt_source(
+    lines: Iterable[str], tail: Iterable[str], release: Release | None
+) -> BuildError | None:
+    """A requirement that compiled from source and missed a header or tool: name both."""
+    if release is None:
+        return None
+    found = build_diagnosis.failed_compile(lines, release.codename)
+    if found is None:
+        return None
+    return BuildError(
+        build_diagnosis.message(found, release.label),
+        hint=f'add "{found[2]}" to [system] packages in devenv.toml, then build again',
+        details="\n".join(tail),
+    )
+
+
+def _what(stage: str, target: str) -> str:
+    """Which image failed. The classic builder builds every stage before the target, so the
+    dev build also runs the db stage: name the stage that failed, not just the target."""
+    if stage == target:
+        return f"the {target} image"
+    if stage == "base":
+        return f"the base stage (shared by the dev and db images, while building {target})"
+    return f"the {stage} image (its stage runs while building {target})"
+
+
+def unlocated_package(output: Iterable[str], stage: str, target: str) -> BuildError | None:
+    """apt's "Unable to locate package X": name X and where such packages come from."""
+    lines = list(output)
+    for line in lines:
+        match = _UNLOCATED.search(line)
+        if not match:
+            continue
+        package = match[1] or match[2]
+        if re.fullmatch(r"postgresql-(client-)?\d+(-\S+)?", package):
+            hint = (
+                "the base's archive has no such PostgreSQL package: set [postgres] version to "
+                'the one the release ships, or source = "pgdg"'
+            )
+        else:
+            hint = (
+                "check the name (apt-cache search); if it is in another component or suite "
+                "(Ubuntu's universe, -updates), make the base again with them: "
+                "`devenv base --force`"
+            )
+        return BuildError(
+            f"building {_what(stage, target)} failed: apt cannot find the package {package} in "
+            "the base image's sources",
+            hint=hint,
+            details="\n".join(lines),
+        )
+    return None
+
+
+class FailedBuild(BuildError):
+    """A BuildError that carries what was built before it (for `--json`)."""
+
+    def __init__(self, error: BuildError, summary: BuildSummary) -> None:
+        super().__init__(error.message, hint=error.hint, details=error.details)
+        self.summary = summary
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSummary:
+    images: dict[str, str]
+    image_ids: dict[str, str]
+    steps_total: int
+    steps_cached: int
+    steps_run: int
+    seconds: float
+    targets: tuple[TargetResult, ...]
+    error: str | None = None  # None: every target built
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.error is None,
+            "error": self.error,
+            "images": self.images,
+            "image_ids": self.image_ids,
+            "steps_total": self.steps_total,
+            "steps_cached": self.steps_cached,
+            "steps_run": self.steps_run,
+            "seconds": round(self.seconds, 2),
+            "steps": [
+                {
+                    "target": s.target,
+                    "stage": s.stage,
+                    "number": s.number,
+                    "instruction": s.instruction,
+                    "cached": s.cached,
+                    "seconds": round(s.seconds, 2),
+                }
+                for t in self.targets
+                for s in t.steps
+            ],
+        }
+
+
+def build_images(
+    plan: Plan,
+    engine: Engine,
+    progress: Progress,
+    *,
+    no_cache: bool = False,
+    targets: tuple[str, ...] = TARGETS,
+    env: Mapping[str, str] | None = None,
+    log: Callable[[str], None] = print,
+) -> BuildSummary:
+    environ = os.environ if env is None else env
+    root = plan.project_dir
+    log(lock_status(plan, frozen=False))  # callers that want --frozen check before connecting
+    # Build what the plan says now: bring generated files up to date (hand edits are refused).
+    for line in generate_files(plan, check=False, force=False):
+        if not line.startswith("unchanged"):
+            log(line)
+    if not engine.image_exists(plan.environment.base):
+        raise BuildError(
+            f"the base image {plan.environment.base} is not on the engine at {engine.where}",
+            hint="run `devenv base` to bootstrap it from the distribution's archive",
+        )
+    labels = {LABEL_PROJECT: plan.environment.name}
+    started = time.monotonic()
+    results: list[TargetResult] = []
+    release = plan.environment.release
+    dockerfile = (root / DOCKERFILE).read_text(encoding="utf-8")
+    progress = _OneAtATime(progress)
+
+    def job(target: str, nocache: bool, connection: Engine) -> None:
+        result = TargetResult(
+            target=target, ref=plan.image(target) if target != SHARED_STAGE else ""
+        )
+        results.append(result)
+        with tempfile.TemporaryDirectory(prefix="devenv-build-") as tmp:
+            # The classic builder runs every stage before its target: each image gets a
+            # Dockerfile of the shared stage and its own, so db and dev build side by side.
+            own = Path(tmp) / "Dockerfile"
+            own.write_text(stage_dockerfile(dockerfile, target), encoding="utf-8")
+            stream = connection.build(
+                path=root,
+                dockerfile=str(own),
+                target=target,
+                tag=result.ref or None,
+                labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)}
+                if result.ref
+                else labels,
+                buildargs=proxy_build_args(environ),
+                nocache=nocache,
+            )
+            read_stream(target, stream, progress, result, release)
+        if result.ref:
+            progress.done(result)
+
+    try:
+        if len(targets) > 1:
+            # The shared stage first, once: both images then stand on the same layers (and a
+            # --no-cache build makes them anew, so nothing below can come from an old cache).
+            job(SHARED_STAGE, no_cache, engine)
+            run_side_by_side(engine, [functools.partial(job, t, False) for t in targets])
+        else:
+            job(targets[0], no_cache, engine)
+    except BuildError as exc:
+        raise FailedBuild(exc, _summary(results, started, error=exc.message)) from exc
+    return _summary(results, started)
+
+
+SHARED_STAGE = "base"
+
+
+class _OneAtATime(Progress):
+    """A Progress that two builds can report to at once."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+
+    def step(self, record: StepRecord) -> None:
+        with self.lock:
+            self.inner.step(record)
+
+    def output(self, record: StepRecord, line: str) -> None:
+        with self.lock:
+            self.inner.output(record, line)
+
+    def cached(self, record: StepRecord) -> None:
+        with self.lock:
+            self.inner.cached(record)
+
+    def done(self, result: TargetResult) -> None:
+        with self.lock:
+            self.inner.done(result)
+
+
+def stage_dockerfile(text: str, target: str) -> str:
+    """``text`` (the generated Dockerfile) with only the shared stage and ``target``'s stage:
+    what precedes the first FROM, the ``base`` stage, and the stage named ``target``."""
+    kept: list[str] = []
+    keep = True
+    for line in text.splitlines(keepends=True):
+        match = _STAGE.match(line.strip())
+        if match:
+            keep = match[1] in (SHARED_STAGE, target)
+        if keep:
+            kept.append(line)
+    return "".join(kept)
+
+
+def run_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> None:
+    """Run each job with its own engine connection, at once; wait for all, then raise the
+    first error. An interrupt closes the connections, which cancels the builds on the engine."""
+    connections = [engine.clone() for _ in jobs]
+    errors: list[BaseException | None] = [None] * len(jobs)
+
+    def run(index: int) -> None:
+        try:
+            jobs[index](connections[index])
+        except BaseException as exc:  # handed to the caller's thread below
+            errors[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        for connection in connections:
+            connection.close()
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def _summary(results: list[TargetResult], started: float, error: str | None = None) -> BuildSummary:
+    images = [r for r in results if r.ref]  # not the shared stage: it is no image of ours
+    done = [r for r in images if r.image_id] if error else images
+    steps = [s for r in results for s in r.steps]
+    return BuildSummary(
+        images={r.target: r.ref for r in done},
+        image_ids={r.target: r.image_id for r in done},
+        steps_total=len(steps),
+        steps_cached=sum(s.cached for s in steps),
+        steps_run=sum(s.ran for s in steps),
+        seconds=time.monotonic() - started,
+        targets=tuple(results),
+        error=error,
+    )
+
+
+def write_json(path: Path, summary: BuildSummary) -> None:
+    atomic_write(path, json.dumps(summary.to_json(), indent=2) + "\n")

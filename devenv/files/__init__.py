@@ -1,0 +1,2 @@
+"""Writing generated and local files: atomically, only where devenv may write, never a
+half-written file."""

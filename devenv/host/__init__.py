@@ -1,0 +1,2 @@
+"""Who runs the host steps: `devenv host-install` (apt, venv generations, a local cluster) and
+`devenv doctor`."""

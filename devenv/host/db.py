@@ -1,0 +1,185 @@
+"""`host-install --with-db`: a local cluster of the plan's PostgreSQL major, and a role and
+database for the current user.
+
+Debian's postgresql-common does the work: pg_lsclusters, pg_createcluster, pg_ctlcluster
+(which starts the server directly where systemd is not running, as in containers). The role
+and database are made as the `postgres` user (runuser as root, `sudo -n -u postgres`
+otherwise). The user connects over the unix socket with peer authentication: no password
+exists, so none can leak into argv, files or logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from devenv.errors import HostError
+from devenv.host.execute import Env, Executor
+from devenv.plan.model import Plan
+from devenv.render.scripts import HOST_DB_INIT
+from devenv.steps.compile import Command
+
+SOCKET_DIR = "/var/run/postgresql"  # Debian's unix_socket_directories
+DEFAULT_PORT = 5432
+_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cluster:
+    version: int
+    name: str
+    port: int
+    status: str  # "online", "down", "online,recovery", ...
+
+    @property
+    def online(self) -> bool:
+        return self.status.split(",")[0] == "online"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Database:
+    user: str
+    name: str
+    port: int
+    created: bool = False  # by this run: the plan's init scripts run on it
+
+    @property
+    def url(self) -> str:
+        user = quote(self.user, safe="")
+        return f"postgresql://{user}@/{self.name}?host={SOCKET_DIR}&port={self.port}"
+
+    def env(self) -> Env:
+        """Where psql and libpq connect: the socket, the port, the database."""
+        return (("PGHOST", SOCKET_DIR), ("PGPORT", str(self.port)), ("PGDATABASE", self.name))
+
+
+def parse_clusters(text: str) -> tuple[Cluster, ...]:
+    """`pg_lsclusters -h` lines: version, name, port, status, owner, data dir, log file."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0].isdigit() and parts[2].isdigit():
+            found.append(
+                Cluster(version=int(parts[0]), name=parts[1], port=int(parts[2]), status=parts[3])
+            )
+    return tuple(found)
+
+
+def find_cluster(executor: Executor, major: int) -> Cluster | None:
+    probe = executor.probe(("pg_lsclusters", "-h"))
+    if probe.returncode != 0:
+        return None
+    clusters = [c for c in parse_clusters(probe.stdout) if c.version == major]
+    clusters.sort(key=lambda c: (c.name != "main", c.name))
+    return clusters[0] if clusters else None
+
+
+def role_name(executor: Executor) -> str:
+    if not _ROLE.fullmatch(executor.user):
+        raise HostError(
+            f"can't make a PostgreSQL role for the user name {executor.user!r}",
+            hint="run host-install --with-db as a user with a plain name (letters, digits, _-.)",
+        )
+    return executor.user
+
+
+def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
+    """Make sure the cluster runs and the role and database exist. (changed, database)"""
+    major = plan.postgres.version
+    user = role_name(executor)
+    changed = False
+    cluster = find_cluster(executor, major)
+    if cluster is None:
+        executor.require_root(what)
+        executor.run(
+            executor.as_root(Command(argv=("pg_createcluster", str(major), "main"))), what=what
+        )
+        changed = True
+        cluster = find_cluster(executor, major) if not executor.dry_run else None
+        if cluster is None and not executor.dry_run:
+            raise HostError(
+                f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
+                hint="check `pg_lsclusters` and the PostgreSQL log",
+            )
+    cluster_name = cluster.name if cluster else "main"
+    port = cluster.port if cluster else DEFAULT_PORT
+    if cluster is None or not cluster.online:
+        executor.require_root(what)
+        executor.run(
+            executor.as_root(Command(argv=("pg_ctlcluster", str(major), cluster_name, "start"))),
+            what=what,
+        )
+        changed = True
+    database = Database(user=user, name=plan.postgres.database, port=port)
+    if not changed and cluster is not None:
+        # The user gets in already: role, database and peer authentication are in place, and
+        # finding that out needed no root.
+        probe = executor.probe(("psql", "-X", "-tAc", "SELECT 1"), env=database.env())
+        if probe.returncode == 0:
+            return False, database
+    running = not executor.dry_run or (cluster is not None and cluster.online)
+    # Constant queries; membership is decided here, so no name is ever spliced into SQL.
+    wanted = (
+        (
+            "SELECT rolname FROM pg_roles",
+            user,
+            ("createuser", "-p", str(port), "--superuser", user),
+        ),
+        (
+            "SELECT datname FROM pg_database",
+            database.name,
+            ("createdb", "-p", str(port), "-O", user, database.name),
+        ),
+    )
+    for query, name, create in wanted:
+        executor.require_root(what)
+        if running:
+            argv = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc", query)
+            probe = executor.probe(executor.as_postgres(argv).argv)
+            if probe.returncode != 0:
+                said = (probe.stderr.strip().splitlines() or [f"status {probe.returncode}"])[-1]
+                log = f"/var/log/postgresql/postgresql-{major}-{cluster_name}.log"
+                raise HostError(
+                    f"{what}: can't query PostgreSQL {major} on port {port}: {said}",
+                    hint=f"check `pg_lsclusters` and {log}",
+                )
+            if name in probe.stdout.split():
+                continue
+        executor.run(executor.as_postgres(create), what=what)
+        changed = True
+        if name == database.name:
+            database = dataclasses.replace(database, created=True)
+    return changed, database
+
+
+def run_init(executor: Executor, plan: Plan, database: Database, what: str) -> None:
+    """The plan's [postgres] init folders on `database`, as the db image's entrypoint runs
+    them (the same bash functions, the same order), as the user who owns it. The first
+    failing script stops the run, as it stops the container."""
+    fd, script = tempfile.mkstemp(prefix="devenv-db-init-", suffix=".sh")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(HOST_DB_INIT)
+        folders = tuple(str(plan.project_dir / folder) for folder in plan.postgres.init)
+        env = (*database.env(), ("POSTGRES_USER", database.user), ("POSTGRES_DB", database.name))
+        try:
+            executor.run(Command(argv=("bash", script, *folders), env=env), what=what)
+        except HostError as exc:
+            raise HostError(
+                exc.message,
+                hint=f"fix the script, then `dropdb {database.name}` and run host-install "
+                "--with-db again: init scripts run only on a new database",
+            ) from None
+    finally:
+        os.unlink(script)
+
+
+def extensions_present(executor: Executor, database: Database, names: tuple[str, ...]) -> bool:
+    """Whether every extension in `names` exists in the database (asked as the user)."""
+    argv = ("psql", "-X", "-tAc", "SELECT extname FROM pg_extension")
+    probe = executor.probe(argv, env=database.env())
+    return probe.returncode == 0 and set(names) <= set(probe.stdout.split())

@@ -1,0 +1,1 @@
+"""devenv.lock: its format, and `devenv lock` resolving what it pins."""

@@ -1,0 +1,554 @@
+"""The plan: devenv.toml loaded once into typed, frozen data, or a PlanError that says where.
+
+Every value is validated here, so renderers and runners can trust what they are given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from devenv.errors import DevenvError, PlanError
+from devenv.files import safety
+from devenv.lock.file import Lock, read_lock
+from devenv.plan import distro, validate
+from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PLAN_FILE = "devenv.toml"
+INSTALLERS = ("pip", "uv")
+EXTENSIONS = tuple(distro.EXTENSION_PACKAGES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    name: str
+    base: str
+    release: distro.Release
+    mirror: str | None  # archive used by `devenv base`; None: host apt config / tool default
+    keyring: Path | None  # keyring `devenv base` verifies the archive with; None: found/fetched
+    user: str  # the non-root user of the dev image
+
+
+@dataclass(frozen=True, kw_only=True)
+class System:
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Postgres:
+    version: int
+    extensions: tuple[str, ...]
+    source: str
+    packages: distro.PostgresPackages
+    host_port: int  # published on 127.0.0.1 only
+    user: str
+    database: str
+    # Folders of init scripts (project-relative), run in order on a new database: by the db
+    # image's entrypoint (compose and verify mount them) and by host-install --with-db.
+    init: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Python:
+    venv: str  # host venv, project-relative
+    container_venv: str  # absolute, outside the workspace so a bind mount can't hide it
+    requirements: tuple[str, ...]
+    installer: str
+    smoke: tuple[str, ...]
+    allow_index_options: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Devcontainer:
+    forward_ports: tuple[int, ...]
+    extensions: tuple[str, ...]
+    workspace: str
+    settings: tuple[tuple[str, Any], ...] = ()  # VS Code settings, by name (JSON values)
+    # The app container may use the engine (its socket mounted, the dev user let in,
+    # testcontainers pointed at the host): root on the host for whoever runs code there.
+    engine_access: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tasks:
+    # Command lines (split like a shell would, run without one) that run once the environment
+    # is up and the database healthy: by `devenv up`, VS Code and `host-install --with-db`.
+    setup: tuple[str, ...] = ()
+
+    def argvs(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(tuple(shlex.split(task)) for task in self.setup)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Env:
+    # Env files beside `.env` (project-relative; read at run time, never built into an image)
+    # and variables, over them (see devenv.plan.envfiles for the precedence).
+    files: tuple[str, ...] = ()
+    vars: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    project_dir: Path
+    environment: Environment
+    system: System
+    postgres: Postgres
+    python: Python
+    devcontainer: Devcontainer
+    requirements: RequirementsSet
+    lock: Lock | None = None  # devenv.lock, when the project has one
+    tasks: Tasks = Tasks()
+    env: Env = Env()
+    # devenv.local.toml (git-ignored, personal): kept apart, so the files generated from the
+    # plan (and committed) are the same for the whole team; personal() merges it in.
+    local: LocalOverrides | None = None
+
+    def personal(self) -> Plan:
+        """The plan with devenv.local.toml merged over it: what runs on this machine."""
+        local = self.local
+        if local is None:
+            return self
+        dc = self.devcontainer
+        return dataclasses.replace(
+            self,
+            system=System(packages=_union(self.system.packages, local.packages)),
+            postgres=dataclasses.replace(
+                self.postgres, host_port=local.host_port or self.postgres.host_port
+            ),
+            devcontainer=dataclasses.replace(
+                dc,
+                forward_ports=_union(dc.forward_ports, local.forward_ports),
+                extensions=_union(dc.extensions, local.extensions),
+                settings=tuple({**dict(dc.settings), **dict(local.settings)}.items()),
+            ),
+        )
+
+    def image(self, target: str) -> str:
+        """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
+        return f"devenv/{self.environment.name}-{target}:latest"
+
+    def digest(self, target: str = "dev") -> str:
+        """A stable hash of what decides the `target` image (its label): the db image does
+        not change with the Python side, so neither does its digest."""
+        data = asdict(self)
+        for key in ("project_dir", "tasks", "env", "local"):  # none of them reach an image
+            data.pop(key)
+        data["postgres"].pop("init")  # mounted when the db runs, not built into an image
+        if target == "db":
+            for key in ("system", "python", "devcontainer", "requirements"):
+                data.pop(key)
+            if self.lock:
+                data["lock"] = [self.lock.base, self.lock.apt]
+        else:
+            data["requirement_files"] = {
+                f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
+                for f in self.requirements.files
+            }
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalOverrides:
+    """What devenv.local.toml sets: a port, extra ports/extensions/packages, settings."""
+
+    path: Path
+    host_port: int | None = None
+    forward_ports: tuple[int, ...] = ()
+    extensions: tuple[str, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+    packages: tuple[str, ...] = ()
+
+
+def _union(first: tuple[Any, ...], more: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*first, *(x for x in more if x not in first))
+
+
+# --- the schema: section -> key -> (type, default, validator) --------------------------------
+
+Check = Callable[[Any], Any]
+
+
+def _each(check: Check) -> Check:
+    def run(values: list[Any]) -> tuple[Any, ...]:
+        return tuple(check(v) for v in values)
+
+    return run
+
+
+def _choice(options: tuple[str, ...]) -> Check:
+    def run(value: str) -> str:
+        if value not in options:
+            raise ValueError(
+                f"{value!r} is not one of {', '.join(map(repr, options))}{_near(value, options)}"
+            )
+        return value
+
+    return run
+
+
+def _relative_path(value: str) -> str:
+    validate.no_control(value)
+    path = PurePosixPath(value)
+    if path.is_absolute() or ".." in path.parts or not value:
+        raise ValueError(f"{value!r} must be a relative path inside the project folder")
+    return value
+
+
+def _init_folder(value: str) -> str:
+    _relative_path(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value.rstrip("/")):
+        raise ValueError(f"{value!r} must be a folder path of plain names (like db/init)")
+    return value.rstrip("/")
+
+
+def _venv_path(value: str) -> str:
+    _relative_path(value)
+    problem = safety.protected_part(value)
+    if problem:
+        raise ValueError(f"{value!r} {problem}; the venv needs a folder of its own (like .venv)")
+    return value
+
+
+def _requirements_path(value: str) -> str:
+    _relative_path(value)
+    problem = validate.secret_or_protected(value) or validate.copyable_path(value)
+    if problem:
+        raise ValueError(f"{value!r} {problem}")
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or "/.." in value:
+        raise ValueError(f"{value!r} must be an absolute path of plain names (like /opt/venv)")
+    return value
+
+
+def _postgres_major(value: int) -> int:
+    if not 10 <= value <= 99:
+        raise ValueError(f"{value} is not a PostgreSQL major version (like 16)")
+    return value
+
+
+def _mirror(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"(https?|file)://[^\s'\"\\]+", value):
+        raise ValueError(f"{value!r} is not an http(s):// or file:// archive URL")
+    return value
+
+
+def _keyring(value: str) -> str:
+    validate.no_control(value)
+    if not value or not re.fullmatch(r"[^\s'\"\\]+\.(gpg|asc|pgp)", value):
+        raise ValueError(
+            f"{value!r} is not a keyring file path (a .gpg, .asc or .pgp file, without spaces)"
+        )
+    return value
+
+
+def _vscode_extension(value: str) -> str:
+    validate.no_control(value)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9.-]*", value):
+        raise ValueError(f"{value!r} is not a VS Code extension id (like ms-python.python)")
+    return value
+
+
+def _env_file(value: str) -> str:
+    _relative_path(value)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value):
+        raise ValueError(f"{value!r} must be a file path of plain names (like .env.shared)")
+    return value
+
+
+def _env_vars(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    from devenv.plan import envfiles
+
+    for key, item in value.items():
+        if not envfiles.KEY.fullmatch(key):
+            raise ValueError(f"{key!r} is not a variable name (letters, digits, _)")
+        if key in envfiles.RESERVED:
+            raise ValueError(f"{key} is set by devenv for the database it connects the app to")
+        if not isinstance(item, str):
+            raise ValueError(f"{key} must be a string, not {_kind(type(item))}")
+        validate.no_control(item)
+        if "$" in item:
+            raise ValueError(f"{key}: '$' would be substituted by Compose; write the value out")
+    return tuple(value.items())
+
+
+def _task(value: str) -> str:
+    validate.no_control(value)
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a command line: {exc}") from None
+    if not words:
+        raise ValueError("a task is an empty command line")
+    lexer = shlex.shlex(value, posix=True, punctuation_chars=True)
+    operators = [t for t in lexer if t and set(t) <= set("();<>|&")]
+    if operators or "$" in value or "`" in value:
+        raise ValueError(
+            f"{value!r}: tasks run without a shell, so {(operators or ['$'])[0]!r} would not mean "
+            "what it does in one; put a pipeline or variables in a script and run that"
+        )
+    return value
+
+
+def _vscode_settings(value: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    for key, item in value.items():
+        validate.no_control(key)
+        if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+", key):
+            raise ValueError(f"{key!r} is not a VS Code setting name (like editor.tabSize)")
+        try:
+            json.dumps(item, allow_nan=False)
+        except ValueError:
+            raise ValueError(f"{key}: the value is not JSON") from None
+    return tuple(value.items())
+
+
+_UNSET = object()
+SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
+    "environment": {
+        "name": (str, _UNSET, validate.env_name),
+        "base": (str, "ubuntu:24.04", validate.image_ref),
+        "mirror": (str, None, _mirror),
+        "keyring": (str, None, _keyring),
+        "user": (str, "dev", validate.user_name),
+    },
+    "system": {
+        "packages": (list, ["build-essential", "libpq-dev"], _each(validate.deb_package_spec)),
+    },
+    "postgres": {
+        "version": (int, 16, _postgres_major),
+        "extensions": (list, ["pgvector"], _each(_choice(EXTENSIONS))),
+        "source": (str, "distro", _choice(distro.SOURCES)),
+        "host_port": (int, 5432, validate.port),
+        "user": (str, "postgres", validate.pg_role),
+        "database": (str, "app", validate.pg_database),
+        "init": (list, [], _each(_init_folder)),
+    },
+    "python": {
+        "venv": (str, ".venv", _venv_path),
+        "container_venv": (str, "/opt/venv", _absolute_path),
+        "requirements": (list, ["requirements.txt"], _each(_requirements_path)),
+        "installer": (str, "pip", _choice(INSTALLERS)),
+        "smoke": (list, ["fastapi", "sqlalchemy", "pgvector.psycopg"], _each(validate.module_name)),
+        "allow_index_options": (bool, False, lambda v: v),
+    },
+    "devcontainer": {
+        "forward_ports": (list, [8000], _each(validate.port)),
+        "extensions": (list, ["ms-python.python"], _each(_vscode_extension)),
+        "workspace": (str, "/workspace", _absolute_path),
+        "settings": (dict, {}, _vscode_settings),
+        "engine_access": (bool, False, lambda v: v),
+    },
+    "tasks": {
+        "setup": (list, [], _each(_task)),
+    },
+    "env": {
+        "files": (list, [], _each(_env_file)),
+        "vars": (dict, {}, _env_vars),
+    },
+}
+
+
+def load_plan(project_dir: Path) -> Plan:
+    project_dir = project_dir.resolve()
+    path = project_dir / PLAN_FILE
+    if not path.is_file():
+        raise PlanError(
+            f"{path}: no plan here", hint="run `devenv init` to write one, or pass -C DIR"
+        )
+    text = read_text(path, what="plan")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: invalid TOML: {exc}") from None
+    plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text)
+    from devenv.plan.local import read_local
+
+    local = read_local(project_dir, plan)
+    return dataclasses.replace(plan, lock=read_lock(project_dir), local=local)
+
+
+def read_text(path: Path, *, what: str) -> str:
+    """A UTF-8 file devenv reads, or one line: exit 1 when it can't be read, 2 when it is not
+    UTF-8 text."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DevenvError(f"{path}: can't read the {what}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanError(
+            f"{path}: the {what} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8"
+        ) from None
+
+
+def plan_from_dict(
+    data: dict[str, Any], *, project_dir: Path, source: Path, text: str = ""
+) -> Plan:
+    def fail(section: str, key: str | None, message: str, hint: str | None = None) -> PlanError:
+        where = f"[{section}] {key}" if key else f"[{section}]"
+        line = _line_of(text, section, key)
+        return PlanError(f"{source}{f':{line}' if line else ''}: {where}: {message}", hint=hint)
+
+    values: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise fail(section, None, f"unknown section{_near(section, tuple(SCHEMA))}")
+        if not isinstance(table, dict):
+            raise fail(section, None, "must be a table")
+    for section, keys in SCHEMA.items():
+        table = data.get(section, {})
+        values[section] = {}
+        for key in table:
+            if key not in keys:
+                raise fail(section, key, f"unknown key{_near(key, tuple(keys))}")
+        for key, (kind, default, check) in keys.items():
+            value = table.get(key, default)
+            if value is _UNSET or value is None:
+                values[section][key] = value
+                continue
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise fail(section, key, f"must be {_kind(kind)}, not {_kind(type(value))}")
+            if isinstance(value, list):
+                inner = type(default[0]) if default else str
+                for item in value:
+                    if not isinstance(item, inner) or (isinstance(item, bool) and inner is int):
+                        raise fail(section, key, f"items must be {_kind(inner)}, got {item!r}")
+                if len(set(value)) != len(value):
+                    raise fail(section, key, "lists a value twice")
+            try:
+                values[section][key] = check(value)
+            except ValueError as exc:
+                raise fail(section, key, str(exc)) from None
+
+    env, pg, py, dc = (values[s] for s in ("environment", "postgres", "python", "devcontainer"))
+    name = env["name"] if env["name"] is not _UNSET else validate.slug(project_dir.resolve().name)
+    problem = validate.image_paths(
+        venv=py["container_venv"], workspace=dc["workspace"], user=env["user"]
+    )
+    if problem:
+        key, message = problem
+        section = "python" if key == "container_venv" else "devcontainer"
+        raise fail(section, key, message)
+    family, tag = validate.split_image_ref(env["base"])
+    release = distro.find_release(family, tag)
+    if release is None:
+        raise fail(
+            "environment",
+            "base",
+            f"{env['base']!r} is not a supported base; supported: {distro.supported_bases()}",
+        )
+    try:
+        packages = distro.postgres_packages(release, pg["version"], pg["source"], pg["extensions"])
+    except ValueError as exc:
+        raise fail("postgres", "version", str(exc)) from None
+    try:
+        requirements = read_requirements(
+            project_dir, py["requirements"], allow_index_options=py["allow_index_options"]
+        )
+    except RequirementsError as exc:
+        raise fail("python", "requirements", str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail("python", "requirements", f"can't read: {exc}") from None
+    for folder in pg["init"]:
+        path = project_dir.resolve() / folder
+        if not path.is_dir():
+            raise fail(
+                "postgres",
+                "init",
+                f"{folder!r} is not a folder in {project_dir}",
+                hint="create it (with *.sql, *.sql.gz or *.sh files) or remove it from the list",
+            )
+        if project_dir.resolve() not in path.resolve().parents:
+            raise fail("postgres", "init", f"{folder!r} leads outside the project folder")
+
+    return Plan(
+        project_dir=project_dir.resolve(),
+        environment=Environment(
+            name=name,
+            base=env["base"],
+            release=release,
+            mirror=env["mirror"],
+            keyring=None if env["keyring"] is None else project_dir.resolve() / env["keyring"],
+            user=env["user"],
+        ),
+        system=System(packages=values["system"]["packages"]),
+        postgres=Postgres(
+            version=pg["version"],
+            extensions=pg["extensions"],
+            source=pg["source"],
+            packages=packages,
+            host_port=pg["host_port"],
+            user=pg["user"],
+            database=pg["database"],
+            init=pg["init"],
+        ),
+        python=Python(
+            venv=py["venv"],
+            container_venv=py["container_venv"],
+            requirements=py["requirements"],
+            installer=py["installer"],
+            smoke=py["smoke"],
+            allow_index_options=py["allow_index_options"],
+        ),
+        devcontainer=Devcontainer(
+            forward_ports=dc["forward_ports"],
+            extensions=dc["extensions"],
+            workspace=dc["workspace"],
+            settings=dc["settings"],
+            engine_access=dc["engine_access"],
+        ),
+        requirements=requirements,
+        tasks=Tasks(setup=values["tasks"]["setup"]),
+        env=Env(files=values["env"]["files"], vars=values["env"]["vars"]),
+    )
+
+
+def _near(word: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; expected one of {', '.join(options)}"
+
+
+def _kind(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+        float: "a number",
+    }.get(kind, kind.__name__)
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of `key` in `[section]`, for messages (tomllib has no positions)."""
+    current = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.fullmatch(r"\[\s*([A-Za-z0-9_-]+)\s*\](?:\s*#.*)?", stripped)
+        if header:
+            current = header.group(1)
+            if key is None and current == section:
+                return number
+        elif current == section and key and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return number
+    return None

@@ -1,0 +1,491 @@
+"""compile_steps: the plan -> the one ordered list of steps every renderer and runner consumes.
+
+A step is data: argv lists, never shell strings. The Dockerfile renderer joins a step's
+commands into one RUN; the host runner executes the same argv natively. Where the two modes
+must differ (paths, apt-list cleanup, the image's user), the difference is a field here, so
+parity between modes is something a test can check rather than hope for.
+"""
+
+from __future__ import annotations
+
+import enum
+import shlex
+from dataclasses import dataclass, field
+
+from devenv.lock.file import LOCK_FILE, Lock
+from devenv.plan.distro import EXTENSION_SQL_NAMES
+from devenv.plan.model import Plan
+from devenv.review import source_builds
+from devenv.review.requirements import native_needs
+
+
+class Phase(str, enum.Enum):
+    PREREQUISITES = "prerequisites"
+    SYSTEM = "system packages"
+    PYTHON = "python environment"
+    VERIFY = "verification"
+
+
+class Mode(str, enum.Enum):
+    CONTAINER = "container"
+    HOST = "host"
+
+
+class Scope(str, enum.Enum):
+    DEV = "dev"  # the development environment: the `dev` image, plain host-install
+    DB = "db"  # the database: the `db` image, host-install --with-db
+    BASE = "base"  # both images (their shared stage) and every host-install
+
+
+class Kind(str, enum.Enum):
+    APT = "apt"  # host runner installs only what dpkg lacks
+    PGDG = "pgdg"  # adds the PostgreSQL apt repository
+    CA = "ca"  # trust the host's extra CA certificates (container only)
+    IMAGE = "image"  # image-only setup: its user, its folders (container only)
+    VENV = "venv"
+    PIP_BOOTSTRAP = "pip-bootstrap"
+    PIP_INSTALL = "pip-install"  # host runner skips it when the requirements stamp matches
+    CHECK = "check"  # verification: changes nothing
+    DB_CHECK = "db-check"  # needs a running server: `devenv verify`, host-install --with-db
+
+
+class Role(str, enum.Enum):
+    """What the host runner may do with a command besides running it as is."""
+
+    RUN = "run"
+    APT_UPDATE = "apt-update"  # host: at most once per run, only when a package is missing
+    APT_INSTALL = "apt-install"  # host: its trailing `Step.packages` narrowed to what dpkg lacks
+
+
+BOTH = frozenset({Mode.CONTAINER, Mode.HOST})
+CONTAINER_ONLY = frozenset({Mode.CONTAINER})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    modes: frozenset[Mode] = BOTH
+    role: Role = Role.RUN
+
+    def display(self) -> str:
+        return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step:
+    id: str
+    phase: Phase
+    title: str
+    kind: Kind
+    scope: Scope
+    commands: tuple[Command, ...]
+    root: bool  # runs as root (the host runner adds `sudo -n` when not root)
+    packages: tuple[str, ...] = ()  # apt steps: what the host checks with dpkg first
+    copies: tuple[tuple[str, str], ...] = ()  # (project path, image path) the image needs first
+    modes: frozenset[Mode] = BOTH
+    at_build: bool = True  # False: needs a running database, so not part of an image build
+    notes: tuple[str, ...] = field(default=())
+
+    def commands_for(self, mode: Mode) -> tuple[Command, ...]:
+        return tuple(c for c in self.commands if mode in c.modes)
+
+
+APT_ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
+# Wait for another apt/dpkg to finish rather than fail at once (seconds).
+APT_LOCK_WAIT = ("-o", "DPkg::Lock::Timeout=120")
+REQUIREMENTS_DIR = "/opt/devenv/requirements"
+USER_SCRIPT = "docker/create-user.sh"
+USER_SCRIPT_IMAGE = "/usr/local/lib/devenv/create-user.sh"
+DB_ENTRYPOINT = "docker/db-entrypoint.sh"
+DB_ENTRYPOINT_IMAGE = "/usr/local/bin/docker-entrypoint.sh"  # the official image's name
+DB_DATA = "/var/lib/postgresql/data"
+DB_INIT_DIR = "/docker-entrypoint-initdb.d"
+DB_LOCALE = "en_US.utf8"  # the official image's LANG, so initdb's default locale is the same
+# What init scripts need on both paths (gzip is essential, xz and zstd are not), initdb as an
+# arbitrary --user (nss_wrapper), and the locale the contract names. The host gets them too,
+# so both paths install the same packages.
+DB_SEED_TOOLS = ("xz-utils", "zstd")
+DB_IMAGE_PACKAGES = ("libnss-wrapper", "locales")
+CERTS_DIR = "docker/certs"
+CERTS_IMAGE_DIR = "/usr/local/share/ca-certificates/devenv"
+DEV_UID = 1000
+
+
+def venv_path(plan: Plan, mode: Mode) -> str:
+    if mode is Mode.CONTAINER:
+        return plan.python.container_venv
+    return str(plan.project_dir / plan.python.venv)
+
+
+def venv_store(plan: Plan) -> str:
+    """Where the image's venv files live: in its user's home. VS Code's updateRemoteUserUID
+    gives that user the host user's UID and re-owns the home, and only the home, so a venv
+    there stays writable; container_venv links to it unless it is in the home already."""
+    home = f"/home/{plan.environment.user}"
+    venv = plan.python.container_venv
+    return venv if venv.startswith(f"{home}/") else f"{home}/.local/share/devenv/venv"
+
+
+def _apt(
+    step_id: str,
+    phase: Phase,
+    title: str,
+    scope: Scope,
+    packages: tuple[str, ...],
+    extra: tuple[Command, ...] = (),
+    notes: tuple[str, ...] = (),
+    lock: Lock | None = None,
+) -> Step:
+    if lock:  # devenv.lock pins every package the plan does not pin itself
+        packages = tuple(
+            f"{p}={lock.apt_version(p)}" if "=" not in p and lock.apt_version(p) else p
+            for p in packages
+        )
+    return Step(
+        id=step_id,
+        phase=phase,
+        title=title,
+        kind=Kind.APT,
+        scope=scope,
+        root=True,
+        packages=packages,
+        notes=notes,
+        commands=(
+            Command(argv=("apt-get", *APT_LOCK_WAIT, "update"), role=Role.APT_UPDATE),
+            Command(
+                argv=(
+                    "apt-get",
+                    *APT_LOCK_WAIT,
+                    "install",
+                    "-y",
+                    "--no-install-recommends",
+                    *packages,
+                ),
+                env=APT_ENV,
+                role=Role.APT_INSTALL,
+            ),
+            *extra,
+            # Lists are 40-90 MB and stale by the next build: images keep none.
+            Command(
+                argv=("find", "/var/lib/apt/lists", "-type", "f", "-delete"), modes=CONTAINER_ONLY
+            ),
+        ),
+    )
+
+
+def system_packages(
+    plan: Plan, mode: Mode = Mode.CONTAINER
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(packages of the dev environment, review notes): the plan's, PostgreSQL's client, what
+    the requirements need at run time, and what their source builds need on `mode`'s Python
+    (source_builds), without duplicates, in a stable order."""
+    wanted = ["python3", "python3-venv", *plan.system.packages, plan.postgres.packages.client]
+    in_image = mode is Mode.CONTAINER
+    target = source_builds.container_target(plan) if in_image else source_builds.host_target()
+    builds = source_builds.review(plan, target)
+    covered = set(builds.packages())
+    notes = []
+    for need in native_needs(plan.requirements):
+        if set(need.packages) <= covered:
+            continue  # the source-build review says it, with the version and the reason
+        missing = [p for p in need.packages if p not in wanted]
+        wanted.extend(missing)
+        added = f"; added {', '.join(missing)}" if missing else ""
+        notes.append(
+            f"{need.requirement}: {need.why}, so it needs {', '.join(need.packages)}{added}"
+        )
+    notes[:0] = builds.notes()
+    wanted.extend(builds.packages())
+    return tuple(dict.fromkeys(wanted)), tuple(notes)
+
+
+def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[Step, ...]:
+    """`venv` overrides where the venv goes (the host runner builds each venv generation in
+    its own folder, then points the plan's venv path at it)."""
+    pg = plan.postgres.packages
+    venv = venv or venv_path(plan, mode)
+    python = f"{venv}/bin/python"
+    in_image = mode is Mode.CONTAINER
+    no_cache = ("--no-cache-dir",) if in_image else ()  # images keep no pip cache
+    # In the image the venv's files go to the user's home (see venv_store); `venv` is the path
+    # everything else uses.
+    store = venv_store(plan) if in_image and venv == plan.python.container_venv else venv
+    steps: list[Step] = []
+
+    # -- prerequisites: what every later step stands on --------------------------------------
+    steps.append(
+        _apt(
+            "prerequisites",
+            Phase.PREREQUISITES,
+            "Base tools and CA certificates",
+            Scope.BASE,
+            ("ca-certificates",),
+            lock=plan.lock,
+        )
+    )
+    steps.append(
+        Step(
+            id="trust-ca",
+            phase=Phase.PREREQUISITES,
+            kind=Kind.CA,
+            scope=Scope.BASE,
+            root=True,
+            title="Trust the host's extra CA certificates",
+            modes=CONTAINER_ONLY,
+            copies=((f"{CERTS_DIR}/", f"{CERTS_IMAGE_DIR}/"),),
+            commands=(Command(argv=("update-ca-certificates",)),),
+        )
+    )
+    if pg.needs_pgdg_repo:
+        script = "/usr/share/postgresql-common/pgdg/apt.postgresql.org.sh"
+        steps.append(
+            _apt(
+                "pgdg",
+                Phase.PREREQUISITES,
+                "PostgreSQL apt repository (PGDG)",
+                Scope.BASE,
+                ("postgresql-common",),
+                extra=(Command(argv=(script, "-y")),),
+                lock=plan.lock,
+            )
+        )
+
+    # -- system packages ---------------------------------------------------------------------
+    dev_packages, notes = system_packages(plan, mode)
+    steps.append(
+        _apt(
+            "system-packages",
+            Phase.SYSTEM,
+            "System packages",
+            Scope.DEV,
+            dev_packages,
+            notes=notes,
+            lock=plan.lock,
+        )
+    )
+    # postgresql-common creates and starts a 'main' cluster on install; the image's
+    # entrypoint makes its own in PGDATA, so the image drops it (the host keeps it).
+    major = str(plan.postgres.version)
+    image_only = (
+        Command(argv=("pg_dropcluster", "--stop", major, "main"), modes=CONTAINER_ONLY),
+        Command(
+            argv=(
+                "localedef",
+                "-i",
+                "en_US",
+                "-c",
+                "-f",
+                "UTF-8",
+                "-A",
+                "/usr/share/locale/locale.alias",
+                "en_US.UTF-8",
+            ),
+            modes=CONTAINER_ONLY,
+        ),
+        # The image keeps no .deb files, apt caches or documentation (copyright files stay);
+        # /usr/share/i18n stays, so derived images can localedef other locales (as documented
+        # for the official image).
+        Command(argv=("apt-get", "clean"), modes=CONTAINER_ONLY),
+        Command(
+            argv=("find", "/usr/share/doc", "-type", "f", "!", "-name", "copyright", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
+        Command(
+            argv=("find", "/usr/share/man", "/usr/share/info", "-mindepth", "1", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
+        # Message translations (about 29 MB here): LANG is en_US, messages stay English.
+        Command(
+            argv=("find", "/usr/share/locale", "-type", "f", "-name", "*.mo", "-delete"),
+            modes=CONTAINER_ONLY,
+        ),
+    )
+    server_packages = (pg.server, pg.client, *pg.extensions, *DB_SEED_TOOLS, *DB_IMAGE_PACKAGES)
+    steps.append(
+        _apt(
+            "postgres-server",
+            Phase.SYSTEM,
+            f"PostgreSQL {plan.postgres.version} server with {', '.join(plan.postgres.extensions)}",
+            Scope.DB,
+            server_packages,
+            extra=image_only,
+            lock=plan.lock,
+        )
+    )
+    sample = f"/usr/share/postgresql/{major}/postgresql.conf.sample"
+
+    def folder(mode: str, path: str, owner: str = "postgres") -> Command:
+        return Command(argv=("install", "-d", "-o", owner, "-g", owner, "-m", mode, path))
+
+    steps.append(
+        Step(
+            id="db-runtime",
+            phase=Phase.SYSTEM,
+            kind=Kind.IMAGE,
+            scope=Scope.DB,
+            root=True,
+            title="Database folders and the entrypoint, as in the official postgres image",
+            notes=(
+                "PGDATA and the socket folder are open to any --user; the entrypoint, started "
+                "as root, hands them to postgres",
+            ),
+            modes=CONTAINER_ONLY,
+            copies=((DB_ENTRYPOINT, DB_ENTRYPOINT_IMAGE),),
+            commands=(
+                folder("1777", DB_DATA),
+                folder("3777", "/var/run/postgresql"),
+                folder("0755", DB_INIT_DIR, owner="root"),
+                Command(argv=("chmod", "0755", DB_ENTRYPOINT_IMAGE)),
+                # The official image's old path, for compose files that name it.
+                Command(argv=("ln", "-s", DB_ENTRYPOINT_IMAGE[1:], "/docker-entrypoint.sh")),
+                # Every cluster initdb makes listens on all addresses (pg_hba.conf decides who).
+                Command(
+                    argv=("sed", "-ri", r"s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/", sample)
+                ),
+                Command(argv=("grep", "-qF", "listen_addresses = '*'", sample)),
+            ),
+        )
+    )
+    steps.append(
+        Step(
+            id="dev-user",
+            phase=Phase.SYSTEM,
+            kind=Kind.IMAGE,
+            scope=Scope.DEV,
+            root=True,
+            title=f"Non-root user {plan.environment.user!r} owning {venv}",
+            modes=CONTAINER_ONLY,
+            copies=((USER_SCRIPT, USER_SCRIPT_IMAGE),),
+            commands=(
+                Command(
+                    argv=(
+                        "sh",
+                        USER_SCRIPT_IMAGE,
+                        plan.environment.user,
+                        str(DEV_UID),
+                        venv,
+                        store,
+                    )
+                ),
+            ),
+        )
+    )
+
+    # -- python environment ------------------------------------------------------------------
+    steps.append(
+        Step(
+            id="venv",
+            phase=Phase.PYTHON,
+            kind=Kind.VENV,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Virtual environment at {venv}",
+            notes=(
+                (f"its files live in {store}, so VS Code's updateRemoteUserUID re-owns them",)
+                if store != venv
+                else ()
+            ),
+            commands=(Command(argv=("python3", "-m", "venv", store)),),
+        )
+    )
+    bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])
+    lock = plan.lock
+    if lock:  # the installers come from the lock too
+        pins = lock.python_pins()
+        bootstrap = [f"{t}=={pins[t]}" if t in pins else t for t in bootstrap]
+    steps.append(
+        Step(
+            id="pip-bootstrap",
+            phase=Phase.PYTHON,
+            kind=Kind.PIP_BOOTSTRAP,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Upgrade {', '.join(bootstrap)}",
+            commands=(
+                Command(argv=(python, "-m", "pip", "install", *no_cache, "--upgrade", *bootstrap)),
+            ),
+        )
+    )
+    base = REQUIREMENTS_DIR if in_image else str(plan.project_dir)
+    # With a lock, the lock is the requirements file: every package pinned, every hash checked.
+    sources = (LOCK_FILE,) if lock else plan.python.requirements
+    dash_r = tuple(arg for f in sources for arg in ("-r", f"{base}/{f}"))
+    if lock:
+        dash_r = ("--require-hashes", *dash_r)
+    if plan.python.installer == "uv":
+        env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
+        if in_image:
+            env += (("UV_NO_CACHE", "1"),)
+        install = Command(
+            argv=(f"{venv}/bin/uv", "pip", "install", "--python", python, *dash_r), env=env
+        )
+    else:
+        install = Command(argv=(python, "-m", "pip", "install", *no_cache, *dash_r))
+    steps.append(
+        Step(
+            id="requirements",
+            phase=Phase.PYTHON,
+            kind=Kind.PIP_INSTALL,
+            scope=Scope.DEV,
+            root=False,
+            title=f"Install {', '.join(sources)} with {plan.python.installer}",
+            copies=tuple(
+                (f, f"{REQUIREMENTS_DIR}/{f}")
+                for f in (sources if lock else plan.requirements.files)
+            ),
+            commands=(install,),
+        )
+    )
+
+    # -- verification ------------------------------------------------------------------------
+    steps.append(
+        Step(
+            id="pip-check",
+            phase=Phase.VERIFY,
+            kind=Kind.CHECK,
+            scope=Scope.DEV,
+            root=False,
+            title="pip check: installed packages have compatible dependencies",
+            commands=(Command(argv=(python, "-m", "pip", "check")),),
+        )
+    )
+    if plan.python.smoke:
+        steps.append(
+            Step(
+                id="smoke-imports",
+                phase=Phase.VERIFY,
+                kind=Kind.CHECK,
+                scope=Scope.DEV,
+                root=False,
+                title=f"Import {', '.join(plan.python.smoke)}",
+                commands=(Command(argv=(python, "-c", f"import {', '.join(plan.python.smoke)}")),),
+            )
+        )
+    for ext in plan.postgres.extensions:
+        sql_name = EXTENSION_SQL_NAMES[ext]
+        steps.append(
+            Step(
+                id=f"extension-{ext}",
+                phase=Phase.VERIFY,
+                kind=Kind.DB_CHECK,
+                scope=Scope.DB,
+                root=False,
+                at_build=False,
+                title=f"CREATE EXTENSION {sql_name} and a vector query",
+                commands=(
+                    Command(
+                        argv=(
+                            "psql",
+                            "-v",
+                            "ON_ERROR_STOP=1",
+                            "-c",
+                            f"CREATE EXTENSION IF NOT EXISTS {sql_name}",
+                            "-c",
+                            "SELECT '[1,2,3]'::vector <-> '[1,2,4]'::vector",
+                        )
+                    ),
+                ),
+            )
+        )
+    return tuple(s for s in steps if mode in s.modes)

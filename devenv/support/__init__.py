@@ -1,0 +1,1 @@
+"""Small pieces every runner uses: one run at a time per project, stopping child processes."""
