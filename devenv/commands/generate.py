@@ -13,5 +13,5 @@ def command(ctx: Context, check: bool, force: bool) -> None:
     """Write docker/, compose.yaml and .devcontainer/ from the plan."""
     from devenv.files.generate import generate_files
 
-    for line in generate_files(ctx.plan(), check=check, force=force):
+    for line in generate_files(ctx.plan(), check=check, force=force).lines():
         click.echo(line)

@@ -31,5 +31,5 @@ def command(ctx: Context, check: bool, upgrade: bool) -> None:
     from devenv.files.generate import generate_files
 
     # The generated files install from the lock: bring them in line with it now.
-    for line in generate_files(ctx.plan(), check=False, force=False):
+    for line in generate_files(ctx.plan(), check=False, force=False).lines():
         click.echo(line)

@@ -307,9 +307,8 @@ def build_images(
     root = plan.project_dir
     log(lock_status(plan, frozen=False))  # callers that want --frozen check before connecting
     # Build what the plan says now: bring generated files up to date (hand edits are refused).
-    for line in generate_files(plan, check=False, force=False):
-        if not line.startswith("unchanged"):
-            log(line)
+    for line in generate_files(plan, check=False, force=False).lines(changed_only=True):
+        log(line)
     if not engine.image_exists(plan.environment.base):
         raise BuildError(
             f"the base image {plan.environment.base} is not on the engine at {engine.where}",

@@ -200,11 +200,7 @@ def up(
 
     started = time.monotonic()
     # Refuses hand-edited files before anything else happens, like `devenv generate`.
-    generated = tuple(
-        line
-        for line in generate_files(plan, check=False, force=False)
-        if not line.startswith("unchanged")
-    )
+    generated = tuple(generate_files(plan, check=False, force=False).lines(changed_only=True))
     for line in generated:
         log(line)
     compose = Compose(plan, log=log)

@@ -1,7 +1,12 @@
-"""`devenv generate`: render every file, then check or write them, and set up local files."""
+"""`devenv generate`: render every file, then check or write them, and set up local files.
+
+The result is data (one `Changed` per file or folder touched); `Generated.lines()` is the one
+place its text is made, so every command prints the same words for the same change."""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.container.certs import check_folder, collect_certificates, write_certificates
@@ -15,12 +20,54 @@ from devenv.steps.compile import CERTS_DIR
 from devenv.support.exclusive_run import generate_lock
 
 
-def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
+class Change(str, enum.Enum):
+    """What generate did to one path (the value is the word it prints)."""
+
+    CREATED = "created"  # a new file
+    UPDATED = "updated"  # an existing file rewritten (or, for .gitignore, lines added)
+    UNCHANGED = "unchanged"  # already what the plan gives: not written
+    WROTE = "wrote"  # a git-ignored local file, rewritten from devenv.local.toml
+    SYNCED = "synced"  # a folder made to hold exactly the host's files
+
+
+@dataclass(frozen=True, kw_only=True)
+class Changed:
+    path: str  # project-relative
+    change: Change
+    note: str = ""  # why / what, for the text: "database password, git-ignored"
+
+    def line(self) -> str:
+        if self.change is Change.SYNCED:
+            return f"{self.change.value:9} {self.path}: {self.note}"
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.change.value:9} {self.path}{note}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Generated:
+    changes: tuple[Changed, ...]
+    checked: bool = False  # --check: nothing written, every generated file is current
+
+    @property
+    def changed(self) -> tuple[Changed, ...]:
+        """What was written (everything but UNCHANGED)."""
+        return tuple(c for c in self.changes if c.change is not Change.UNCHANGED)
+
+    def lines(self, *, changed_only: bool = False) -> list[str]:
+        if self.checked:
+            return [] if changed_only else [f"{len(self.changes)} generated files are current"]
+        return [c.line() for c in (self.changed if changed_only else self.changes)]
+
+
+def generate_files(plan: Plan, *, check: bool, force: bool) -> Generated:
     files = render_all(plan)
     root = plan.project_dir
     if check:
-        output.check(root, files)
-        return [f"{len(files)} generated files are current"]
+        current = output.check(root, files)  # raises StaleError with the diff
+        return Generated(
+            changes=tuple(Changed(path=c.path, change=Change.UNCHANGED) for c in current),
+            checked=True,
+        )
     # Everything is read and checked before anything is written: no write may follow a
     # symlink, and a bad file anywhere leaves the project as it was.
     written = [*(f.path for f in files), ENV_FILE, LOCAL_COMPOSE, GITIGNORE, f"{CERTS_DIR}/x.crt"]
@@ -31,21 +78,38 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> list[str]:
     output.write(root, files, force=force, dry_run=True)  # raises for hand-edited files
     with generate_lock(root):
         _remove_leftovers(root, written)
-        lines = [f"{c.status.value:9} {c.path}" for c in output.write(root, files, force=force)]
+        changes = [
+            Changed(path=c.path, change=Change(c.status.value))
+            for c in output.write(root, files, force=force)
+        ]
         if ensure_env_file(root):
-            lines.append("created   .devenv/db.env (database password, git-ignored)")
+            changes.append(
+                Changed(path=ENV_FILE, change=Change.CREATED, note="database password, git-ignored")
+            )
         if write_local_compose(plan):
-            lines.append(f"wrote     {LOCAL_COMPOSE} (devenv.local.toml overrides, git-ignored)")
+            changes.append(
+                Changed(
+                    path=LOCAL_COMPOSE,
+                    change=Change.WROTE,
+                    note="devenv.local.toml overrides, git-ignored",
+                )
+            )
         if gitignore is not None:
             output.atomic_write(root / GITIGNORE, gitignore)
-            lines.append(f"updated   .gitignore (+ {', '.join(added)})")
+            changes.append(
+                Changed(path=GITIGNORE, change=Change.UPDATED, note=f"+ {', '.join(added)}")
+            )
         certs = write_certificates(root / CERTS_DIR, host_certs)
     if certs.written or certs.removed:
-        lines.append(
-            f"synced    {CERTS_DIR}: {len(certs.written)} written, "
-            f"{len(certs.removed)} removed, from {', '.join(certs.sources)}"
+        changes.append(
+            Changed(
+                path=CERTS_DIR,
+                change=Change.SYNCED,
+                note=f"{len(certs.written)} written, {len(certs.removed)} removed, "
+                f"from {', '.join(certs.sources)}",
+            )
         )
-    return lines
+    return Generated(changes=tuple(changes))
 
 
 def _remove_leftovers(root: Path, written: list[str]) -> None:
