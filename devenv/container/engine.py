@@ -507,6 +507,34 @@ def _is_transport_error(exc: BaseException) -> bool:
     )
 
 
+def engine_errors() -> tuple[type[Exception], ...]:
+    """What a docker-py call raises when the engine refuses it or the connection to the engine
+    fails: docker-py's errors and those of the HTTP layer under it. For code that holds a
+    docker-py client of its own (testcontainers', in `devenv verify`) and must catch exactly
+    these, never everything."""
+    import http.client
+
+    import requests
+    import urllib3
+
+    return (
+        _docker().errors.DockerException,
+        requests.exceptions.RequestException,
+        urllib3.exceptions.HTTPError,
+        http.client.HTTPException,
+    )
+
+
+def is_read_timeout(exc: BaseException) -> bool:
+    """A docker-py call with a timeout (``Container.wait(timeout=...)``) ran out of time:
+    requests raises ConnectionError around urllib3's ReadTimeoutError for it."""
+    import requests
+    import urllib3
+
+    timeouts = (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)
+    return any(isinstance(cause, timeouts) for cause in _causes(exc))
+
+
 # -- throw-away containers (for `devenv parity`) --------------------------------------------
 
 

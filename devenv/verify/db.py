@@ -11,7 +11,7 @@ import math
 import random
 import re
 import struct
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -328,10 +328,15 @@ def _pg_message(exc: psycopg.Error) -> str:
 
 
 def run_server_checks(
-    checks: Checks, conn: Conn, plan: Plan, packaged: dict[str, str | None]
+    checks: Checks,
+    conn: Conn,
+    plan: Plan,
+    packaged: dict[str, str | None],
+    unasked: Mapping[str, str] | None = None,
 ) -> None:
     """The server's version and the plan's extensions. `packaged` maps each extension's apt
-    package to the version dpkg reports in the image (None when dpkg does not know it)."""
+    package to the version dpkg reports in the image (None when dpkg does not know it);
+    `unasked` maps a package dpkg could not be asked about to why (the engine's error)."""
     major = plan.postgres.version
 
     def server_version() -> str:
@@ -345,10 +350,13 @@ def run_server_checks(
 
     checks.run("db-server-version", server_version)
     for ext in extensions(plan):
-        _extension_checks(checks, conn, ext, packaged.get(ext.package))
+        why = (unasked or {}).get(ext.package)
+        _extension_checks(checks, conn, ext, packaged.get(ext.package), why)
 
 
-def _extension_checks(checks: Checks, conn: Conn, ext: Extension, deb: str | None) -> None:
+def _extension_checks(
+    checks: Checks, conn: Conn, ext: Extension, deb: str | None, unasked: str | None = None
+) -> None:
     def create() -> str:
         import psycopg
         from psycopg import sql
@@ -367,6 +375,8 @@ def _extension_checks(checks: Checks, conn: Conn, ext: Extension, deb: str | Non
 
     def version() -> str:
         got = str(_scalar(conn, EXTVERSION, (ext.sql_name,)))
+        if deb is None and unasked:
+            raise CheckFailed(f"dpkg-query about {ext.package} failed: {unasked}; extversion {got}")
         if deb is None:
             raise CheckFailed(f"dpkg does not know {ext.package} in the db image; extversion {got}")
         wanted = upstream_version(deb)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devenv.container.engine import LABEL_PREFIX
+from devenv.container.engine import LABEL_PREFIX, engine_errors
 from devenv.verify.report import describe_exception
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"
@@ -98,7 +98,7 @@ def remove_labelled(
     for kind in removed:
         try:
             found = _list(client, kind, labels)
-        except Exception as exc:
+        except engine_errors() as exc:  # best effort: the next run sweeps again
             log(f"verify: warning: cannot list {kind}s: {describe_exception(exc)}")
             continue
         for resource in found:
@@ -107,7 +107,7 @@ def remove_labelled(
                 continue
             try:
                 _remove(resource, kind)
-            except Exception as exc:
+            except engine_errors() as exc:
                 if not ignorable(exc):
                     log(
                         f"verify: warning: cannot remove {kind} {resource.name}: "

@@ -2,21 +2,25 @@
 the way a user relies on them (checks: devenv.verify.db and devenv.verify.dev).
 
 The only module in devenv that imports testcontainers, and only inside functions, so commands
-that need no engine never load it. Workers run side by side to stay within a few seconds:
+that need no engine never load it. A run is nested context managers (devenv.verify.resources),
+each leaving cleans up what its entering made, in reverse order, also when a start fails:
 
-- db: PostgresContainer from the local db image (never pulled) on a labelled data volume and a
-  private network -> server, extension and vector checks over psycopg from here -> the dev
-  container's round trip to it -> a second container on the same volume (restart);
-- dev: the dev image on the same network -> one probe (Python, imports, pip check, libpq);
-- no-password: the db image without POSTGRES_PASSWORD must exit and say why;
-- janitor: removes the dev container and the network while the restart runs.
+    swept (whatever still carries the run's label)
+      network, data volume
+        workers, side by side to stay within a few seconds:
+        - db: PostgresContainer from the local db image (never pulled) on the volume and the
+          network -> server, extension and vector checks over psycopg from here, beside the
+          dev container's round trip to it -> a second container on the same volume (restart);
+        - dev: the dev image on the network -> one probe (Python, imports, pip check, libpq),
+          kept until the round trip is done;
+        - no-password: the db image without POSTGRES_PASSWORD must exit and say why.
 
-Cleanup always: every container, network and volume carries dev.devenv.verify=<run id>,
-dev.devenv.project=<name> and dev.devenv.verify.owner=<host>:<pid>, and is removed at the end
-whatever happened (passed, failed, never ready within the timeout, Ctrl-C or SIGTERM). A run
-killed outright leaves them behind; the next verify removes them first, but only when their
-owner process is gone, so a verify running next to this one is left alone. The testcontainers
-reaper is not used (its image cannot be pulled on air-gapped machines).
+Every container, network and volume carries dev.devenv.verify=<run id>,
+dev.devenv.project=<name> and dev.devenv.verify.owner=<host>:<pid>, and is removed whatever
+happened (passed, failed, never ready within the timeout, Ctrl-C or SIGTERM). A run killed
+outright leaves them behind; the next verify removes them first, but only when their owner
+process is gone, so a verify running next to this one is left alone. The testcontainers reaper
+is not used (its image cannot be pulled on air-gapped machines).
 """
 
 from __future__ import annotations
@@ -26,19 +30,16 @@ import importlib
 import importlib.metadata
 import os
 import re
-import secrets
-import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from types import FrameType
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from devenv.container.engine import Engine
+from devenv.container.engine import Engine, engine_errors, is_read_timeout
 from devenv.errors import VerifyError
 from devenv.plan import db_init
 from devenv.plan.model import Plan
@@ -55,9 +56,9 @@ from devenv.verify.leftovers import (
     remove_leftovers,
 )
 from devenv.verify.report import CheckFailed, Checks, Report, describe_exception, one_line
+from devenv.verify.resources import Handoff, Interrupts, Run, Workers
 
 DEFAULT_TIMEOUT = 60.0  # seconds a container may take to become ready
-JOIN_SECONDS = 30.0  # how long teardown waits for a worker after removing its containers
 # What this kind of machine needs, unless the user set it: no reaper (its image can't be pulled
 # here; we clean up ourselves), and the engine's published ports on the docker host (with
 # /.dockerenv present testcontainers would otherwise dial the bridge gateway).
@@ -74,11 +75,6 @@ Log = Callable[[str], None]
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-class Cancelled(BaseException):
-    """Raised in a worker once the run is being torn down (not an Exception: checks let it
-    through)."""
 
 
 # --- testcontainers, lazily -------------------------------------------------------------------
@@ -129,7 +125,7 @@ def _postgres_class() -> Any:
         module = importlib.import_module("testcontainers.postgres")
 
     def _connect(self: Any) -> None:
-        _wait_ready(self, self.devenv_session)
+        _wait_ready(self, self.devenv_run)
 
     return type("DevenvPostgres", (module.PostgresContainer,), {"_connect": _connect})
 
@@ -140,166 +136,97 @@ def _docker_container(image: str) -> Any:
     return DockerContainer(image)
 
 
-# --- one run ----------------------------------------------------------------------------------
+# --- the run's network and volume -------------------------------------------------------------
 
 
-@dataclass(kw_only=True)
-class Session:
-    """Shared by the workers of one run: what to start, how, and what to remove."""
+def _warn_unless_gone(run: Run, what: str, exc: BaseException) -> None:
+    if not ignorable(exc):
+        run.log(f"verify: warning: removing {what}: {describe_exception(exc)}")
 
-    plan: Plan
-    images: dict[str, str]
-    run_id: str
-    labels: dict[str, str]
-    timeout: float
-    log: Log
-    password: str = field(default_factory=lambda: secrets.token_hex(16))
-    cancel: threading.Event = field(default_factory=threading.Event)
-    network: Any = None
-    volume: str = ""
-    dev: Any = None  # the dev container, once started
-    dev_ready: threading.Event = field(default_factory=threading.Event)  # dev start tried
-    dev_done: threading.Event = field(default_factory=threading.Event)  # dev probe finished
-    roundtrip_done: threading.Event = field(default_factory=threading.Event)
-    db_gone: threading.Event = field(default_factory=threading.Event)  # first db removed
-    threads: list[threading.Thread] = field(default_factory=list)
-    crashed: list[tuple[str, BaseException]] = field(default_factory=list)
-    _containers: list[Any] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def name(self, role: str) -> str:
-        return f"devenv-verify-{self.plan.environment.name}-{self.run_id}-{role}"
+def _cannot_create(exc: BaseException) -> VerifyError:
+    return VerifyError(
+        f"cannot create verify's network or volume: {describe_exception(exc)}",
+        hint="check the engine (`docker info`) and its free disk space",
+    )
 
-    def check(self) -> None:
-        if self.cancel.is_set():
-            raise Cancelled
 
-    def spawn(self, name: str, job: Callable[[], None]) -> None:
-        """Run `job` in a thread of this run: teardown waits for it; a crash is kept."""
+@contextmanager
+def _private_network(run: Run) -> Iterator[Any]:
+    """The network the dev container reaches the db on; removed on leaving."""
+    from testcontainers.core.network import Network
 
-        def run() -> None:
-            try:
-                job()
-            except Cancelled:
-                pass
-            except BaseException as exc:
-                self.crashed.append((name, exc))
-
-        thread = threading.Thread(target=run, name=f"verify-{name}", daemon=True)
-        with self._lock:
-            self.check()
-            self.threads.append(thread)
-        thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Until every thread of the run ended (also those started meanwhile), or `timeout`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            with self._lock:
-                alive = [t for t in self.threads if t.is_alive()]
-            if not alive:
-                return
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return
-            alive[0].join(0.1 if left is None else min(0.1, left))
-
-    def wait(self, event: threading.Event) -> None:
-        while not event.wait(0.05):
-            self.check()
-
-    def _track(self, container: Any) -> None:
-        with self._lock:
-            self.check()
-            self._containers.append(container)
-
-    def start(self, container: Any) -> Any:
-        """Start a configured testcontainers container (tracked first, so it is always
-        removed)."""
-        self._track(container)
-        try:
-            container.start()
-        except BaseException:
-            self.remove(container)
-            raise
-        return container
-
-    def remove(self, container: Any) -> None:
-        """Remove a tracked container (forced, with its anonymous volumes), once."""
-        with self._lock:
-            if container not in self._containers:
-                return
-            self._containers.remove(container)
-        try:
-            container.stop()
-        except Exception as exc:
-            if not ignorable(exc):
-                self.log(f"verify: warning: removing a container: {describe_exception(exc)}")
-
-    def create_network_and_volume(self, client: Any) -> None:
-        from testcontainers.core.network import Network
-
-        self.check()
-        network = Network(docker_network_kw={"labels": dict(self.labels)})
-        network.name = self.name("net")
-        try:
-            network.create()
-            self.network = network
-            client.volumes.create(name=self.name("pgdata"), labels=dict(self.labels))
-        except Exception as exc:
-            raise VerifyError(
-                f"cannot create verify's network or volume: {describe_exception(exc)}",
-                hint="check the engine (`docker info`) and its free disk space",
-            ) from exc
-        self.volume = self.name("pgdata")
-
-    def remove_network(self) -> None:
-        network, self.network = self.network, None
-        if network is None:
-            return
+    run.check()
+    network = Network(docker_network_kw={"labels": dict(run.labels)})
+    network.name = run.name("net")
+    try:
+        network.create()
+    except engine_errors() as exc:
+        raise _cannot_create(exc) from exc
+    run.network = network
+    try:
+        yield network
+    finally:
+        run.network = None
         try:
             network.remove()
-        except Exception as exc:
-            if not ignorable(exc):
-                self.log(
-                    f"verify: warning: removing network {network.name}: {describe_exception(exc)}"
-                )
+        except engine_errors() as exc:
+            _warn_unless_gone(run, f"network {network.name}", exc)
 
-    def teardown(self, client: Any) -> None:
-        """Remove every container (in parallel), wait for the threads, then sweep the network,
-        the volume and anything else carrying this run's label."""
-        self.cancel.set()
-        with self._lock:
-            containers = list(self._containers)
-        removers = [
-            threading.Thread(target=self.remove, args=(c,), daemon=True) for c in containers
-        ]
-        for t in removers:
-            t.start()
-        for t in removers:
-            t.join(JOIN_SECONDS)
-        self.join(JOIN_SECONDS)
-        remove_labelled(client, [f"{RUN_LABEL}={self.run_id}"], keep=lambda _: False, log=self.log)
+
+@contextmanager
+def _data_volume(run: Run, client: Any) -> Iterator[str]:
+    """The volume both db containers use in turn (the restart check); removed on leaving."""
+    run.check()
+    name = run.name("pgdata")
+    try:
+        volume = client.volumes.create(name=name, labels=dict(run.labels))
+    except engine_errors() as exc:
+        raise _cannot_create(exc) from exc
+    run.volume = name
+    try:
+        yield name
+    finally:
+        run.volume = ""
+        try:
+            volume.remove(force=True)
+        except engine_errors() as exc:
+            _warn_unless_gone(run, f"volume {name}", exc)
+
+
+@contextmanager
+def _swept(run: Run, client: Any) -> Iterator[None]:
+    """On leaving, whatever still carries this run's label: what a start that failed half way
+    made before testcontainers knew of it (its create timed out, say)."""
+    try:
+        yield
+    finally:
+        remove_labelled(client, [f"{RUN_LABEL}={run.run_id}"], keep=lambda _: False, log=run.log)
+
+
+# --- containers -------------------------------------------------------------------------------
 
 
 def _logs(wrapped: Any, lines: int = 8) -> str:
     try:
         text = wrapped.logs(tail=lines).decode("utf-8", "replace")
-    except Exception as exc:
+    except engine_errors() as exc:  # for a failure message: the failure is the news, not this
         return f"(no log: {describe_exception(exc)})"
     return " | ".join(line.strip() for line in text.splitlines() if line.strip()) or "(empty log)"
 
 
-def _wait_ready(container: Any, s: Session) -> None:
+def _wait_ready(container: Any, run: Run) -> None:
     """Until psycopg connects from here through the published port (kept as devenv_conn for
-    the checks); fails fast if the container exits, and after s.timeout seconds. Once the
+    the checks); fails fast if the container exits, and after run.timeout seconds. Once the
     container runs, devenv_on_running (if set) is called while the server initialises."""
+    import psycopg
+
     wrapped = container.get_wrapped_container()
-    deadline = time.monotonic() + s.timeout
+    deadline = time.monotonic() + run.timeout
     target: verify_db.Target | None = None
     last = "no answer yet"
     while True:
-        s.check()
+        run.check()
         wrapped.reload()
         if wrapped.status in ("exited", "dead"):
             code = (wrapped.attrs.get("State") or {}).get("ExitCode")
@@ -308,12 +235,12 @@ def _wait_ready(container: Any, s: Session) -> None:
             )
         if wrapped.status == "running":
             if target is None:
-                pg = s.plan.postgres
+                pg = run.plan.postgres
                 target = verify_db.Target(
                     host=container.get_container_host_ip(),
                     port=int(container.get_exposed_port(5432)),
                     user=pg.user,
-                    password=s.password,
+                    password=run.password,
                     dbname=pg.database,
                 )
                 container.devenv_target = target
@@ -323,11 +250,11 @@ def _wait_ready(container: Any, s: Session) -> None:
             try:
                 container.devenv_conn = target.connect(timeout=2)
                 return
-            except Exception as exc:
+            except psycopg.OperationalError as exc:  # not accepting connections yet
                 last = one_line(str(exc)) or type(exc).__name__
         if time.monotonic() >= deadline:
             raise CheckFailed(
-                f"{wrapped.name} was not ready within {s.timeout:g}s ({last}); "
+                f"{wrapped.name} was not ready within {run.timeout:g}s ({last}); "
                 f"log: {_logs(wrapped)}"
             )
         time.sleep(0.05)
@@ -343,102 +270,112 @@ def _exec(container: Any, argv: list[str], env: dict[str, str] | None = None) ->
     )
 
 
-def _start_postgres(
-    s: Session,
+@dataclass(frozen=True, kw_only=True)
+class Postgres:
+    container: Any  # the started testcontainers PostgresContainer
+    conn: verify_db.Conn  # open, from here, through the published port
+    detail: str  # "ready in 2.1s (localhost:32771)"
+
+
+@contextmanager
+def _postgres(
+    run: Run,
     role: str,
     *,
     network: bool,
     on_running: Callable[[Any], None] | None = None,
-) -> tuple[Any, verify_db.Conn, str]:
-    """PostgresContainer `role` on the run's data volume (and network); returns it, an open
-    connection from here, and a detail line."""
-    pg = s.plan.postgres
-    container = _postgres_class()(
-        image=s.images["db"],
+) -> Iterator[Postgres]:
+    """PostgresContainer `role` on the run's data volume (and network), ready, with an open
+    connection; closed and removed on leaving."""
+    pg = run.plan.postgres
+    configured = _postgres_class()(
+        image=run.images["db"],
         username=pg.user,
-        password=s.password,
+        password=run.password,
         dbname=pg.database,
         driver=None,
     )
-    container.devenv_session = s
-    container.devenv_on_running = on_running
-    container.with_name(s.name(role)).with_kwargs(labels=dict(s.labels))
-    container.with_volume_mapping(s.volume, DB_DATA, "rw")
-    for mount in db_init.mounts(s.plan):  # as compose mounts them
-        container.with_volume_mapping(str(s.plan.project_dir / mount.source), mount.target, "ro")
+    configured.devenv_run = run
+    configured.devenv_on_running = on_running
+    configured.with_name(run.name(role)).with_kwargs(labels=dict(run.labels))
+    configured.with_volume_mapping(run.volume, DB_DATA, "rw")
+    for mount in db_init.mounts(run.plan):  # as compose mounts them
+        configured.with_volume_mapping(str(run.plan.project_dir / mount.source), mount.target, "ro")
     if network:
-        container.with_network(s.network).with_network_aliases(verify_dev.DB_ALIAS)
+        configured.with_network(run.network).with_network_aliases(verify_dev.DB_ALIAS)
     started = time.monotonic()
-    s.start(container)
-    target: verify_db.Target = container.devenv_target
-    detail = f"ready in {time.monotonic() - started:.1f}s ({target.host}:{target.port})"
-    return container, container.devenv_conn, detail
+    with run.started(configured) as container:
+        target: verify_db.Target = container.devenv_target
+        conn: verify_db.Conn = container.devenv_conn
+        detail = f"ready in {time.monotonic() - started:.1f}s ({target.host}:{target.port})"
+        try:
+            yield Postgres(container=container, conn=conn, detail=detail)
+        finally:
+            conn.close()
 
 
-def _dpkg_version(container: Any, package: str) -> str | None:
-    try:
-        result = _exec(container, ["dpkg-query", "-W", "-f=${Version}", package])
-    except Exception:
-        return None
-    return result.stdout.strip() if result.code == 0 and result.stdout.strip() else None
+def _dev_container(run: Run) -> Any:
+    container = _docker_container(run.images["dev"])
+    container.with_name(run.name("dev")).with_kwargs(labels=dict(run.labels))
+    container.with_network(run.network)
+    return container
 
 
-def _db_worker(s: Session, checks: Checks) -> None:
-    plan = s.plan
+# --- the workers ------------------------------------------------------------------------------
+
+
+def _db_job(
+    run: Run, checks: Checks, *, dev: Handoff[Any], roundtrip_done: threading.Event
+) -> None:
+    plan = run.plan
     packaged: dict[str, str | None] = {}
-    containers: list[Any] = []
-    conns: list[verify_db.Conn] = []
+    unasked: dict[str, str] = {}
 
     def dpkg(container: Any) -> None:  # runs while the server initialises
         for ext in verify_db.extensions(plan):
-            packaged[ext.package] = _dpkg_version(container, ext.package)
-
-    def start() -> str:
-        container, conn, detail = _start_postgres(s, "db", network=True, on_running=dpkg)
-        containers.append(container)
-        conns.append(conn)
-        return detail
+            try:
+                result = _exec(container, ["dpkg-query", "-W", "-f=${Version}", ext.package])
+            except engine_errors() as exc:  # the version check says so, if it runs at all
+                unasked[ext.package] = describe_exception(exc)
+                continue
+            found = result.stdout.strip()
+            packaged[ext.package] = found if result.code == 0 and found else None
 
     def roundtrip() -> None:  # the dev container's, beside the vector checks from here
-        try:
-            s.wait(s.dev_ready)
-            checks.run("dev-db-roundtrip", lambda: _roundtrip(s))
-        finally:
-            s.roundtrip_done.set()
-
-    def remove_first() -> None:
-        try:
-            s.remove(containers[0])
-        finally:
-            s.db_gone.set()
-
-    def restart() -> str:
-        before = verify_db.prepare_restart(conns[0], s.run_id)
-        conns[0].close()
-        containers[0].get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
-        s.spawn("db-remove", remove_first)
-        container, conn, _ = _start_postgres(s, "db-restarted", network=False)
-        containers.append(container)
-        conns.append(conn)
-        return verify_db.compare_snapshots(before, verify_db.snapshot(conn, s.run_id))
+        container = dev.take(run)
+        checks.run("dev-db-roundtrip", lambda: _roundtrip(run, container))
 
     try:
-        if checks.run("db-start", start):
-            if plan.postgres.init:
-                checks.run("db-init-scripts", lambda: _init_scripts(containers[0], plan))
-            verify_db.run_server_checks(checks, conns[0], plan, packaged)
-        s.spawn("roundtrip", roundtrip)
-        if conns and verify_db.has_pgvector(plan):
-            verify_db.run_vector_checks(checks, conns[0])
-        s.wait(s.roundtrip_done)
-        checks.run("db-restart", restart)
+        with ExitStack() as stack:
+            first: list[Postgres] = []
+
+            def start() -> str:
+                db = stack.enter_context(_postgres(run, "db", network=True, on_running=dpkg))
+                first.append(db)
+                return db.detail
+
+            def restart() -> str:
+                db = first[0]
+                before = verify_db.prepare_restart(db.conn, run.run_id)
+                db.conn.close()
+                db.container.get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
+                again = stack.enter_context(_postgres(run, "db-restarted", network=False))
+                return verify_db.compare_snapshots(
+                    before, verify_db.snapshot(again.conn, run.run_id)
+                )
+
+            if checks.run("db-start", start):
+                if plan.postgres.init:
+                    checks.run("db-init-scripts", lambda: _init_scripts(first[0].container, plan))
+                verify_db.run_server_checks(checks, first[0].conn, plan, packaged, unasked)
+            with Workers(run) as alongside:
+                alongside.spawn("roundtrip", roundtrip)
+                if first and verify_db.has_pgvector(plan):
+                    verify_db.run_vector_checks(checks, first[0].conn)
+            roundtrip_done.set()  # the dev container may go; the first db may stop
+            checks.run("db-restart", restart)
     finally:
-        for conn in conns:
-            conn.close()
-        for container in containers:
-            s.remove(container)
-        s.db_gone.set()
-        s.roundtrip_done.set()
+        roundtrip_done.set()
 
 
 def _init_scripts(container: Any, plan: Plan) -> str:
@@ -447,144 +384,85 @@ def _init_scripts(container: Any, plan: Plan) -> str:
     return verify_db.judge_init_log(log, expected)
 
 
-def _roundtrip(s: Session) -> str:
-    pg = s.plan.postgres
+def _roundtrip(run: Run, dev: Any) -> str:
+    pg = run.plan.postgres
     env = {
         "PGHOST": verify_dev.DB_ALIAS,
         "PGPORT": "5432",
         "PGUSER": pg.user,
-        "PGPASSWORD": s.password,
+        "PGPASSWORD": run.password,
         "PGDATABASE": pg.database,
         "PGCONNECT_TIMEOUT": "10",
     }
-    result = _exec(s.dev, verify_dev.roundtrip_argv(s.plan), env)
+    result = _exec(dev, verify_dev.roundtrip_argv(run.plan), env)
     answer = verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK)
-    vector = verify_dev.has_vector(s.plan)
-    return verify_dev.judge_roundtrip(answer, s.name("net"), vector=vector)
+    vector = verify_dev.has_vector(run.plan)
+    return verify_dev.judge_roundtrip(answer, run.name("net"), vector=vector)
 
 
-def _dev_worker(s: Session, checks: Checks) -> None:
-    def start() -> str:
-        container = _docker_container(s.images["dev"])
-        container.with_name(s.name("dev")).with_kwargs(labels=dict(s.labels))
-        container.with_network(s.network)
-        s.start(container)
-        wrapped = container.get_wrapped_container()
-        wrapped.reload()
-        if wrapped.status != "running":
-            raise CheckFailed(
-                f"{wrapped.name} is {wrapped.status}, not running; log: {_logs(wrapped)}"
-            )
-        s.dev = container
-        return f"running as {wrapped.name} on network {s.name('net')}"
-
+def _dev_job(
+    run: Run, checks: Checks, *, dev: Handoff[Any], roundtrip_done: threading.Event
+) -> None:
     probe: dict[str, Any] = {}
+    with ExitStack() as stack:
+        started: list[Any] = []
 
-    def run_probe() -> str:
-        result = _exec(s.dev, verify_dev.probe_argv(s.plan))
-        probe.update(verify_dev.marked_json(result, verify_dev.PROBE_MARK))
-        checks.info["dev"]["python"] = str(probe.get("python"))
-        return verify_dev.probe_detail(probe)
+        def start() -> str:
+            container = stack.enter_context(run.started(_dev_container(run)))
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status != "running":
+                raise CheckFailed(
+                    f"{wrapped.name} is {wrapped.status}, not running; log: {_logs(wrapped)}"
+                )
+            started.append(container)
+            return f"running as {wrapped.name} on network {run.name('net')}"
 
-    try:
+        def run_probe() -> str:
+            result = _exec(started[0], verify_dev.probe_argv(run.plan))
+            probe.update(verify_dev.marked_json(result, verify_dev.PROBE_MARK))
+            checks.info["dev"]["python"] = str(probe.get("python"))
+            return verify_dev.probe_detail(probe)
+
         try:
             checks.run("dev-start", start)
         finally:
-            s.dev_ready.set()
+            dev.give(started[0] if started else None)
         checks.run("dev-python", run_probe)
-        verify_dev.judge_probe(checks, s.plan, probe)
-    finally:
-        s.dev_done.set()
+        verify_dev.judge_probe(checks, run.plan, probe)
+        run.wait(roundtrip_done)  # the db's round trip runs in this container
 
 
-def _janitor(s: Session, checks: Checks) -> None:
-    """While the restart runs, remove what it no longer needs: the dev container, then the
-    network (once the first db container is gone too)."""
-    s.wait(s.dev_done)
-    s.wait(s.roundtrip_done)
-    if s.dev is not None:
-        s.remove(s.dev)
-    s.wait(s.db_gone)
-    s.remove_network()
+def _no_password_job(run: Run, checks: Checks) -> None:
+    limit = min(run.timeout, 30.0)
 
+    def check() -> str:
+        configured = _docker_container(run.images["db"])  # no POSTGRES_PASSWORD, no network
+        configured.with_name(run.name("no-password"))
+        configured.with_kwargs(labels=dict(run.labels), network_mode="none")
+        with run.started(configured) as container:
+            wrapped = container.get_wrapped_container()
+            try:
+                code = int(wrapped.wait(timeout=limit)["StatusCode"])
+            except engine_errors() as exc:
+                if not is_read_timeout(exc):
+                    raise
+                raise CheckFailed(
+                    f"still running {limit:g}s after a start without POSTGRES_PASSWORD; "
+                    f"log: {_logs(wrapped)}"
+                ) from None
+            log = wrapped.logs().decode("utf-8", "replace")
+            said = [line.strip() for line in log.splitlines() if "POSTGRES_PASSWORD" in line]
+            if code == 0:
+                raise CheckFailed(f"exited with code 0 without a password; log: {_logs(wrapped)}")
+            if not said:
+                raise CheckFailed(
+                    f"exited with code {code}, but its log does not mention POSTGRES_PASSWORD: "
+                    f"{_logs(wrapped)}"
+                )
+            return f"exit code {code}: {said[0]}"
 
-def _no_password_worker(s: Session, checks: Checks) -> None:
-    limit = min(s.timeout, 30.0)
-    containers: list[Any] = []
-
-    def run() -> str:
-        container = _docker_container(s.images["db"])  # no POSTGRES_PASSWORD, no network
-        container.with_name(s.name("no-password"))
-        container.with_kwargs(labels=dict(s.labels), network_mode="none")
-        containers.append(container)
-        s.start(container)
-        wrapped = container.get_wrapped_container()
-        try:
-            code = int(wrapped.wait(timeout=limit)["StatusCode"])
-        except Exception:
-            raise CheckFailed(
-                f"still running {limit:g}s after a start without POSTGRES_PASSWORD; "
-                f"log: {_logs(wrapped)}"
-            ) from None
-        log = wrapped.logs().decode("utf-8", "replace")
-        said = [line.strip() for line in log.splitlines() if "POSTGRES_PASSWORD" in line]
-        if code == 0:
-            raise CheckFailed(f"exited with code 0 without a password; log: {_logs(wrapped)}")
-        if not said:
-            raise CheckFailed(
-                f"exited with code {code}, but its log does not mention POSTGRES_PASSWORD: "
-                f"{_logs(wrapped)}"
-            )
-        return f"exit code {code}: {said[0]}"
-
-    try:
-        checks.run("db-no-password", run)
-    finally:
-        for container in containers:
-            s.remove(container)
-
-
-# --- signals ----------------------------------------------------------------------------------
-
-
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (a CI timeout, `docker stop` of a CI container) cleans up like Ctrl-C."""
-    if not _in_main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
-    """Cleanup is not interrupted by a second Ctrl-C: signals are noted and reported after."""
-    pending: list[int] = []
-    if not _in_main_thread():
-        yield pending
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        pending.append(signum)
-
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield pending
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    checks.run("db-no-password", check)
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -617,7 +495,7 @@ def _client() -> Any:
 
     try:
         return DockerClient().client
-    except Exception as exc:
+    except engine_errors() as exc:
         raise VerifyError(
             f"testcontainers cannot reach the Docker engine: {describe_exception(exc)}",
             hint="check DOCKER_HOST and ~/.testcontainers.properties",
@@ -632,8 +510,9 @@ def catalogue(plan: Plan, images: Mapping[str, str]) -> Checks:
 
 def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) -> Report:
     """Run every check against plan.image("db") and plan.image("dev"); always clean up.
-    Raises VerifyError when verification cannot run at all, KeyboardInterrupt when interrupted
-    (after cleanup). A failed check is in the report, not an exception."""
+    Raises VerifyError when verification cannot run at all, EngineError when the engine fails
+    outside a check, KeyboardInterrupt when interrupted (after cleanup). A failed check is in
+    the report, not an exception."""
     started = time.monotonic()
     images = {"db": plan.image("db"), "dev": plan.image("dev")}
     notes = _preflight(plan, images)
@@ -648,35 +527,32 @@ def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) 
         OWNER_LABEL: f"{host}:{os.getpid()}",
     }
     checks = catalogue(plan, images)
-    s = Session(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
+    run = Run(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
     log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
-    interrupted = False
-    with _sigterm_interrupts():
-        try:
-            s.create_network_and_volume(client)
-            for name, work in (
-                ("db", _db_worker),
-                ("dev", _dev_worker),
-                ("no-password", _no_password_worker),
-                ("janitor", _janitor),
-            ):
-                s.spawn(name, functools.partial(work, s, checks))
-            s.join()
-        except KeyboardInterrupt:
-            interrupted = True
-            log("verify: interrupted; removing its containers, network and volume")
-        finally:
-            with _signals_deferred() as pending:
-                s.teardown(client)
-            interrupted = interrupted or bool(pending)
-    if interrupted:
+    dev: Handoff[Any] = Handoff()
+    roundtrip_done = threading.Event()
+    interrupts = Interrupts(
+        lambda: log("verify: interrupted; removing its containers, network and volume")
+    )
+    # Entered in this order, left in reverse: the workers' own containers first (each worker
+    # removes what it started), then the volume and the network, then any stray of the run.
+    with (
+        interrupts.installed(),
+        _swept(run, client),
+        _private_network(run),
+        _data_volume(run, client),
+        Workers(run) as workers,
+    ):
+        for name, job in (
+            ("db", functools.partial(_db_job, dev=dev, roundtrip_done=roundtrip_done)),
+            ("dev", functools.partial(_dev_job, dev=dev, roundtrip_done=roundtrip_done)),
+            ("no-password", _no_password_job),
+        ):
+            workers.spawn(name, functools.partial(job, run, checks))
+        with interrupts.armed():
+            workers.join()
+    if interrupts.pending:  # a signal while the run was cleaning up: it still counts
         raise KeyboardInterrupt
-    if s.crashed:
-        name, exc = s.crashed[0]
-        raise VerifyError(
-            f"verify's {name} worker crashed: {describe_exception(exc)}",
-            hint="run with --debug for the traceback, and report it",
-        ) from exc
     return checks.report(
         project=plan.environment.name,
         run_id=run_id,
