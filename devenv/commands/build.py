@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from devenv.commands import Context, json_file_option, pass_ctx
+from devenv.commands import (
+    Context,
+    JsonTarget,
+    json_result_option,
+    json_text,
+    pass_ctx,
+    text_to_stderr,
+)
 
 
 @click.command()
@@ -18,7 +23,7 @@ from devenv.commands import Context, json_file_option, pass_ctx
     help="Build only this target (repeatable). Default: both.",
 )
 @click.option("--frozen", is_flag=True, help="Refuse to build when devenv.lock is stale.")
-@json_file_option
+@json_result_option
 @pass_ctx
 def command(
     ctx: Context,
@@ -26,7 +31,7 @@ def command(
     quiet: bool,
     targets: tuple[str, ...],
     frozen: bool,
-    json_file: Path | None,
+    json_target: JsonTarget | None,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
     from devenv.container.build import TARGETS, FailedBuild, build_images, write_json
@@ -37,7 +42,13 @@ def command(
 
     plan = ctx.plan()
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
-    with images_lock(plan.project_dir), Engine.connect() as engine:
+    to_stdout = json_target is not None and json_target.stdout
+    json_file = json_target.file if json_target is not None else None
+    with (
+        text_to_stderr(to_stdout) as emit,
+        images_lock(plan.project_dir),
+        Engine.connect() as engine,
+    ):
         try:
             summary = build_images(
                 plan,
@@ -47,14 +58,18 @@ def command(
                 targets=tuple(t for t in TARGETS if t in targets) if targets else TARGETS,
                 log=lambda line: None if quiet else click.echo(line, err=True),
             )
-        except FailedBuild as exc:
-            if json_file:  # a failed build is reported too: what ran, and where it stopped
+        except FailedBuild as exc:  # a failed build is reported too: what ran, where it stopped
+            if json_file:
                 write_json(json_file, exc.summary)
+            if to_stdout:
+                emit(json_text(exc.summary.to_json()))  # the bytes write_json writes
             raise
-    if json_file:
-        write_json(json_file, summary)
-    for target, ref in summary.images.items():
-        click.echo(f"{target}: {ref}")
-    click.echo(
-        f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
-    )
+        if json_file:
+            write_json(json_file, summary)
+        if to_stdout:
+            emit(json_text(summary.to_json()))
+        for target, ref in summary.images.items():
+            click.echo(f"{target}: {ref}")
+        click.echo(
+            f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
+        )

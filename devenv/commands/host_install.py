@@ -1,10 +1,15 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from devenv.commands import Context, json_file_option, pass_ctx
+from devenv.commands import (
+    Context,
+    JsonTarget,
+    json_result_option,
+    json_text,
+    pass_ctx,
+    text_to_stderr,
+)
 
 
 @click.command("host-install")
@@ -21,7 +26,7 @@ from devenv.commands import Context, json_file_option, pass_ctx
     "did not make it (it is deleted).",
 )
 @click.option("--frozen", is_flag=True, help="Refuse to install when devenv.lock is stale.")
-@json_file_option
+@json_result_option
 @pass_ctx
 def command(
     ctx: Context,
@@ -29,7 +34,7 @@ def command(
     dry_run: bool,
     recreate: bool,
     frozen: bool,
-    json_file: Path | None,
+    json_target: JsonTarget | None,
 ) -> None:
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
     from devenv.host.install import host_install
@@ -37,11 +42,16 @@ def command(
     from devenv.lock.resolve import lock_status
 
     plan = ctx.plan().personal()  # devenv.local.toml's extra packages count here
-    click.echo(lock_status(plan, frozen=frozen))
-    options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
-    report = host_install(plan, options, click.echo)
-    if json_file:
-        write_report(json_file, report)
-    for line in report.summary():
-        click.echo(line)
+    to_stdout = json_target is not None and json_target.stdout
+    json_file = json_target.file if json_target is not None else None
+    with text_to_stderr(to_stdout) as emit:
+        click.echo(lock_status(plan, frozen=frozen))
+        options = Options(with_db=with_db, dry_run=dry_run, recreate=recreate)
+        report = host_install(plan, options, click.echo)
+        if json_file:
+            write_report(json_file, report)
+        if to_stdout:
+            emit(json_text(report.as_json()))  # the bytes write_report writes
+        for line in report.summary():
+            click.echo(line)
     report.raise_for_status()

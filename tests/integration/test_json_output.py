@@ -1,0 +1,36 @@
+"""`--json` with the real engine: build and verify print the result as JSON on stdout and
+nothing else there (their text and progress go to stderr); the bytes are those the old
+`--json FILE` wrote."""
+
+from __future__ import annotations
+
+import json
+
+from devenv.container.engine import Engine
+from tests.integration.conftest import BuiltProject, devenv_cli
+from tests.integration.test_verify import unchanged_engine, verify_resources  # noqa: F401
+
+
+def test_build_json_on_stdout(built_project: BuiltProject) -> None:
+    result = devenv_cli("-C", str(built_project.root), "build", "--json", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and set(data["images"]) == {"dev", "db"}
+    assert data.keys() == built_project.build.keys()  # what `--json FILE` wrote
+    assert "steps, " in result.stderr.splitlines()[-1]  # the text summary, on stderr
+    assert "deprecated" not in result.stderr
+
+
+def test_verify_json_on_stdout(
+    built_project: BuiltProject,
+    engine: Engine,
+    unchanged_engine: None,  # noqa: F811
+) -> None:
+    result = devenv_cli("-C", str(built_project.root), "verify", "--json", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["failed"] == []
+    names = [c["name"] for c in data["checks"]]
+    assert f"{len(names)} checks: {len(names)} passed" in result.stderr  # the table
+    assert result.stdout == json.dumps(data, indent=2, sort_keys=True) + "\n"
+    assert verify_resources(engine) == []
