@@ -359,7 +359,9 @@ def _db_job(
                 before = verify_db.prepare_restart(db.conn, run.run_id)
                 db.conn.close()
                 db.container.get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
-                again = stack.enter_context(_postgres(run, "db-restarted", network=False))
+                with Workers(run) as removing:  # the stopped one goes while the next starts
+                    removing.spawn("db-remove", lambda: run.remove(db.container))
+                    again = stack.enter_context(_postgres(run, "db-restarted", network=False))
                 return verify_db.compare_snapshots(
                     before, verify_db.snapshot(again.conn, run.run_id)
                 )

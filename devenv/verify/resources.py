@@ -131,11 +131,12 @@ class Handoff(Generic[T]):
 
 class Workers:
     """Threads of a run, as a context manager. Leaving waits for all of them. When the block
-    is left by an exception (Ctrl-C while waiting, or a failure) the run is cancelled first and
-    its live containers removed, so no worker is left blocked. A worker's own exception (a
-    failed check is not one: it is in the report) is raised on leaving, once all have ended:
-    an engine error as EngineError with the engine's words, devenv's own errors as they are,
-    anything else (a bug) as VerifyError carrying it (--debug shows its traceback)."""
+    is left by Ctrl-C (or the run is cancelled), the run is cancelled first and its live
+    containers removed, so no worker is left blocked; an error of the block itself only waits
+    for them, then propagates. A worker's own exception (a failed check is not one: it is in
+    the report) is raised on leaving, once all have ended: an engine error as EngineError with
+    the engine's words, devenv's own errors as they are, anything else (a bug) as VerifyError
+    carrying it (--debug shows its traceback)."""
 
     def __init__(self, run: Run) -> None:
         self.run = run
@@ -175,7 +176,7 @@ class Workers:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc is not None:
+        if exc is not None and not isinstance(exc, Exception):  # Ctrl-C, Cancelled
             self._cancel()
             return
         try:
@@ -183,7 +184,7 @@ class Workers:
         except BaseException:  # Ctrl-C while waiting: cancel, then let it propagate
             self._cancel()
             raise
-        if self._failed:
+        if exc is None and self._failed:
             name, error = self._failed[0]
             if isinstance(error, DevenvError):
                 raise error

@@ -148,6 +148,24 @@ def test_a_worker_blocked_in_a_wait_ends_when_the_run_is_cancelled(run: Run) -> 
         run.check()
 
 
+def test_an_error_of_the_block_waits_for_its_workers_and_cancels_nothing(run: Run) -> None:
+    release = threading.Event()
+    finished = threading.Event()
+    container = FakeContainer("other workers'")
+
+    def slow() -> None:
+        release.wait(5)
+        finished.set()
+
+    with run.started(container):
+        with pytest.raises(ValueError, match="a failed restart"), Workers(run) as workers:
+            workers.spawn("slow", slow)
+            release.set()
+            raise ValueError("a failed restart")  # a check's error: that check fails, no more
+        assert finished.is_set() and not run.cancel.is_set()
+        assert container.stops == 0  # another worker's container lives on
+
+
 @pytest.mark.parametrize(
     ("error", "kind", "says"),
     [
