@@ -5,6 +5,7 @@ nothing else there (their text and progress go to stderr); the bytes are those t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from devenv.container.engine import Engine
 from tests.integration.conftest import BuiltProject, devenv_cli
@@ -19,6 +20,19 @@ def test_build_json_on_stdout(built_project: BuiltProject) -> None:
     assert data.keys() == built_project.build.keys()  # what `--json FILE` wrote
     assert "steps, " in result.stderr.splitlines()[-1]  # the text summary, on stderr
     assert "deprecated" not in result.stderr
+
+
+def test_a_failed_build_still_prints_its_json(built_project: BuiltProject, tmp_path: Path) -> None:
+    root = tmp_path / "dvv12-broken"
+    root.mkdir()
+    plan = (built_project.root / "devenv.toml").read_text()
+    (root / "devenv.toml").write_text(plan.replace('name = "itest"', 'name = "dvv12-broken"'))
+    (root / "requirements.txt").write_text("devenv-no-such-package-4f1e==1.0\n")
+    result = devenv_cli("-C", str(root), "build", "--target", "dev", "--json", timeout=600)
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and "pip install" in data["error"]
+    assert result.stderr.strip().splitlines()[-1].startswith("devenv: error: building the dev")
 
 
 def test_verify_json_on_stdout(
