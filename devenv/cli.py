@@ -23,6 +23,8 @@ COMMANDS = (
     "generate",
     "base",
     "build",
+    "push",
+    "pull",
     "host_install",
     "doctor",
     "parity",
@@ -110,7 +112,11 @@ def _sigterm_interrupts() -> Iterator[None]:
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, debug: bool) -> None:
     """devenv: one plan, the same dev environment in a container and on the host."""
+    from devenv.container.engine_target import export_context
+
     ctx.obj = Context(project_dir, debug)
+    # The docker CLI's current context, if one is chosen, for every engine client devenv runs.
+    export_context()
 
 
 for _name in COMMANDS:

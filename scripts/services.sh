@@ -22,7 +22,7 @@
 #   DEVENV_REMOTE_PORT      remote engine's TCP port on 127.0.0.1          (default 5476)
 #   DEVENV_REMOTE_DATA      remote engine's data-root (default /var/lib/devenv-remote-engine)
 #   DEVENV_REMOTE_BRIDGE    its bridge interface                            (default devenv-rmt0)
-#   DEVENV_REMOTE_SUBNET    the bridge's address                            (default 10.213.0.1/24)
+#   DEVENV_REMOTE_POOL      the /16 its networks come from                  (default 10.213.0.0/16)
 #   DEVENV_PODMAN_SOCKET    podman's socket      (default $DEVENV_SERVICES_DIR/podman/podman.sock)
 #   DEVENV_SERVICES_WAIT    seconds to wait for each service to answer       (default 60)
 set -euo pipefail
@@ -32,7 +32,8 @@ REGISTRY_PORT=${DEVENV_REGISTRY_PORT:-5443}
 REMOTE_PORT=${DEVENV_REMOTE_PORT:-5476}
 REMOTE_DATA=${DEVENV_REMOTE_DATA:-/var/lib/devenv-remote-engine}
 REMOTE_BRIDGE=${DEVENV_REMOTE_BRIDGE:-devenv-rmt0}
-REMOTE_SUBNET=${DEVENV_REMOTE_SUBNET:-10.213.0.1/24}
+REMOTE_POOL=${DEVENV_REMOTE_POOL:-10.213.0.0/16}
+REMOTE_PREFIX=${REMOTE_POOL%.0.0/16} # 10.213: the bridge is .255.1/24, compose networks .0-127
 PODMAN_SOCKET=${DEVENV_PODMAN_SOCKET:-$DIR/podman/podman.sock}
 WAIT_SECONDS=${DEVENV_SERVICES_WAIT:-60}
 ALL=(registry remote podman)
@@ -192,15 +193,16 @@ remote_answers() {
         -H "tcp://127.0.0.1:$REMOTE_PORT" version --format '{{.Server.Version}}'
 }
 
-# The remote engine runs with --iptables=false so it never rewrites the shared engine's chains;
-# these few rules of its own (removed by stop) give its bridge the NAT a build's RUN needs.
+# The remote engine runs with --iptables=false so it never rewrites the shared engine's chains
+# (dockerd flushes its chains when it starts). Its networks all come from its own pool; these
+# few rules of its own (removed by stop) let them through the FORWARD policy the shared engine
+# set (bridged traffic passes it too) and give them the NAT a build's RUN needs.
 remote_rules() {
-    local op=$1 net
-    net=$(python3 -c 'import ipaddress,sys; print(ipaddress.ip_interface(sys.argv[1]).network)' "$REMOTE_SUBNET")
+    local op=$1 net=$REMOTE_POOL
     local rules=(
-        "filter FORWARD -i $REMOTE_BRIDGE -j ACCEPT"
-        "filter FORWARD -o $REMOTE_BRIDGE -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
-        "nat POSTROUTING -s $net ! -o $REMOTE_BRIDGE -j MASQUERADE"
+        "filter FORWARD -s $net -j ACCEPT"
+        "filter FORWARD -d $net -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+        "nat POSTROUTING -s $net ! -d $net -j MASQUERADE"
     )
     local rule table rest
     for rule in "${rules[@]}"; do
@@ -233,7 +235,7 @@ start_remote() {
     fi
     if ! ip link show "$REMOTE_BRIDGE" >/dev/null 2>&1; then
         ip link add "$REMOTE_BRIDGE" type bridge
-        ip addr add "$REMOTE_SUBNET" dev "$REMOTE_BRIDGE"
+        ip addr add "$REMOTE_PREFIX.255.1/24" dev "$REMOTE_BRIDGE"
     fi
     ip link set "$REMOTE_BRIDGE" up
     echo '{}' >"$d/daemon.json" # not the host's /etc/docker/daemon.json (the shared engine's)
@@ -243,6 +245,7 @@ start_remote() {
         --tlscacert "$d/ca.pem" --tlscert "$d/server.pem" --tlskey "$d/server-key.pem" \
         --data-root "$REMOTE_DATA" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
         --bridge "$REMOTE_BRIDGE" --iptables=false --ip-masq=false \
+        --default-address-pool "base=$REMOTE_PREFIX.0.0/17,size=24" \
         --config-file "$d/daemon.json" </dev/null >>"$d/log" 2>&1 &
     pid=$!
     printf '%s\n' "$pid" >"$d/pid"
@@ -373,7 +376,7 @@ main() {
     done
     if ((EUID != 0)) && [[ $cmd != env ]]; then
         command -v sudo >/dev/null 2>&1 || die "must run as root (no sudo found)"
-        exec sudo -n --preserve-env=DEVENV_SERVICES_DIR,DEVENV_REGISTRY_PORT,DEVENV_REMOTE_PORT,DEVENV_REMOTE_DATA,DEVENV_REMOTE_BRIDGE,DEVENV_REMOTE_SUBNET,DEVENV_PODMAN_SOCKET,DEVENV_SERVICES_WAIT "$0" "$cmd" "$@"
+        exec sudo -n --preserve-env=DEVENV_SERVICES_DIR,DEVENV_REGISTRY_PORT,DEVENV_REMOTE_PORT,DEVENV_REMOTE_DATA,DEVENV_REMOTE_BRIDGE,DEVENV_REMOTE_POOL,DEVENV_PODMAN_SOCKET,DEVENV_SERVICES_WAIT "$0" "$cmd" "$@"
     fi
     "cmd_$cmd" "$@"
 }

@@ -23,6 +23,8 @@ from devenv.commands import (
     help="Build only this target (repeatable). Default: both.",
 )
 @click.option("--frozen", is_flag=True, help="Refuse to build when devenv.lock is stale.")
+@click.option("--push", is_flag=True, help="Push the images to the plan's registry afterwards.")
+@click.option("--no-registry", is_flag=True, help="Build here even when the registry has them.")
 @json_result_option
 @pass_ctx
 def command(
@@ -31,16 +33,21 @@ def command(
     quiet: bool,
     targets: tuple[str, ...],
     frozen: bool,
+    push: bool,
+    no_registry: bool,
     json_target: JsonTarget | None,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
     from devenv.container.build import TARGETS, FailedBuild, build_images, write_json
     from devenv.container.engine import Engine
     from devenv.container.progress import choose
+    from devenv.container.registry import registry_of
     from devenv.lock.resolve import lock_status
     from devenv.support.exclusive_run import images_lock
 
     plan = ctx.plan()
+    if push:
+        registry_of(plan)  # no registry to push to: say so before building
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
     to_stdout = json_target is not None and json_target.stdout
     json_file = json_target.file if json_target is not None else None
@@ -57,6 +64,8 @@ def command(
                 no_cache=no_cache,
                 targets=tuple(t for t in TARGETS if t in targets) if targets else TARGETS,
                 log=lambda line: None if quiet else click.echo(line, err=True),
+                use_registry=not no_registry,
+                push=push,
             )
         except FailedBuild as exc:  # a failed build is reported too: what ran, where it stopped
             if json_file:
@@ -69,7 +78,12 @@ def command(
         if to_stdout:
             emit(json_text(summary.to_json()))
         for target, ref in summary.images.items():
-            click.echo(f"{target}: {ref}")
+            came = summary.pulled.get(target)
+            how = f", pulled from {came}" if came else ""
+            how = ", current" if target in summary.current else how
+            click.echo(f"{target}: {ref} (tag {summary.tags.get(target, '?')}{how})")
+        for ref in summary.pushed:
+            click.echo(f"pushed {ref}")
         click.echo(
             f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
         )

@@ -6,6 +6,7 @@ read here: step headers ("Step N/M : ..."), cache hits, output, and the error th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -267,6 +268,10 @@ class BuildSummary:
     seconds: float
     targets: tuple[TargetResult, ...]
     error: str | None = None  # None: every target built
+    tags: dict[str, str] = field(default_factory=dict)  # target -> content tag
+    pulled: dict[str, str] = field(default_factory=dict)  # target -> registry ref it came from
+    current: tuple[str, ...] = ()  # targets whose image on the engine already had the tag
+    pushed: tuple[str, ...] = ()  # refs pushed (--push)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -278,6 +283,10 @@ class BuildSummary:
             "steps_cached": self.steps_cached,
             "steps_run": self.steps_run,
             "seconds": round(self.seconds, 2),
+            "tags": self.tags,
+            "pulled": self.pulled,
+            "current": list(self.current),
+            "pushed": list(self.pushed),
             "steps": [
                 {
                     "target": s.target,
@@ -302,13 +311,24 @@ def build_images(
     targets: tuple[str, ...] = TARGETS,
     env: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
+    use_registry: bool = True,
+    push: bool = False,
 ) -> BuildSummary:
+    """Build ``targets``. With `[environment] registry` (and ``use_registry``), an image whose
+    content tag is already on the engine or in the registry is taken as is (no step runs);
+    only the misses build. ``push`` publishes the images (and the base) afterwards."""
+    from devenv.container import registry
+    from devenv.container.engine import context_files
+    from devenv.container.tags import LABEL_CONTENT, plan_tags
+
     environ = os.environ if env is None else env
+    shared = plan.environment.registry is not None and use_registry
     root = plan.project_dir
     log(lock_status(plan, frozen=False))  # callers that want --frozen check before connecting
     # Build what the plan says now: bring generated files up to date (hand edits are refused).
     for line in generate_files(plan, check=False, force=False).lines(changed_only=True):
         log(line)
+    registry.base_from_elsewhere(plan, engine, log)
     if not engine.image_exists(plan.environment.base):
         raise BuildError(
             f"the base image {plan.environment.base} is not on the engine at {engine.where}",
@@ -320,6 +340,31 @@ def build_images(
     release = plan.environment.release
     dockerfile = (root / DOCKERFILE).read_text(encoding="utf-8")
     progress = _OneAtATime(progress)
+    tags = plan_tags(
+        plan,
+        dockerfile=dockerfile,
+        context=context_files(root),
+        base_id=engine.image_id(plan.environment.base),
+        targets=targets,
+    )
+    fetched = registry.Fetched()
+    cache_from: dict[str, list[str]] = {}
+    if shared and not no_cache:
+        fetched = registry.fetch(plan, engine, tags, log)
+        for target in fetched.misses:
+            if not engine.image_exists(plan.image(target)):
+                # Nothing of this project on the engine: the registry's latest images are the
+                # only cache there is (the classic builder ignores its local cache when given
+                # cache sources, so they are used only here).
+                latest = registry.remote_ref(plan, target, "latest")
+                if engine.pull_ref(latest) is None:
+                    cache_from[target] = [latest]
+    built = tuple(t for t in targets if t not in fetched.hits and t not in fetched.local)
+    done = [
+        TargetResult(target=t, ref=plan.image(t), image_id=engine.image_id(plan.image(t)))
+        for t in targets
+        if t not in built
+    ]
 
     def job(target: str, nocache: bool, connection: Engine) -> None:
         result = TargetResult(
@@ -331,32 +376,50 @@ def build_images(
             # Dockerfile of the shared stage and its own, so db and dev build side by side.
             own = Path(tmp) / "Dockerfile"
             own.write_text(stage_dockerfile(dockerfile, target), encoding="utf-8")
+            own_labels = {
+                **labels,
+                LABEL_TARGET: target,
+                LABEL_PLAN: plan.digest(target),
+                LABEL_CONTENT: tags.get(target, ""),
+            }
             stream = connection.build(
                 path=root,
                 dockerfile=str(own),
                 target=target,
                 tag=result.ref or None,
-                labels={**labels, LABEL_TARGET: target, LABEL_PLAN: plan.digest(target)}
-                if result.ref
-                else labels,
+                labels=own_labels if result.ref else labels,
                 buildargs=proxy_build_args(environ),
                 nocache=nocache,
+                cache_from=cache_from.get(target)
+                or [r for refs in cache_from.values() for r in refs],
             )
             read_stream(target, stream, progress, result, release)
         if result.ref:
             progress.done(result)
 
+    def summary(error: str | None = None) -> BuildSummary:
+        return dataclasses.replace(
+            _summary([*done, *results], started, error=error),
+            tags=dict(tags),
+            pulled=dict(fetched.hits),
+            current=fetched.local,
+        )
+
     try:
-        if len(targets) > 1:
+        if len(built) > 1:
             # The shared stage first, once: both images then stand on the same layers (and a
             # --no-cache build makes them anew, so nothing below can come from an old cache).
             job(SHARED_STAGE, no_cache, engine)
-            run_side_by_side(engine, [functools.partial(job, t, False) for t in targets])
-        else:
-            job(targets[0], no_cache, engine)
+            run_side_by_side(engine, [functools.partial(job, t, False) for t in built])
+        elif built:
+            job(built[0], no_cache, engine)
     except BuildError as exc:
-        raise FailedBuild(exc, _summary(results, started, error=exc.message)) from exc
-    return _summary(results, started)
+        raise FailedBuild(exc, summary(error=exc.message)) from exc
+    result = summary()
+    if push:
+        pushed = registry.publish(plan, engine, tags, log)
+        result = dataclasses.replace(result, pushed=tuple(pushed))
+    return result
 
 
 SHARED_STAGE = "base"

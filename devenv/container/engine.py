@@ -153,7 +153,35 @@ def _docker() -> Any:
     """docker-py, imported on first use. It ships no type information, so it is ``Any`` here;
     importlib also keeps mypy from resolving ``docker`` to a project's generated ``docker/``
     folder (a namespace package that would shadow the untyped library)."""
-    return importlib.import_module("docker")
+    docker = importlib.import_module("docker")
+    _keep_engine_ca(docker)
+    return docker
+
+
+def prepare_clients() -> None:
+    """Import docker-py as devenv uses it, before another library (testcontainers) makes
+    clients of its own."""
+    _docker()
+
+
+def _keep_engine_ca(docker: Any) -> None:
+    """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on many corporate machines)
+    replace a session's CA on every request (docker/docker-py#2433), so TLS to an engine with
+    its own CA (DOCKER_CERT_PATH, a context's) fails. A docker client that has a CA file of
+    its own ignores the environment instead — every one, testcontainers' included — and so
+    also proxy variables, which an engine reached over TLS with its own CA rarely wants."""
+    client: Any = docker.APIClient
+    if getattr(client, "_devenv_keeps_ca", False):
+        return
+
+    def get(self: Any) -> bool:
+        return not isinstance(getattr(self, "verify", None), str)
+
+    def set_(self: Any, value: bool) -> None:
+        pass  # requests.Session.__init__ sets True; the getter decides
+
+    client.trust_env = property(get, set_)
+    client._devenv_keeps_ca = True
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
@@ -199,6 +227,9 @@ class Engine:
                 f"cannot use the Docker TLS settings for {where}: {_one_line(exc)}",
                 hint="fix DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, or unset them",
             ) from exc
+        if str(kwargs.get("base_url", "")).startswith("ssh://"):
+            # Through the ssh binary, as the docker CLI does (~/.ssh/config, agents, jump hosts).
+            kwargs["use_ssh_client"] = True
         try:
             # version=None asks the engine for its API version, so this already connects.
             api = docker.APIClient(version=None, timeout=CONNECT_TIMEOUT, **kwargs)
@@ -351,6 +382,81 @@ class Engine:
             self.api.timeout = saved_timeout
         return None if self.image_exists(ref) else f"the engine did not create {ref}"
 
+    def pull_ref(self, ref: str) -> str | None:
+        """Pull ``ref`` with the user's docker credentials (docker-py reads the docker config
+        and its credential helpers for the registry). None on success, else the engine's
+        error in one line. No client timeout: a large image takes as long as it takes."""
+        repository, tag = split_ref(ref)
+        saved_timeout = self.api.timeout
+        self.api.timeout = None
+        try:
+            for message in self.api.pull(repository, tag=tag, stream=True, decode=True):
+                if isinstance(message, dict) and message.get("error"):
+                    return " ".join(str(message["error"]).split())
+        except Exception as exc:  # an HTTP error before the stream (404, 401) raises
+            return _one_line(exc)
+        finally:
+            self.api.timeout = saved_timeout
+        return None if self.image_exists(ref) else f"the engine did not create {ref}"
+
+    def push_ref(self, ref: str) -> str:
+        """Push ``ref`` with the user's docker credentials; returns the pushed digest."""
+        repository, tag = split_ref(ref)
+        saved_timeout = self.api.timeout
+        self.api.timeout = None
+        pushed = ""
+        try:
+            for message in self.api.push(repository, tag=tag, stream=True, decode=True):
+                if not isinstance(message, dict):
+                    continue
+                if message.get("error"):
+                    raise EngineError(
+                        f"pushing {ref} failed on the Docker engine at {self.where}: "
+                        f"{' '.join(str(message['error']).split())}",
+                        hint="log in to the registry with `docker login` (devenv uses the "
+                        "docker CLI's credentials)",
+                    )
+                aux = message.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    pushed = str(aux["Digest"])
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise self._failed(f"pushing {ref}", exc) from exc
+        finally:
+            self.api.timeout = saved_timeout
+        return pushed
+
+    def is_podman(self) -> bool:
+        """Podman's Docker-compatible service names itself among the version's components."""
+        try:
+            version = self.api.version()
+        except Exception as exc:
+            raise self._failed("asking the version", exc) from exc
+        names = [str(c.get("Name", "")) for c in version.get("Components") or []]
+        return any("podman" in name.lower() for name in names)
+
+    def copy_image_to(self, ref: str, other: Engine) -> str:
+        """``docker save | docker load`` of ``ref`` from this engine into ``other``, streamed
+        (never held in memory); the image keeps its id. Returns the id on ``other``."""
+        docker = _docker()
+
+        saved = (self.api.timeout, other.api.timeout)
+        self.api.timeout = other.api.timeout = None
+        try:
+            chunks = self.api.get_image(ref, chunk_size=_CHUNK)
+            for message in other.api.load_image(chunks, quiet=True):
+                if isinstance(message, dict) and message.get("error"):
+                    raise EngineError(
+                        f"loading {ref} into the engine at {other.where} failed: "
+                        f"{' '.join(str(message['error']).split())}"
+                    )
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"copying {ref} to {other.where}", exc) from exc
+        finally:
+            self.api.timeout, other.api.timeout = saved
+        return other.image_id(ref)
+
     def commit_run(
         self,
         image: str,
@@ -453,6 +559,7 @@ class Engine:
         labels: Mapping[str, str],
         buildargs: Mapping[str, str],
         nocache: bool,
+        cache_from: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
         """Stream a classic-builder build's decoded messages. The low-level API reports a failed
         step in the stream, not as an exception: the caller reads the stream for errors."""
@@ -469,6 +576,7 @@ class Engine:
                 labels=dict(labels),
                 buildargs=dict(buildargs),
                 nocache=nocache,
+                cache_from=list(cache_from) or None,
                 rm=True,
                 forcerm=True,
                 decode=True,
@@ -488,6 +596,19 @@ class Engine:
             raise
         finally:
             self.api.timeout = saved_timeout
+
+
+def context_files(root: Path) -> list[str]:
+    """The files a build of ``root`` sends the engine: docker-py's own walk of the context
+    with the project's .dockerignore (the same code that makes the build's tar)."""
+    docker = _docker()
+    ignore = root / ".dockerignore"
+    patterns: list[str] = []
+    if ignore.is_file():
+        lines = ignore.read_text(encoding="utf-8").splitlines()
+        patterns = [line.strip() for line in lines if line.strip() and line.strip()[0] != "#"]
+    paths = docker.utils.build.exclude_paths(str(root), patterns)
+    return sorted(p for p in paths if (root / p).is_file() or (root / p).is_symlink())
 
 
 def _is_transport_error(exc: BaseException) -> bool:

@@ -14,14 +14,14 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from devenv.container.build import BuildSummary, Progress
 from devenv.container.compose import Compose, Service, compose_file, volume_name
-from devenv.errors import ComposeError, DevenvError
+from devenv.errors import ComposeError, DevenvError, UsageError
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.render.compose import compose_data
@@ -183,6 +183,22 @@ def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
             log(f"  {text}")
 
 
+def refuse_remote_engine(env: Mapping[str, str] | None = None) -> None:
+    """The app container bind-mounts the project folder, which only an engine on this
+    machine can do; an engine elsewhere is refused before anything runs."""
+    from devenv.container.engine_target import resolve
+
+    target = resolve(os.environ if env is None else env)
+    if not target.on_this_machine:
+        raise UsageError(
+            f"devenv up needs an engine on this machine: the app container mounts the project "
+            f"folder, and the engine at {target.host} (from {target.source}) is elsewhere",
+            hint="against it use `devenv build`, `verify`, `push` and `pull`; for the services, "
+            "run `devenv up` on that machine in a checkout there (e.g. over ssh or VS Code "
+            "Remote-SSH)",
+        )
+
+
 def up(
     plan: Plan,
     *,
@@ -196,9 +212,11 @@ def up(
     from devenv.container.base import BaseSource, ensure_plan_base
     from devenv.container.build import build_images
     from devenv.container.engine import Engine
+    from devenv.container.registry import base_from_elsewhere
     from devenv.files.generate import generate_files
 
     started = time.monotonic()
+    refuse_remote_engine()
     # Refuses hand-edited files before anything else happens, like `devenv generate`.
     generated = tuple(generate_files(plan, check=False, force=False).lines(changed_only=True))
     for line in generated:
@@ -206,6 +224,8 @@ def up(
     compose = Compose(plan, log=log)
     log(f"compose {compose.version()}")  # before minutes of building, not after
     with Engine.connect() as engine:
+        # The team's base (registry) or this machine's (another engine) before a bootstrap.
+        base_from_elsewhere(plan, engine, log)
         base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
         summary = build_images(plan, engine, progress, log=log)
         build_local_image(plan, engine, log)

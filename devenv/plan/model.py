@@ -41,6 +41,8 @@ class Environment:
     mirror: str | None  # archive used by `devenv base`; None: host apt config / tool default
     keyring: Path | None  # keyring `devenv base` verifies the archive with; None: found/fetched
     user: str  # the non-root user of the dev image
+    # HOST[:PORT]/NAMESPACE the team's prebuilt images are pushed to and pulled from; None: none
+    registry: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +150,7 @@ class Plan:
         for key in ("project_dir", "tasks", "env", "local"):  # none of them reach an image
             data.pop(key)
         data["postgres"].pop("init")  # mounted when the db runs, not built into an image
+        data["environment"].pop("registry")  # where images are shared, not what is in them
         if target == "db":
             for key in ("system", "python", "devcontainer", "requirements"):
                 data.pop(key)
@@ -329,6 +332,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "mirror": (str, None, _mirror),
         "keyring": (str, None, _keyring),
         "user": (str, "dev", validate.user_name),
+        "registry": (str, None, validate.registry),
     },
     "system": {
         "packages": (list, ["build-essential", "libpq-dev"], _each(validate.deb_package_spec)),
@@ -490,6 +494,7 @@ def plan_from_dict(
             mirror=env["mirror"],
             keyring=None if env["keyring"] is None else project_dir.resolve() / env["keyring"],
             user=env["user"],
+            registry=env["registry"],
         ),
         system=System(packages=values["system"]["packages"]),
         postgres=Postgres(

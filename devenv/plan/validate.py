@@ -185,6 +185,45 @@ def image_ref(value: str) -> str:
     return value
 
 
+_REGISTRY_HOST = re.compile(
+    r"(?:localhost|\[[0-9a-fA-F:]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::[0-9]{1,5})?"
+)
+_REGISTRY_PATH = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+
+
+def registry(value: str) -> str:
+    """HOST[:PORT]/NAMESPACE: where the team's images live. The host must look like one to
+    the engine (a '.', a port, or localhost), or it would read it as a Docker Hub account."""
+    no_control(value)
+    shape = "HOST[:PORT]/NAMESPACE (like 'registry.example.com/team' or '127.0.0.1:5000/team')"
+    if "://" in value:
+        raise ValueError(
+            f"{value!r} has a scheme; write {shape}: the engine speaks HTTPS to a registry "
+            "(plain HTTP only to one on a loopback address)"
+        )
+    host, _, path = value.partition("/")
+    if not path or not _REGISTRY_HOST.fullmatch(host):
+        raise ValueError(f"{value!r} is not {shape}")
+    if not ("." in host or ":" in host or host == "localhost"):
+        raise ValueError(
+            f"{value!r}: {host!r} would be read as a Docker Hub account, not a registry host; "
+            f"write {shape}"
+        )
+    if ":" in host and not host.endswith("]"):
+        port = host.rpartition(":")[2]
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: port {port} is not between 1 and 65535")
+    if not all(_REGISTRY_PATH.fullmatch(part) for part in path.split("/")):
+        raise ValueError(
+            f"{value!r}: the namespace {path!r} must be lowercase names joined by '/' "
+            "(no tag, digest or trailing '/')"
+        )
+    if len(value) > 200:
+        raise ValueError(f"{value!r} is longer than 200 characters")
+    return value
+
+
 def split_image_ref(value: str) -> tuple[str, str]:
     """(last path component, tag) of a valid reference: 'ubuntu:24.04' -> ('ubuntu', '24.04')."""
     match = _IMAGE_REF.fullmatch(image_ref(value))

@@ -90,6 +90,9 @@ def default_testcontainers_env(environ: MutableMapping[str, str]) -> dict[str, s
 
 def load_testcontainers(environ: MutableMapping[str, str]) -> None:
     """Import testcontainers with the environment it needs here, or raise VerifyError."""
+    from devenv.container.engine import prepare_clients
+
+    prepare_clients()  # its docker clients keep a TLS engine's own CA, as ours do
     imported_before = "testcontainers.core.config" in sys.modules
     added = default_testcontainers_env(environ)
     mode = environ["TESTCONTAINERS_CONNECTION_MODE"]

@@ -1,0 +1,236 @@
+"""Prebuilds without an engine: content tags, the registry key, engine targets and contexts."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from devenv.cli import cli
+from devenv.container.engine_target import export_context, resolve
+from devenv.container.tags import TagInputs, content_tag, copied_files, copy_sources
+from devenv.errors import EngineError
+from devenv.plan.model import load_plan
+
+BASE = TagInputs(
+    target="dev",
+    dockerfile="FROM debian:trixie AS base\nCOPY requirements.txt /r.txt\n",
+    files={"requirements.txt": (0o100644, b"six==1.17.0\n")},
+    lock=None,
+    plan_digest="a987c59571eab9b8",
+    base_id="sha256:" + "1" * 64,
+)
+
+
+def test_same_inputs_same_tag() -> None:
+    again = dataclasses.replace(BASE, files=dict(BASE.files))
+    assert content_tag(BASE) == content_tag(again)
+    assert len(content_tag(BASE)) == 32
+    assert all(c in "0123456789abcdef" for c in content_tag(BASE))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"target": "db"},
+        {"dockerfile": BASE.dockerfile + "RUN true\n"},
+        {"files": {"requirements.txt": (0o100644, b"six==1.16.0\n")}},
+        {"files": {"requirements.txt": (0o100755, b"six==1.17.0\n")}},  # COPY keeps modes
+        {"files": {"other.txt": (0o100644, b"six==1.17.0\n")}},  # the same bytes elsewhere
+        {"files": {**BASE.files, "docker/x.sh": (0o100755, b"")}},
+        {"lock": b""},  # an empty lock is not no lock
+        {"lock": b"six==1.17.0 --hash=sha256:00\n"},
+        {"plan_digest": "0" * 16},
+        {"base_id": "sha256:" + "2" * 64},
+    ],
+)
+def test_each_input_changes_the_tag(change: dict[str, object]) -> None:
+    assert content_tag(dataclasses.replace(BASE, **change)) != content_tag(BASE)  # type: ignore[arg-type]
+
+
+def test_parts_cannot_run_into_each_other() -> None:
+    # Length prefixes: moving bytes from one part to the next changes the tag.
+    a = dataclasses.replace(BASE, dockerfile="ab", plan_digest="c")
+    b = dataclasses.replace(BASE, dockerfile="a", plan_digest="bc")
+    assert content_tag(a) != content_tag(b)
+
+
+def test_copy_sources_reads_every_form() -> None:
+    text = (
+        "# COPY commented/ /nowhere\n"
+        "FROM debian:trixie AS base\n"
+        "COPY docker/certs/ /usr/local/share/ca-certificates/devenv/\n"
+        "COPY --chown=dev:dev requirements.txt /opt/r/requirements.txt\n"
+        'COPY --chown=dev:dev ["with space.txt", "/opt/r/with space.txt"]\n'
+        "COPY --from=db /usr/lib/x /usr/lib/x\n"
+        "ADD a.txt \\\n    b.txt /dest/\n"
+    )
+    assert copy_sources(text) == (
+        "docker/certs",
+        "requirements.txt",
+        "with space.txt",
+        "a.txt",
+        "b.txt",
+    )
+
+
+def test_copied_files_takes_only_what_copies_name(tmp_path: Path) -> None:
+    (tmp_path / "docker" / "certs").mkdir(parents=True)
+    (tmp_path / "docker" / "certs" / "a.crt").write_bytes(b"A")
+    (tmp_path / "docker" / "certs-old").mkdir()
+    (tmp_path / "docker" / "certs-old" / "b.crt").write_bytes(b"B")
+    (tmp_path / "requirements.txt").write_bytes(b"six\n")
+    context = ["docker/certs/a.crt", "docker/certs-old/b.crt", "requirements.txt"]
+    got = copied_files(tmp_path, ["docker/certs"], context)
+    assert list(got) == ["docker/certs/a.crt"]
+    assert got["docker/certs/a.crt"][1] == b"A"
+
+
+def _project(tmp_path: Path, environment: str) -> Path:
+    (tmp_path / "devenv.toml").write_text(f"[environment]\n{environment}\n")
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["127.0.0.1:5443/team", "registry.example.com/team/sub", "localhost/team", "[::1]:5000/t"],
+)
+def test_registry_key_accepts(tmp_path: Path, value: str) -> None:
+    plan = load_plan(_project(tmp_path, f'registry = "{value}"'))
+    assert plan.environment.registry == value
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("https://registry.example.com/team", "has a scheme"),
+        ("team/images", "Docker Hub account"),
+        ("registry.example.com", "is not HOST[:PORT]/NAMESPACE"),
+        ("registry.example.com/Team", "lowercase names"),
+        ("registry.example.com/team:latest", "lowercase names"),
+        ("registry.example.com/team/", "lowercase names"),
+        ("registry.example.com:0/team", "port 0"),
+        ("registry example.com/team", "is not HOST[:PORT]/NAMESPACE"),
+        ("registry.example.com/te\\nam", "control character"),
+    ],
+)
+def test_registry_key_refuses(tmp_path: Path, value: str, fragment: str) -> None:
+    project = _project(tmp_path, f'registry = "{value}"')
+    result = CliRunner().invoke(cli, ["-C", str(project), "plan"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "[environment] registry" in lines[0] and fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_registry_is_no_input_of_an_image(tmp_path: Path) -> None:
+    # Where images are shared is not what is in them: the digest label stays the same.
+    one = load_plan(_project(tmp_path, 'registry = "127.0.0.1:5443/a"'))
+    two = load_plan(_project(tmp_path, 'registry = "registry.example.com/b"'))
+    none = load_plan(_project(tmp_path, 'name = "' + one.environment.name + '"'))
+    assert one.digest("dev") == two.digest("dev") == none.digest("dev")
+    assert one.digest("db") == two.digest("db") == none.digest("db")
+
+
+def test_push_without_a_registry_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["-C", str(_project(tmp_path, "")), "push"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "devenv: error: the plan names no registry (set [environment] registry = "
+        '"HOST[:PORT]/NAMESPACE" in devenv.toml)'
+    ]
+
+
+# -- engine targets ---------------------------------------------------------------------------
+
+
+def _context(config: Path, name: str, host: str, *, tls: bool, skip: bool = False) -> None:
+    key = hashlib.sha256(name.encode()).hexdigest()
+    meta = config / "contexts" / "meta" / key
+    meta.mkdir(parents=True)
+    endpoint = {"Host": host, "SkipTLSVerify": skip}
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Metadata": {}, "Endpoints": {"docker": endpoint}})
+    )
+    if tls:
+        folder = config / "contexts" / "tls" / key / "docker"
+        folder.mkdir(parents=True)
+        for part in ("ca.pem", "cert.pem", "key.pem"):
+            (folder / part).write_text("x")
+
+
+def test_default_target_is_the_local_socket(tmp_path: Path) -> None:
+    target = resolve({"HOME": str(tmp_path)})
+    assert (target.host, target.source, target.on_this_machine) == (
+        "unix:///var/run/docker.sock",
+        "default",
+        True,
+    )
+
+
+def test_docker_host_wins_over_contexts(tmp_path: Path) -> None:
+    _context(tmp_path, "farm", "tcp://10.0.0.5:2376", tls=True)
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "farm"}))
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "farm"}
+    target = resolve({**env, "DOCKER_HOST": "tcp://127.0.0.1:5476", "DOCKER_TLS_VERIFY": "1"})
+    assert (target.host, target.source, target.tls_verify) == (
+        "tcp://127.0.0.1:5476",
+        "DOCKER_HOST",
+        True,
+    )
+    assert target.on_this_machine  # loopback: the same machine's files
+
+
+def test_current_context_from_the_config(tmp_path: Path) -> None:
+    _context(tmp_path, "farm", "tcp://10.0.0.5:2376", tls=True)
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "farm"}))
+    env: dict[str, str] = {"DOCKER_CONFIG": str(tmp_path)}
+    target = export_context(env)
+    tls = tmp_path / "contexts" / "tls" / hashlib.sha256(b"farm").hexdigest() / "docker"
+    assert target.source == "context farm"
+    assert not target.on_this_machine
+    assert env["DOCKER_HOST"] == "tcp://10.0.0.5:2376"
+    assert env["DOCKER_CERT_PATH"] == str(tls)
+    assert env["DOCKER_TLS_VERIFY"] == "1"
+
+
+def test_docker_context_variable_and_skip_verify(tmp_path: Path) -> None:
+    _context(tmp_path, "box", "ssh://dev@box.example.com", tls=False)
+    _context(tmp_path, "lab", "tcp://lab.example.com:2376", tls=True, skip=True)
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "box"}))
+    box = resolve({"DOCKER_CONFIG": str(tmp_path)})
+    assert (box.host, box.tls_verify, box.cert_path) == ("ssh://dev@box.example.com", False, None)
+    lab = resolve({"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "lab"})
+    assert lab.host == "tcp://lab.example.com:2376"
+    assert lab.cert_path is not None and not lab.tls_verify
+    assert "DOCKER_TLS_VERIFY" not in lab.env()
+
+
+def test_default_context_and_no_config(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"currentContext": "default"}))
+    env: dict[str, str] = {"DOCKER_CONFIG": str(tmp_path)}
+    assert export_context(env).source == "default"
+    assert "DOCKER_HOST" not in env
+
+
+def test_missing_context_is_one_error(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="the docker context 'gone' does not exist"):
+        resolve({"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "gone"})
+
+
+def test_up_refuses_an_engine_elsewhere(tmp_path: Path) -> None:
+    project = _project(tmp_path, "")
+    result = CliRunner(env={"DOCKER_HOST": "tcp://10.0.0.5:2376"}).invoke(
+        cli, ["-C", str(project), "up"]
+    )
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "devenv up needs an engine on this machine" in line
+    assert "tcp://10.0.0.5:2376 (from DOCKER_HOST)" in line
+    assert not (project / "compose.yaml").exists()  # refused before anything was written
