@@ -318,6 +318,10 @@ cmd_install() {
     local wanted=()
     command -v docker-registry >/dev/null 2>&1 || wanted+=(docker-registry)
     command -v podman >/dev/null 2>&1 || wanted+=(podman)
+    # compose's `init: true` needs podman's init, catatonit (a recommends, not a dependency)
+    [[ -x /usr/libexec/podman/catatonit ]] || wanted+=(catatonit)
+    # service names (compose's `db`) resolve on Podman's CNI networks only with dnsname
+    [[ -x /usr/lib/cni/dnsname ]] || wanted+=(golang-github-containernetworking-plugin-dnsname)
     command -v htpasswd >/dev/null 2>&1 || wanted+=(apache2-utils)
     command -v curl >/dev/null 2>&1 || wanted+=(curl)
     command -v openssl >/dev/null 2>&1 || wanted+=(openssl)

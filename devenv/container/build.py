@@ -43,7 +43,8 @@ PROXY_ARGS = tuple(
     for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (base, base.lower())
 )
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+# Docker's "Step 3/9 : RUN …"; Podman's (buildah's) "[1/2] STEP 3/9: RUN …", numbered per stage.
+_STEP = re.compile(r"^(?:Step (\d+)/(\d+) : |(?:\[\d+/\d+\] )?STEP (\d+)/(\d+): )(.*)$")
 _UNSERVED = re.compile(r"Version '([^']+)' for '([^']+)' was not found")
 _UNLOCATED = re.compile(
     r"E: (?:Unable to locate package (\S+)|Package '?([^' ]+)'? has no installation candidate)"
@@ -56,7 +57,7 @@ _OFFLINE = re.compile(
 )
 _STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_NOISE = ("Removing intermediate container", "Successfully tagged ")
+_NOISE = ("Removing intermediate container", "Successfully tagged ", "--> ", "COMMIT ")
 TAIL_LINES = 25
 STEP_LINES = 400
 
@@ -145,21 +146,23 @@ def read_stream(
                 if current:
                     current.seconds = time.monotonic() - started
                 started = time.monotonic()
-                staged = _STAGE.match(match[3].strip())
+                staged = _STAGE.match(match[5].strip())
                 if staged:
                     stage = staged[1]
                 current = StepRecord(
                     target=target,
                     stage=stage,
-                    number=int(match[1]),
-                    total=int(match[2]),
-                    instruction=match[3],
+                    number=int(match[1] or match[3]),
+                    total=int(match[2] or match[4]),
+                    instruction=match[5],
                 )
                 result.steps.append(current)
                 tail.clear()
                 step_lines.clear()
                 progress.step(current)
-            elif current and line.strip() == "---> Using cache":
+            elif current and (
+                line.strip() == "---> Using cache" or line.strip().startswith("--> Using cache ")
+            ):
                 current.cached = True
                 progress.cached(current)
             elif current and line.strip().startswith("---> Running in"):
@@ -371,7 +374,12 @@ def build_images(
             target=target, ref=plan.image(target) if target != SHARED_STAGE else ""
         )
         results.append(result)
-        with tempfile.TemporaryDirectory(prefix="devenv-build-") as tmp:
+        # Inside the build context (.devenv/, never sent but for this file): a Dockerfile from
+        # outside makes docker-py send `dockerfile` twice, name and text, and Podman takes the
+        # text for the name.
+        build_dir = root / ".devenv" / "build"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="dockerfile-", dir=build_dir) as tmp:
             # The classic builder runs every stage before its target: each image gets a
             # Dockerfile of the shared stage and its own, so db and dev build side by side.
             own = Path(tmp) / "Dockerfile"
@@ -384,7 +392,7 @@ def build_images(
             }
             stream = connection.build(
                 path=root,
-                dockerfile=str(own),
+                dockerfile=str(own.relative_to(root)),
                 target=target,
                 tag=result.ref or None,
                 labels=own_labels if result.ref else labels,

@@ -436,6 +436,22 @@ class Engine:
         names = [str(c.get("Name", "")) for c in version.get("Components") or []]
         return any("podman" in name.lower() for name in names)
 
+    def run_healthchecks(self, project: str) -> None:
+        """Run, once, the healthcheck of each running container of compose ``project``, with
+        Podman's own endpoint (libpod). Podman schedules healthchecks with systemd timers, so
+        on a machine without systemd they never run and a service never becomes healthy."""
+        docker = _docker()
+
+        label = f"com.docker.compose.project={project}"
+        try:
+            containers = self.api.containers(filters={"label": label})
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed(f"listing the containers of {project}", exc) from exc
+        for container in containers:
+            url = self.api._url("/libpod/containers/{0}/healthcheck", container["Id"])
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                self.api._result(self.api._get(url), json=True)  # 409: no check, or stopped
+
     def copy_image_to(self, ref: str, other: Engine) -> str:
         """``docker save | docker load`` of ``ref`` from this engine into ``other``, streamed
         (never held in memory); the image keeps its id. Returns the id on ``other``."""

@@ -203,4 +203,9 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
 def base_from_elsewhere(plan: Plan, engine: Engine, log: Log) -> str | None:
     """A missing base from the team's registry (the image the tags were made from), else
     from this machine's own engine when devenv talks to another one. None: neither had it."""
-    return ensure_base(plan, engine, log) or copy_base_from_local(plan, engine, log, local_env={})
+    from devenv.container.engine_target import DEFAULT_HOST
+
+    local_env = {"DOCKER_HOST": DEFAULT_HOST}  # the socket this machine's engine listens on
+    return ensure_base(plan, engine, log) or copy_base_from_local(
+        plan, engine, log, local_env=local_env
+    )

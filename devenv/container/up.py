@@ -14,7 +14,7 @@ import os
 import shlex
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -183,6 +183,29 @@ def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
             log(f"  {text}")
 
 
+@contextlib.contextmanager
+def podman_healthchecks(plan: Plan, log: Log, every: float = 1.0) -> Iterator[None]:
+    """While compose waits for health on Podman, run the services' healthchecks (Podman runs
+    them from systemd timers only, so without systemd `compose up --wait` never ends)."""
+    from devenv.container.engine import Engine
+
+    stop = threading.Event()
+    log("podman: running the services' healthchecks while compose waits (no systemd timers)")
+
+    def drive() -> None:
+        with contextlib.suppress(DevenvError), Engine.connect() as engine:
+            while not stop.wait(every):
+                engine.run_healthchecks(plan.environment.name)
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def refuse_remote_engine(env: Mapping[str, str] | None = None) -> None:
     """The app container bind-mounts the project folder, which only an engine on this
     machine can do; an engine elsewhere is refused before anything runs."""
@@ -230,6 +253,7 @@ def up(
         summary = build_images(plan, engine, progress, log=log)
         build_local_image(plan, engine, log)
         had_volume = engine.volume_exists(volume_name(plan))
+        podman = engine.is_podman()
     were_running = bool(compose.services())
     verifying: Alongside[Report] | None = None
     if verify:
@@ -239,7 +263,8 @@ def up(
         # so it runs while they start.
         verifying = Alongside(lambda: run_verify(plan, timeout=verify_timeout, log=log))
     try:
-        compose.up(timeout=timeout)
+        with podman_healthchecks(plan, log) if podman else contextlib.nullcontext():
+            compose.up(timeout=timeout)
         services = compose.services()
         database = check_database(compose, plan)
         tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")

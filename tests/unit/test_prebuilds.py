@@ -234,3 +234,36 @@ def test_up_refuses_an_engine_elsewhere(tmp_path: Path) -> None:
     assert "devenv up needs an engine on this machine" in line
     assert "tcp://10.0.0.5:2376 (from DOCKER_HOST)" in line
     assert not (project / "compose.yaml").exists()  # refused before anything was written
+
+
+# -- Podman's build stream (buildah's lines, as its Docker-compatible API streams them) -------
+
+
+def test_podman_build_stream_is_read_as_steps() -> None:
+    from devenv.container.build import Progress, TargetResult, read_stream
+
+    lines = [
+        "[1/2] STEP 1/5: FROM debian:trixie AS base",
+        "[1/2] STEP 2/5: RUN apt-get update",
+        "--> Using cache 206dd6a26dfacb0a58d95d3a2fe613fa44a02d6fd5b58a164dbfb933a45f93e9",
+        "--> 206dd6a26df",
+        "[2/2] STEP 1/10: FROM 1fdf27981c0ff37a23bbb95f0a41fb2501adcc5b98715cd8 AS db",
+        "[2/2] STEP 2/10: RUN apt-get install -y postgresql-17",
+        "Setting up postgresql-17 ...",
+        "COMMIT devenv/x-db:latest",
+        "--> 064bfdc160c",
+        "Successfully tagged localhost/devenv/x-db:latest",
+        "064bfdc160cf0e1d0a3b0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e",
+    ]
+    result = TargetResult(target="db", ref="devenv/x-db:latest")
+    messages = [{"stream": line + "\n"} for line in lines]
+    messages.append({"aux": {"ID": "sha256:064bfdc160cf"}})
+    read_stream("db", messages, Progress(), result)
+    assert [(s.stage, s.number, s.total, s.cached) for s in result.steps] == [
+        ("base", 1, 5, False),
+        ("base", 2, 5, True),
+        ("db", 1, 10, False),
+        ("db", 2, 10, False),
+    ]
+    assert result.steps[3].instruction == "RUN apt-get install -y postgresql-17"
+    assert result.image_id == "sha256:064bfdc160cf"
