@@ -151,6 +151,7 @@ class Plan:
             data.pop(key)
         data["postgres"].pop("init")  # mounted when the db runs, not built into an image
         data["environment"].pop("registry")  # where images are shared, not what is in them
+        data["postgres"].pop("host_port")  # compose publishes it; no image contains it
         if target == "db":
             for key in ("system", "python", "devcontainer", "requirements"):
                 data.pop(key)

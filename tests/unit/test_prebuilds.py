@@ -138,6 +138,13 @@ def test_registry_is_no_input_of_an_image(tmp_path: Path) -> None:
     assert one.digest("db") == two.digest("db") == none.digest("db")
 
 
+def test_the_published_port_is_no_input_of_an_image(tmp_path: Path) -> None:
+    # Compose publishes it; a teammate on another port must get the same prebuilt images.
+    one = load_plan(_project(tmp_path, "[postgres]\nhost_port = 5433"))
+    two = load_plan(_project(tmp_path, "[postgres]\nhost_port = 5434"))
+    assert one.digest("dev") == two.digest("dev") and one.digest("db") == two.digest("db")
+
+
 def test_push_without_a_registry_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["-C", str(_project(tmp_path, "")), "push"])
     assert result.exit_code == 1
