@@ -31,7 +31,8 @@ from devenv.container.bootstrap.apt_sources import is_mirror_for as is_mirror_fo
 from devenv.container.bootstrap.apt_sources import mirror_from_host as mirror_from_host
 from devenv.container.bootstrap.keyring import keyring_for
 from devenv.container.bootstrap.rootfs import Sources, debootstrap_mirror, files_for, sources_for
-from devenv.container.engine import LABEL_PREFIX, Engine, split_ref
+from devenv.container.engine import Engine, split_ref
+from devenv.container.labels import LABEL_PREFIX
 from devenv.errors import DevenvError, EngineError, PlanError
 from devenv.plan.model import Plan
 from devenv.support.process import stop_process

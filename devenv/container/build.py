@@ -21,21 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PLAN, LABEL_PROJECT, LABEL_TARGET
 from devenv.errors import BuildError
 from devenv.files.atomic import atomic_write
 from devenv.files.generate import generate_files
 from devenv.lock.resolve import lock_status
 from devenv.plan.distro import Release
-from devenv.plan.model import Plan
-from devenv.render.files import DOCKERFILE
+from devenv.plan.model import Plan, Target
+from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
+from devenv.steps.recipe import Recipe, compile_plan
 
-# The classic builder runs every stage before the target, so building `dev` also builds the
-# `db` stage; `db` then comes entirely from the cache.
-TARGETS = ("dev", "db")
-LABEL_PLAN = "dev.devenv.plan"
-LABEL_PROJECT = "dev.devenv.project"
-LABEL_TARGET = "dev.devenv.target"
+TARGETS = (Target.DEV, Target.DB)
 # Docker's predefined proxy build args: usable by RUN without an ARG line, and kept out of
 # the image history and config. Nothing else from the environment reaches a build.
 PROXY_ARGS = tuple(
@@ -311,11 +308,12 @@ def build_images(
     progress: Progress,
     *,
     no_cache: bool = False,
-    targets: tuple[str, ...] = TARGETS,
+    targets: tuple[Target, ...] = TARGETS,
     env: Mapping[str, str] | None = None,
     log: Callable[[str], None] = print,
     use_registry: bool = True,
     push: bool = False,
+    recipe: Recipe | None = None,
 ) -> BuildSummary:
     """Build ``targets``. With `[environment] registry` (and ``use_registry``), an image whose
     content tag is already on the engine or in the registry is taken as is (no step runs);
@@ -327,9 +325,12 @@ def build_images(
     environ = os.environ if env is None else env
     shared = plan.environment.registry is not None and use_registry
     root = plan.project_dir
+    recipe = recipe or compile_plan(plan)
     log(lock_status(plan, frozen=False))  # callers that want --frozen check before connecting
     # Build what the plan says now: bring generated files up to date (hand edits are refused).
-    for line in generate_files(plan, check=False, force=False).lines(changed_only=True):
+    for line in generate_files(plan, check=False, force=False, recipe=recipe).lines(
+        changed_only=True
+    ):
         log(line)
     registry.base_from_elsewhere(plan, engine, log)
     if not engine.image_exists(plan.environment.base):
@@ -341,10 +342,10 @@ def build_images(
     started = time.monotonic()
     results: list[TargetResult] = []
     release = plan.environment.release
-    dockerfile = (root / DOCKERFILE).read_text(encoding="utf-8")
+    dockerfile = render_dockerfile(recipe)  # what generate just wrote, without its header
     progress = _OneAtATime(progress)
     tags = plan_tags(
-        plan,
+        recipe,
         dockerfile=dockerfile,
         context=context_files(root),
         base_id=engine.image_id(plan.environment.base),
@@ -384,12 +385,16 @@ def build_images(
             # Dockerfile of the shared stage and its own, so db and dev build side by side.
             own = Path(tmp) / "Dockerfile"
             own.write_text(stage_dockerfile(dockerfile, target), encoding="utf-8")
-            own_labels = {
-                **labels,
-                LABEL_TARGET: target,
-                LABEL_PLAN: plan.digest(target),
-                LABEL_CONTENT: tags.get(target, ""),
-            }
+            own_labels = (
+                {
+                    **labels,
+                    LABEL_TARGET: target,
+                    LABEL_PLAN: recipe.fingerprint(Target(target)),
+                    LABEL_CONTENT: tags.get(target, ""),
+                }
+                if result.ref
+                else labels
+            )
             stream = connection.build(
                 path=root,
                 dockerfile=str(own.relative_to(root)),

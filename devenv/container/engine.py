@@ -18,11 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from devenv.container.labels import LABEL_PURPOSE
 from devenv.errors import EngineError
 from devenv.plan.validate import image_ref
 
 #: Every label devenv puts on an image or container starts with this prefix.
-LABEL_PREFIX = "dev.devenv."
 
 #: Where docker-py (and the docker CLI) look when DOCKER_HOST is unset.
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -499,7 +499,7 @@ class Engine:
             container = self.api.create_container(
                 image=image,
                 command=list(argv),
-                labels={f"{LABEL_PREFIX}purpose": "bootstrap"},
+                labels={LABEL_PURPOSE: "bootstrap"},
                 host_config=self.api.create_host_config(network_mode="none"),
             )
             self.api.start(container)
@@ -700,7 +700,7 @@ def run_in_image(
             image=ref,
             entrypoint=[argv[0]],
             command=list(argv[1:]),
-            labels={f"{LABEL_PREFIX}purpose": "run"},
+            labels={LABEL_PURPOSE: "run"},
             host_config=engine.api.create_host_config(network_mode="bridge" if network else "none"),
         )
         engine.api.start(container)

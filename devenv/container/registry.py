@@ -179,9 +179,13 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
     from devenv.container.engine import context_files
     from devenv.container.tags import plan_tags
     from devenv.files.generate import generate_files
-    from devenv.render.files import DOCKERFILE
+    from devenv.render.dockerfile import render_dockerfile
+    from devenv.steps.recipe import compile_plan
 
-    for line in generate_files(plan, check=False, force=False).lines(changed_only=True):
+    recipe = compile_plan(plan)
+    for line in generate_files(plan, check=False, force=False, recipe=recipe).lines(
+        changed_only=True
+    ):
         log(line)
     ensure_base(plan, engine, log)
     if not engine.image_exists(plan.environment.base):
@@ -192,8 +196,8 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
         )
     root = plan.project_dir
     return plan_tags(
-        plan,
-        dockerfile=(root / DOCKERFILE).read_text(encoding="utf-8"),
+        recipe,
+        dockerfile=render_dockerfile(recipe),  # as build_images hashes it
         context=context_files(root),
         base_id=engine.image_id(plan.environment.base),
         targets=targets,

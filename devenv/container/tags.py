@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.plan.model import Plan
+from devenv.plan.model import Plan, Target
+from devenv.steps.recipe import Recipe
 
 #: Bumped when what goes into a tag changes meaning, so old tags never match new images.
 SCHEME = "devenv-content-v1"
@@ -36,7 +37,7 @@ class TagInputs:
     dockerfile: str  # the per-target Dockerfile text
     files: Mapping[str, tuple[int, bytes]]  # context-relative path -> (mode, bytes)
     lock: bytes | None  # devenv.lock's bytes, None without one
-    plan_digest: str  # the plan's digest for the target (the image's dev.devenv.plan label)
+    plan_digest: str  # the recipe's fingerprint for the target (the dev.devenv.plan label)
     base_id: str  # the base image's id (sha256:…)
 
 
@@ -127,7 +128,7 @@ def lock_bytes(plan: Plan) -> bytes | None:
 
 
 def plan_tags(
-    plan: Plan,
+    recipe: Recipe,
     *,
     dockerfile: str,
     context: Iterable[str],
@@ -138,6 +139,7 @@ def plan_tags(
     list and the base image's id."""
     from devenv.container.build import stage_dockerfile
 
+    plan = recipe.plan
     files = list(context)
     lock = lock_bytes(plan)
     out: dict[str, str] = {}
@@ -149,7 +151,7 @@ def plan_tags(
                 dockerfile=text,
                 files=copied_files(plan.project_dir, copy_sources(text), files),
                 lock=lock,
-                plan_digest=plan.digest(target),
+                plan_digest=recipe.fingerprint(Target(target)),
                 base_id=base_id,
             )
         )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from devenv.container.build import BuildSummary, Progress
 from devenv.container.compose import Compose, Service, compose_file, volume_name
+from devenv.container.labels import LABEL_PROJECT
 from devenv.errors import ComposeError, DevenvError, UsageError
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
@@ -165,7 +166,7 @@ def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
         dockerfile=str(plan.project_dir / LOCAL_DOCKERFILE),
         target=LOCAL_STAGE,
         tag=local_image(plan),
-        labels={"dev.devenv.project": plan.environment.name},
+        labels={LABEL_PROJECT: plan.environment.name},
         buildargs=proxy_build_args(os.environ),
         nocache=False,
     )
@@ -237,11 +238,15 @@ def up(
     from devenv.container.engine import Engine
     from devenv.container.registry import base_from_elsewhere
     from devenv.files.generate import generate_files
+    from devenv.steps.recipe import compile_plan
 
     started = time.monotonic()
     refuse_remote_engine()
+    recipe = compile_plan(plan)  # generate and build share it
     # Refuses hand-edited files before anything else happens, like `devenv generate`.
-    generated = tuple(generate_files(plan, check=False, force=False).lines(changed_only=True))
+    generated = tuple(
+        generate_files(plan, check=False, force=False, recipe=recipe).lines(changed_only=True)
+    )
     for line in generated:
         log(line)
     compose = Compose(plan, log=log)
@@ -250,7 +255,7 @@ def up(
         # The team's base (registry) or this machine's (another engine) before a bootstrap.
         base_from_elsewhere(plan, engine, log)
         base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
-        summary = build_images(plan, engine, progress, log=log)
+        summary = build_images(plan, engine, progress, log=log, recipe=recipe)
         build_local_image(plan, engine, log)
         had_volume = engine.volume_exists(volume_name(plan))
         podman = engine.is_podman()

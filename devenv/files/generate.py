@@ -17,6 +17,7 @@ from devenv.plan.model import Plan
 from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
 from devenv.render.files import TMP_SUFFIX, render_all
 from devenv.steps.compile import CERTS_DIR
+from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import generate_lock
 
 
@@ -59,8 +60,11 @@ class Generated:
         return [c.line() for c in (self.changed if changed_only else self.changes)]
 
 
-def generate_files(plan: Plan, *, check: bool, force: bool) -> Generated:
-    files = render_all(plan)
+def generate_files(
+    plan: Plan, *, check: bool, force: bool, recipe: Recipe | None = None
+) -> Generated:
+    recipe = recipe or compile_plan(plan)
+    files = render_all(recipe)
     root = plan.project_dir
     if check:
         current = output.check(root, files)  # raises StaleError with the diff
@@ -86,7 +90,7 @@ def generate_files(plan: Plan, *, check: bool, force: bool) -> Generated:
             changes.append(
                 Changed(path=ENV_FILE, change=Change.CREATED, note="database password, git-ignored")
             )
-        if write_local_compose(plan):
+        if write_local_compose(plan, recipe):
             changes.append(
                 Changed(
                     path=LOCAL_COMPOSE,

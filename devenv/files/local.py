@@ -21,6 +21,7 @@ from devenv.render.compose import (
 )
 from devenv.render.files import TMP_SUFFIX
 from devenv.steps.compile import CERTS_DIR
+from devenv.steps.recipe import Recipe
 
 GITIGNORE = ".gitignore"
 IGNORED = (".devenv/", f"{CERTS_DIR}/*.crt", LOCAL_FILE)
@@ -73,13 +74,13 @@ def gitignore_update(project_dir: Path) -> tuple[bytes | None, tuple[str, ...]]:
     return data + lead + block.encode(), missing
 
 
-def write_local_compose(plan: Plan) -> bool:
+def write_local_compose(plan: Plan, recipe: Recipe | None = None) -> bool:
     """.devenv/compose.local.yaml from devenv.local.toml (an empty override without one).
     True when it changed."""
     from devenv.files.atomic import atomic_write
 
     changed = False
-    dockerfile = render_local_dockerfile(plan)
+    dockerfile = render_local_dockerfile(plan, recipe)
     for rel, content in (
         (LOCAL_COMPOSE, render_local_compose(plan)),
         (LOCAL_DOCKERFILE, dockerfile),

@@ -21,7 +21,7 @@ from devenv.errors import HostError
 from devenv.host.execute import Env, Executor
 from devenv.plan.model import Plan
 from devenv.render.scripts import HOST_DB_INIT
-from devenv.steps.compile import Command
+from devenv.steps.compile import Place, Role, Step
 
 SOCKET_DIR = "/var/run/postgresql"  # Debian's unix_socket_directories
 DEFAULT_PORT = 5432
@@ -87,17 +87,16 @@ def role_name(executor: Executor) -> str:
     return executor.user
 
 
-def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
-    """Make sure the cluster runs and the role and database exist. (changed, database)"""
+def setup(executor: Executor, plan: Plan, step: Step, what: str) -> tuple[bool, Database]:
+    """Make sure the cluster runs and the role and database exist, with the commands of the
+    recipe's db-cluster `step`, each only when what it makes is missing. (changed, database)"""
     major = plan.postgres.version
     user = role_name(executor)
     changed = False
     cluster = find_cluster(executor, major)
     if cluster is None:
         executor.require_root(what)
-        executor.run(
-            executor.as_root(Command(argv=("pg_createcluster", str(major), "main"))), what=what
-        )
+        executor.run(executor.as_root(step.command(Role.CREATE_CLUSTER)), what=what)
         changed = True
         cluster = find_cluster(executor, major) if not executor.dry_run else None
         if cluster is None and not executor.dry_run:
@@ -107,12 +106,11 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
             )
     cluster_name = cluster.name if cluster else "main"
     port = cluster.port if cluster else DEFAULT_PORT
+    places = {Place.CLUSTER: cluster_name, Place.PORT: str(port)}
     if cluster is None or not cluster.online:
         executor.require_root(what)
-        executor.run(
-            executor.as_root(Command(argv=("pg_ctlcluster", str(major), cluster_name, "start"))),
-            what=what,
-        )
+        start = step.command(Role.START_CLUSTER).resolved(places)
+        executor.run(executor.as_root(start), what=what)
         changed = True
     database = Database(user=user, name=plan.postgres.database, port=port)
     if not changed and cluster is not None:
@@ -124,16 +122,8 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
     running = not executor.dry_run or (cluster is not None and cluster.online)
     # Constant queries; membership is decided here, so no name is ever spliced into SQL.
     wanted = (
-        (
-            "SELECT rolname FROM pg_roles",
-            user,
-            ("createuser", "-p", str(port), "--superuser", user),
-        ),
-        (
-            "SELECT datname FROM pg_database",
-            database.name,
-            ("createdb", "-p", str(port), "-O", user, database.name),
-        ),
+        ("SELECT rolname FROM pg_roles", user, step.command(Role.CREATE_ROLE)),
+        ("SELECT datname FROM pg_database", database.name, step.command(Role.CREATE_DATABASE)),
     )
     for query, name, create in wanted:
         executor.require_root(what)
@@ -149,25 +139,27 @@ def setup(executor: Executor, plan: Plan, what: str) -> tuple[bool, Database]:
                 )
             if name in probe.stdout.split():
                 continue
-        executor.run(executor.as_postgres(create), what=what)
+        executor.run(executor.as_postgres(create.resolved(places).argv), what=what)
         changed = True
         if name == database.name:
             database = dataclasses.replace(database, created=True)
     return changed, database
 
 
-def run_init(executor: Executor, plan: Plan, database: Database, what: str) -> None:
-    """The plan's [postgres] init folders on `database`, as the db image's entrypoint runs
-    them (the same bash functions, the same order), as the user who owns it. The first
-    failing script stops the run, as it stops the container."""
+def run_init(executor: Executor, step: Step, database: Database, what: str) -> None:
+    """The plan's [postgres] init folders on `database` (the recipe's db-init `step`), as the
+    db image's entrypoint runs them (the same bash functions, the same order), as the user
+    who owns it. The first failing script stops the run, as it stops the container."""
     fd, script = tempfile.mkstemp(prefix="devenv-db-init-", suffix=".sh")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(HOST_DB_INIT)
-        folders = tuple(str(plan.project_dir / folder) for folder in plan.postgres.init)
         env = (*database.env(), ("POSTGRES_USER", database.user), ("POSTGRES_DB", database.name))
+        command = dataclasses.replace(
+            step.commands[0].resolved({Place.DB_INIT_SCRIPT: script}), env=env
+        )
         try:
-            executor.run(Command(argv=("bash", script, *folders), env=env), what=what)
+            executor.run(command, what=what)
         except HostError as exc:
             raise HostError(
                 exc.message,

@@ -23,7 +23,8 @@ from devenv.host import release as host_release
 from devenv.host import venv as host_venv
 from devenv.host.execute import Echo, Executor
 from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, Scope, compile_steps
+from devenv.steps.compile import Mode, Scope
+from devenv.steps.recipe import Recipe, compile_plan
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL")
 
@@ -103,11 +104,14 @@ def run_doctor(
             "not checked: this host's release cannot provide the plan (see release)",
             exc.hint or "",
         )
-    missing = _packages(ex, here, found) if here is not None else False
+    # One compile per plan: this host's (its package names), and the team's when it differs.
+    recipe = compile_plan(here or plan)
+    team = recipe if recipe.plan is plan else compile_plan(plan)
+    missing = _packages(ex, recipe, found) if here is not None else False
     _sudo(ex, found, missing)
     _release(plan, found, host, refusal)
-    _postgres_tools(ex, here or plan, found)
-    _plan_venv(ex, plan, found, python)
+    _postgres_tools(ex, recipe, found)
+    _plan_venv(ex, team, found, python)
     _trust(found, environ)
     _engine(found, engine_check or _connect_engine)
     if here is None:  # host-install cannot work here: no fix may point at it
@@ -149,7 +153,7 @@ def _venv_module(ex: Executor, found: list[Finding], have_python: bool) -> None:
         )
 
 
-def _packages(ex: Executor, plan: Plan, found: list[Finding]) -> bool:
+def _packages(ex: Executor, recipe: Recipe, found: list[Finding]) -> bool:
     """Apt packages of the plan; True when the dev environment misses some."""
     if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
         _add(
@@ -161,7 +165,7 @@ def _packages(ex: Executor, plan: Plan, found: list[Finding]) -> bool:
         )
         return False
     _add(found, "apt", Level.OK, "apt-get and dpkg-query found")
-    steps = compile_steps(plan, Mode.HOST)
+    steps = recipe.steps(Mode.HOST)
     dev = [
         p for s in host_apt.apt_steps(steps, frozenset({Scope.BASE, Scope.DEV})) for p in s.packages
     ]
@@ -232,11 +236,10 @@ def _release(
     )
 
 
-def _postgres_tools(ex: Executor, plan: Plan, found: list[Finding]) -> None:
+def _postgres_tools(ex: Executor, recipe: Recipe, found: list[Finding]) -> None:
+    plan = recipe.plan
     needs_pg_config = any(
-        host_apt.package_name(p) == "libpq-dev"
-        for s in compile_steps(plan, Mode.HOST)
-        for p in s.packages
+        host_apt.package_name(p) == "libpq-dev" for s in recipe.steps(Mode.HOST) for p in s.packages
     )
     for tool, package, needed in (
         ("psql", plan.postgres.packages.client, True),
@@ -262,8 +265,9 @@ def _postgres_tools(ex: Executor, plan: Plan, found: list[Finding]) -> None:
 
 
 def _plan_venv(
-    ex: Executor, plan: Plan, found: list[Finding], python: tuple[str, str] | None
+    ex: Executor, recipe: Recipe, found: list[Finding], python: tuple[str, str] | None
 ) -> None:
+    plan = recipe.plan
     state = host_venv.inspect(plan)
     where = plan.python.venv
     if state.ownership is host_venv.Ownership.ABSENT:
@@ -278,7 +282,10 @@ def _plan_venv(
             "devenv host-install --recreate (replaces it)",
         )
         return
-    if python is None or state.complete_stamp != host_venv.compute_stamp(plan, python).digest:
+    if (
+        python is None
+        or state.complete_stamp != host_venv.compute_stamp(plan, python, recipe).digest
+    ):
         _add(
             found,
             "plan venv",

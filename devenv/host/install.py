@@ -1,10 +1,10 @@
 """`devenv host-install`: the compiled host steps, run natively, idempotently, one run at a time.
 
-Every command comes from `compile_steps(plan, Mode.HOST)`; this module only decides whether a
-step needs to run, and how: apt steps install just what dpkg lacks (through `sudo -n` when not
-root), the Python steps build a new venv generation only when the requirements stamp changed
-(see host_venv), checks always run. `--with-db` adds one host-only step (a local cluster, role
-and database: see host_db) before the database checks can run.
+Every command comes from the recipe's host steps (`devenv.steps.recipe`); this module only
+decides whether a step needs to run, and how: apt steps install just what dpkg lacks (through
+`sudo -n` when not root), the Python steps build a new venv generation only when the
+requirements stamp changed (see host_venv), checks always run. `--with-db` runs the host-only
+steps (a local cluster, role and database: see host_db; the init scripts; the setup tasks).
 """
 
 from __future__ import annotations
@@ -29,20 +29,17 @@ from devenv.host.report import HostReport, Options, Status, StepResult
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.review import diagnosis as build_diagnosis
-from devenv.steps.compile import Kind, Mode, Role, Scope, Step, compile_steps
+from devenv.steps.compile import Kind, Mode, Place, Role, Scope, Step
+from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import host_lock
 from devenv.support.process import stop_process
-
-DB_SETUP_ID = "db-cluster"
-DB_INIT_ID = "db-init"
-TASKS_ID = "setup-tasks"
 
 
 def host_install(plan: Plan, options: Options, echo: Echo) -> HostReport:
     # The host's release decides the package names; one it can't serve stops here, unchanged.
     plan = host_release.for_host(plan, host_release.detect())
     with host_lock(plan.project_dir, dry_run=options.dry_run):
-        return _Runner(plan, options, echo).run()
+        return _Runner(compile_plan(plan), options, echo).run()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,12 +57,15 @@ class _Python:
 
 
 class _Runner:
-    def __init__(self, plan: Plan, options: Options, echo: Echo) -> None:
-        self.plan = plan
+    def __init__(self, recipe: Recipe, options: Options, echo: Echo) -> None:
+        plan = self.plan = recipe.plan
+        self.recipe = recipe
         self.options = options
         self.out = echo
         self.header: str | None = None  # printed before the first line a step prints
         self.ex = Executor(echo=self._echo, dry_run=options.dry_run)
+        self.places = {Place.USER: self.ex.user}
+        self.steps = recipe.steps(Mode.HOST, self.places)
         self.state = host_venv.inspect(plan)
         self.installed: dict[str, str] = {}
         self.missing_anywhere = False
@@ -144,22 +144,7 @@ class _Runner:
         )
 
     def _items(self) -> list[_Item]:
-        steps = compile_steps(self.plan, Mode.HOST)
-        db_apt = [i for i, s in enumerate(steps) if s.kind is Kind.APT and s.scope is Scope.DB]
-        at = db_apt[-1] + 1 if db_apt else len(steps)
-        items = [_Item(name=s.id, title=s.title, run=self._handler(s)) for s in steps]
-        title = (
-            f"Local PostgreSQL {self.plan.postgres.version} cluster, a role and the "
-            f"{self.plan.postgres.database!r} database for the current user"
-        )
-        items.insert(at, _Item(name=DB_SETUP_ID, title=title, run=self._db_setup))
-        if self.plan.postgres.init:
-            title = f"Init scripts of [postgres] init ({', '.join(self.plan.postgres.init)})"
-            items.insert(at + 1, _Item(name=DB_INIT_ID, title=title, run=self._db_init))
-        if self.plan.tasks.setup:
-            title = f"Setup tasks of [tasks] setup ({len(self.plan.tasks.setup)})"
-            items.append(_Item(name=TASKS_ID, title=title, run=self._tasks))
-        return items
+        return [_Item(name=s.id, title=s.title, run=self._handler(s)) for s in self.steps]
 
     def _handler(self, step: Step) -> Callable[[], tuple[Status, str]]:
         handlers = {
@@ -169,6 +154,9 @@ class _Runner:
             Kind.PIP_INSTALL: self._pip,
             Kind.CHECK: self._check,
             Kind.DB_CHECK: self._db_check,
+            Kind.DB_CLUSTER: self._db_setup,
+            Kind.DB_INIT: self._db_init,
+            Kind.TASKS: self._tasks,
         }
         handler = handlers.get(step.kind, self._generic)
         return lambda: handler(step)
@@ -181,7 +169,7 @@ class _Runner:
                     raise problem
                 self.ex.notes.append(f"a real run would stop: {problem}")
         scopes = {Scope.BASE, Scope.DEV} | ({Scope.DB} if self.options.with_db else set())
-        apt = host_apt.apt_steps(compile_steps(self.plan, Mode.HOST), frozenset(scopes))
+        apt = host_apt.apt_steps(self.steps, frozenset(scopes))
         specs = [p for s in apt for p in s.packages]
         self.installed = host_apt.query_installed(self.ex, specs)
         self.missing_anywhere = bool(host_apt.missing(specs, self.installed))
@@ -234,10 +222,11 @@ class _Runner:
                 )
             self.ex.notes.append("python3 is not installed yet: the venv folder name is a guess")
             identity = ("python3", "not installed")
-        stamp = host_venv.compute_stamp(self.plan, identity)
+        stamp = host_venv.compute_stamp(self.plan, identity, self.recipe)
         decision = host_venv.decide(self.plan, self.state, stamp, recreate=self.options.recreate)
         venv = str(decision.venv(self.state))
-        steps = {s.id: s for s in compile_steps(self.plan, Mode.HOST, venv=venv)}
+        places = {**self.places, Place.VENV: venv}
+        steps = {s.id: s for s in self.recipe.steps(Mode.HOST, places)}
         self.python = _Python(stamp=stamp, decision=decision, steps=steps)
         return self.python
 
@@ -337,19 +326,19 @@ class _Runner:
             return None  # it imports the project's own code, which can change any time
         return venv, step.id, host_checks.fingerprint(venv, commands[0].argv)
 
-    def _db_setup(self) -> tuple[Status, str]:
+    def _db_setup(self, step: Step) -> tuple[Status, str]:
         if not self.options.with_db:
             return Status.SKIPPED, "needs --with-db"
-        changed, self.database = host_db.setup(self.ex, self.plan, "the local database")
+        changed, self.database = host_db.setup(self.ex, self.plan, step, "the local database")
         return (Status.CHANGED if changed else Status.UNCHANGED), self.database.url
 
-    def _db_init(self) -> tuple[Status, str]:
+    def _db_init(self, step: Step) -> tuple[Status, str]:
         if not self.options.with_db:
             return Status.SKIPPED, "needs --with-db"
         database = self._need_database("the init scripts")
         if not database.created:
             return Status.UNCHANGED, "the database existed: init scripts run only on a new one"
-        host_db.run_init(self.ex, self.plan, database, "the init scripts")
+        host_db.run_init(self.ex, step, database, "the init scripts")
         return Status.CHANGED, f"ran on the new database {database.name!r}"
 
     def _need_database(self, what: str) -> host_db.Database:
@@ -376,7 +365,7 @@ class _Runner:
             self.ex.run(self.ex.plain(command, self.database.env()), what=step.title)
         return (Status.UNCHANGED if present else Status.CHANGED), "query passed"
 
-    def _tasks(self) -> tuple[Status, str]:
+    def _tasks(self, step: Step) -> tuple[Status, str]:
         """[tasks] setup in the new venv with the database's DATABASE_URL, as `devenv run`
         runs commands; after the checks, so they run against a working environment."""
         from devenv.run.command import HostDatabase, host_environment

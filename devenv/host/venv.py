@@ -28,7 +28,8 @@ from devenv.files.atomic import atomic_write
 from devenv.files.safety import STATE_DIR, check_real_dirs, remove_tree
 from devenv.host.execute import Executor
 from devenv.plan.model import Plan
-from devenv.steps.compile import Kind, Mode, compile_steps
+from devenv.steps.compile import Kind, Mode
+from devenv.steps.recipe import Recipe, compile_plan
 
 VENVS_DIR = f"{STATE_DIR}/venvs"
 MARKER = "devenv.json"  # in each generation folder, next to the venv
@@ -97,17 +98,15 @@ def python_identity(executor: Executor) -> tuple[str, str] | None:
     return os.path.realpath(found), (probe.stdout or probe.stderr).strip()
 
 
-def compute_stamp(plan: Plan, python: tuple[str, str]) -> Stamp:
+def compute_stamp(plan: Plan, python: tuple[str, str], recipe: Recipe | None = None) -> Stamp:
     """What decides the venv's content; any change builds a new generation.
 
-    Read from the step list itself: the venv and install commands (with a stand-in for the
-    generation's path) and the content of every file those steps need (their `copies`: the
-    requirements files, or devenv.lock when the project has one)."""
-    steps = [
-        s
-        for s in compile_steps(plan, Mode.HOST, venv="{venv}")
-        if s.kind in (Kind.VENV, Kind.PIP_BOOTSTRAP, Kind.PIP_INSTALL)
-    ]
+    Read from the recipe's host steps, their places unresolved (so the same whichever
+    generation folder the venv goes to): the venv and install commands, and the content of
+    every file those steps need (their `copies`: the requirements files, or devenv.lock when
+    the project has one)."""
+    recipe = recipe or compile_plan(plan)
+    steps = [s for s in recipe.host if s.kind in (Kind.VENV, Kind.PIP_BOOTSTRAP, Kind.PIP_INSTALL)]
     files = dict.fromkeys(source for s in steps for source, _ in s.copies)
     inputs = {
         "project": str(plan.project_dir),  # venv scripts hold absolute paths

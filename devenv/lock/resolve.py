@@ -23,13 +23,13 @@ from devenv.errors import DevenvError, StaleError
 from devenv.files.atomic import atomic_write
 from devenv.lock.file import LOCK_FILE, AptPin, Lock, fingerprint, render_lock, stale_reasons
 from devenv.plan.model import Plan
-from devenv.steps.compile import Kind, Mode, compile_steps
+from devenv.steps.compile import Kind, Mode
+from devenv.steps.installers import installer
+from devenv.steps.recipe import compile_plan
 
 # uv prints nothing with --quiet: without a bound an index that never answers would hang
 # `devenv lock` silently.
 UV_TIMEOUT = 600.0
-# The installers themselves are locked too: the bootstrap step installs these pins.
-BOOTSTRAP = ("pip", "setuptools", "wheel")
 # apt-get update, then the candidate of each package given as an argument (never spliced in).
 _POLICY = 'apt-get update -qq >/dev/null && apt-cache policy "$@"'
 _CANDIDATE = re.compile(r"^(\S+):\n(?:\s+Installed: .*\n)?\s+Candidate: (\S+)", re.M)
@@ -44,6 +44,7 @@ def lock_inputs(plan: Plan) -> tuple[tuple[str, str], ...]:
     settings = dataclasses.asdict(plan)
     for key in ("project_dir", "requirements", "lock", "devcontainer"):
         settings.pop(key)
+    settings["environment"].pop("registry")  # where images are shared: nothing to resolve
     inputs = [("devenv.toml", fingerprint(settings))]
     inputs += [
         (f, hashlib.sha256((plan.project_dir / f).read_bytes()).hexdigest())
@@ -60,7 +61,7 @@ def apt_packages(plan: Plan) -> list[tuple[str, str]]:
     unlocked = dataclasses.replace(plan, lock=unpinned)
     return [
         (step.scope.value, package.split("=", 1)[0])
-        for step in compile_steps(unlocked, Mode.CONTAINER)
+        for step in compile_plan(unlocked).steps(Mode.CONTAINER)
         if step.kind is Kind.APT
         for package in step.packages
         if "=" not in package  # a version the plan pins itself stays the plan's
@@ -98,7 +99,8 @@ def resolve_python(plan: Plan, old: Lock | None, upgrade: bool) -> str:
     arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
     with tempfile.TemporaryDirectory(prefix="devenv-lock-") as tmp:
         boot = Path(tmp) / "bootstrap.txt"
-        tools = (*BOOTSTRAP, "uv") if plan.python.installer == "uv" else BOOTSTRAP
+        # The installers themselves are locked too: the bootstrap step installs these pins.
+        tools = installer(plan.python.installer).tools
         boot.write_text("".join(f"{t}\n" for t in tools))
         output = Path(tmp) / "out.txt"
         if old and not upgrade:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
+import enum
 import json
 import re
 import shlex
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,7 +29,29 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PLAN_FILE = "devenv.toml"
-INSTALLERS = ("pip", "uv")
+
+
+class Installer(str, enum.Enum):
+    """What installs the requirements into the venv (devenv.steps.installers says how)."""
+
+    PIP = "pip"
+    UV = "uv"
+
+    def __str__(self) -> str:  # in messages and f-strings, the plan's own word
+        return self.value
+
+
+class Target(str, enum.Enum):
+    """The two images a plan builds: the development environment and its database."""
+
+    DEV = "dev"
+    DB = "db"
+
+    def __str__(self) -> str:  # in image names, labels and messages, the plan's own word
+        return self.value
+
+
+INSTALLERS = tuple(i.value for i in Installer)
 EXTENSIONS = tuple(distro.EXTENSION_PACKAGES)
 
 
@@ -69,7 +91,7 @@ class Python:
     venv: str  # host venv, project-relative
     container_venv: str  # absolute, outside the workspace so a bind mount can't hide it
     requirements: tuple[str, ...]
-    installer: str
+    installer: Installer
     smoke: tuple[str, ...]
     allow_index_options: bool
 
@@ -139,31 +161,16 @@ class Plan:
             ),
         )
 
-    def image(self, target: str) -> str:
+    def image(self, target: Target | str) -> str:
         """The tag of the `dev` or `db` image: what compose, build and verify agree on."""
-        return f"devenv/{self.environment.name}-{target}:latest"
+        return f"devenv/{self.environment.name}-{Target(target).value}:latest"
 
-    def digest(self, target: str = "dev") -> str:
-        """A stable hash of what decides the `target` image (its label): the db image does
-        not change with the Python side, so neither does its digest."""
-        data = asdict(self)
-        for key in ("project_dir", "tasks", "env", "local"):  # none of them reach an image
-            data.pop(key)
-        data["postgres"].pop("init")  # mounted when the db runs, not built into an image
-        data["environment"].pop("registry")  # where images are shared, not what is in them
-        data["postgres"].pop("host_port")  # compose publishes it; no image contains it
-        if target == "db":
-            for key in ("system", "python", "devcontainer", "requirements"):
-                data.pop(key)
-            if self.lock:
-                data["lock"] = [self.lock.base, self.lock.apt]
-        else:
-            data["requirement_files"] = {
-                f: hashlib.sha256((self.project_dir / f).read_bytes()).hexdigest()
-                for f in self.requirements.files
-            }
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+    def digest(self, target: Target | str = Target.DEV) -> str:
+        """The `target` image's fingerprint (devenv.steps.recipe): a caller that has the
+        compiled recipe asks it instead of compiling again."""
+        from devenv.steps.recipe import compile_plan
+
+        return compile_plan(self).fingerprint(Target(target))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -512,7 +519,7 @@ def plan_from_dict(
             venv=py["venv"],
             container_venv=py["container_venv"],
             requirements=py["requirements"],
-            installer=py["installer"],
+            installer=Installer(py["installer"]),
             smoke=py["smoke"],
             allow_index_options=py["allow_index_options"],
         ),

@@ -11,10 +11,12 @@ from typing import Any
 
 import yaml
 
+from devenv.container.labels import LABEL_PROJECT
 from devenv.plan import db_init
 from devenv.plan.envfiles import DOTENV
 from devenv.plan.model import Plan
 from devenv.steps.compile import DB_DATA
+from devenv.steps.recipe import Recipe
 
 ENV_FILE = ".devenv/db.env"
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -22,7 +24,7 @@ ENGINE_SCRIPT = "docker/engine-access.sh"
 LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
 LOCAL_DOCKERFILE = ".devenv/Dockerfile.local"  # the team's Dockerfile + this machine's packages
 LOCAL_STAGE = "local"
-LABEL = "dev.devenv.project"
+LABEL = LABEL_PROJECT
 # The devcontainer.json keys the Dev Containers CLI keeps in image metadata.
 METADATA_KEYS = frozenset(
     {
@@ -205,7 +207,7 @@ def local_image(plan: Plan) -> str:
     return f"devenv/{plan.environment.name}-dev-local:latest"
 
 
-def render_local_dockerfile(plan: Plan) -> str | None:
+def render_local_dockerfile(plan: Plan, recipe: Recipe | None = None) -> str | None:
     """The team's Dockerfile and a last stage with devenv.local.toml's [system] packages, or
     None without any (the app then runs the team's dev image)."""
     from devenv.render.dockerfile import render_dockerfile
@@ -216,7 +218,7 @@ def render_local_dockerfile(plan: Plan) -> str | None:
     install = " ".join(plan.local.packages)  # each a validated Debian package spec
     return (
         f"# From {plan.local.path.name} (this machine only): `devenv generate` rewrites it.\n"
-        + render_dockerfile(plan)
+        + render_dockerfile(recipe or plan)
         + f"\nFROM dev AS {LOCAL_STAGE}\nUSER root\n"
         "# hadolint ignore=DL3008\n"
         "RUN apt-get -o DPkg::Lock::Timeout=120 update \\\n"

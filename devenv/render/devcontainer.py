@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from devenv.plan.model import Plan
+from devenv.steps.compile import Mode, python_path, venv_path
 
 
 def devcontainer_data(plan: Plan) -> dict[str, Any]:
-    python = f"{plan.python.container_venv}/bin/python"
+    python = python_path(venv_path(plan, Mode.CONTAINER))
     return {
         "name": plan.environment.name,
         # The second file holds this machine's devenv.local.toml (initializeCommand makes an

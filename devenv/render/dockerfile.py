@@ -11,16 +11,8 @@ from __future__ import annotations
 import json
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import (
-    DB_DATA,
-    DB_ENTRYPOINT_IMAGE,
-    DB_LOCALE,
-    Kind,
-    Mode,
-    Scope,
-    Step,
-    compile_steps,
-)
+from devenv.steps.compile import Kind, Mode, Step
+from devenv.steps.recipe import Recipe, Setting, Stage, recipe_of
 
 # hadolint rules we waive, each with the reason written next to it in the output.
 _APT_UNPINNED = (
@@ -29,53 +21,30 @@ _APT_UNPINNED = (
 )
 _PIP_UNPINNED = ("DL3013", "the installer itself is upgraded on purpose; requirements are pinned")
 
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
-
-def render_dockerfile(plan: Plan) -> str:
-    steps = compile_steps(plan, Mode.CONTAINER)
-    out = [f"FROM {plan.environment.base} AS base", ""]
-    out += _stage(steps, Scope.BASE, user=None)
-    # Tools in both images use the system trust store, which now holds the host's extra CAs.
-    out += [
-        f"ENV SSL_CERT_FILE={CA_BUNDLE} REQUESTS_CA_BUNDLE={CA_BUNDLE} PIP_CERT={CA_BUNDLE}",
-        "",
-    ]
-
-    out += ["FROM base AS db", ""]
-    out += _stage(steps, Scope.DB, user=None)
-    bindir = f"/usr/lib/postgresql/{plan.postgres.version}/bin"
-    # As in the official image: root by default (the entrypoint drops to postgres, and
-    # images built FROM this one can still RUN apt-get), PGDATA a volume.
-    out += [
-        f"ENV PATH={bindir}:$PATH PGDATA={DB_DATA} LANG={DB_LOCALE}"
-        f" PG_MAJOR={plan.postgres.version}",
-        f"VOLUME {DB_DATA}",
-        "EXPOSE 5432",
-        "STOPSIGNAL SIGINT",
-        f'ENTRYPOINT ["{DB_ENTRYPOINT_IMAGE.rsplit("/", 1)[-1]}"]',
-        'CMD ["postgres"]',
-        "",
-    ]
-
-    venv = plan.python.container_venv
-    out += ["FROM base AS dev", ""]
-    out += [f"ENV PIP_DISABLE_PIP_VERSION_CHECK=1 VIRTUAL_ENV={venv}", ""]
-    out += _stage(steps, Scope.DEV, user=plan.environment.user)
-    out += [
-        f"ENV PATH={venv}/bin:$PATH",
-        f"WORKDIR {plan.devcontainer.workspace}",
-        'CMD ["sleep", "infinity"]',
-    ]
+def render_dockerfile(source: Plan | Recipe) -> str:
+    recipe = recipe_of(source)
+    out: list[str] = []
+    for n, stage in enumerate(recipe.stages):
+        last = n == len(recipe.stages) - 1
+        out += [f"FROM {stage.parent} AS {stage.name}", ""]
+        out += _settings(stage.before, last=False)
+        out += _steps(recipe.stage_steps(stage), stage)
+        out += _settings(stage.after, last=last)
     return "\n".join(out) + "\n"
 
 
-def _stage(steps: tuple[Step, ...], scope: Scope, user: str | None) -> list[str]:
+def _settings(settings: tuple[Setting, ...], *, last: bool) -> list[str]:
+    if not settings:
+        return []
+    return [s.line() for s in settings] + ([] if last else [""])
+
+
+def _steps(steps: tuple[Step, ...], stage: Stage) -> list[str]:
     out: list[str] = []
+    user = stage.user
     current = "root"
     for step in steps:
-        if step.scope is not scope or not step.at_build:
-            continue
         wanted = "root" if step.root or user is None else user
         if wanted != current:
             out.append(f"USER {wanted}")

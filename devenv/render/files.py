@@ -14,6 +14,7 @@ from devenv.render.header import with_header
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
 from devenv.steps.compile import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
+from devenv.steps.recipe import Recipe, recipe_of
 
 TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"
@@ -54,12 +55,15 @@ belong to this machine's network, not to the project. Files holding a private ke
 """
 
 
-def render_all(plan: Plan) -> tuple[GeneratedFile, ...]:
+def render_all(source: Plan | Recipe) -> tuple[GeneratedFile, ...]:
+    recipe = recipe_of(source)
+    plan = recipe.plan
+
     def sh(path: str, body: str) -> GeneratedFile:
         return GeneratedFile(path=path, content=with_header(body), executable=True)
 
     return (
-        GeneratedFile(path=DOCKERFILE, content=with_header(render_dockerfile(plan))),
+        GeneratedFile(path=DOCKERFILE, content=with_header(render_dockerfile(recipe))),
         sh(DB_ENTRYPOINT, scripts.DB_ENTRYPOINT),
         sh(USER_SCRIPT, scripts.CREATE_USER),
         sh(INIT_ENV, scripts.INIT_ENV),

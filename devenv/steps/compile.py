@@ -8,6 +8,7 @@ parity between modes is something a test can check rather than hope for.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import shlex
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.review import source_builds
 from devenv.review.requirements import native_needs
+from devenv.steps.installers import installer as installer_spec
 
 
 class Phase(str, enum.Enum):
@@ -24,6 +26,7 @@ class Phase(str, enum.Enum):
     SYSTEM = "system packages"
     PYTHON = "python environment"
     VERIFY = "verification"
+    TASKS = "setup tasks"
 
 
 class Mode(str, enum.Enum):
@@ -47,6 +50,9 @@ class Kind(str, enum.Enum):
     PIP_INSTALL = "pip-install"  # host runner skips it when the requirements stamp matches
     CHECK = "check"  # verification: changes nothing
     DB_CHECK = "db-check"  # needs a running server: `devenv verify`, host-install --with-db
+    DB_CLUSTER = "db-cluster"  # host only: a local cluster, role and database (host.db)
+    DB_INIT = "db-init"  # host only: [postgres] init on a new database
+    TASKS = "tasks"  # [tasks] setup, once the environment is up
 
 
 class Role(str, enum.Enum):
@@ -55,6 +61,34 @@ class Role(str, enum.Enum):
     RUN = "run"
     APT_UPDATE = "apt-update"  # host: at most once per run, only when a package is missing
     APT_INSTALL = "apt-install"  # host: its trailing `Step.packages` narrowed to what dpkg lacks
+    # The local cluster's commands: each runs only when what it makes is missing.
+    CREATE_CLUSTER = "create-cluster"
+    START_CLUSTER = "start-cluster"
+    CREATE_ROLE = "create-role"
+    CREATE_DATABASE = "create-database"
+
+
+class Place(str, enum.Enum):
+    """A value only the runner knows. An argument that is a place, or (the venv) starts with
+    one, is resolved by the runner: `Step.resolved`."""
+
+    VENV = "{venv}"  # the venv's folder: the host builds each generation in its own
+    USER = "{user}"  # the user host-install makes the database role for
+    CLUSTER = "{cluster}"  # the local cluster's name, and its port: what pg_lsclusters says
+    PORT = "{port}"
+    DB_INIT_SCRIPT = "{db-init-script}"  # the init runner, written to a private file
+
+
+Places = dict[Place, str]
+
+
+def resolve_arg(arg: str, places: Places) -> str:
+    for place, value in places.items():
+        if arg == place.value:
+            return value
+        if place is Place.VENV and arg.startswith(f"{place.value}/"):
+            return value + arg[len(place.value) :]
+    return arg
 
 
 BOTH = frozenset({Mode.CONTAINER, Mode.HOST})
@@ -70,6 +104,10 @@ class Command:
 
     def display(self) -> str:
         return shlex.join([f"{k}={v}" for k, v in self.env] + list(self.argv))
+
+    def resolved(self, places: Places) -> Command:
+        argv = tuple(resolve_arg(a, places) for a in self.argv)
+        return dataclasses.replace(self, argv=argv) if argv != self.argv else self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +127,20 @@ class Step:
 
     def commands_for(self, mode: Mode) -> tuple[Command, ...]:
         return tuple(c for c in self.commands if mode in c.modes)
+
+    def command(self, role: Role) -> Command:
+        return next(c for c in self.commands if c.role is role)
+
+    def resolved(self, places: Places) -> Step:
+        """The step with its places filled in (setup tasks are the user's words: left as is)."""
+        if self.kind is Kind.TASKS or not places:
+            return self
+        venv = places.get(Place.VENV)
+        return dataclasses.replace(
+            self,
+            title=self.title.replace(Place.VENV.value, venv) if venv else self.title,
+            commands=tuple(c.resolved(places) for c in self.commands),
+        )
 
 
 APT_ENV = (("DEBIAN_FRONTEND", "noninteractive"),)
@@ -116,6 +168,11 @@ def venv_path(plan: Plan, mode: Mode) -> str:
     if mode is Mode.CONTAINER:
         return plan.python.container_venv
     return str(plan.project_dir / plan.python.venv)
+
+
+def python_path(venv: str) -> str:
+    """The venv's interpreter: every step, check and probe runs this one."""
+    return f"{venv}/bin/python"
 
 
 def venv_store(plan: Plan) -> str:
@@ -205,7 +262,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     its own folder, then points the plan's venv path at it)."""
     pg = plan.postgres.packages
     venv = venv or venv_path(plan, mode)
-    python = f"{venv}/bin/python"
+    python = python_path(venv)
     in_image = mode is Mode.CONTAINER
     no_cache = ("--no-cache-dir",) if in_image else ()  # images keep no pip cache
     # In the image the venv's files go to the user's home (see venv_store); `venv` is the path
@@ -389,7 +446,8 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             commands=(Command(argv=("python3", "-m", "venv", store)),),
         )
     )
-    bootstrap = ["pip", "setuptools", "wheel"] + (["uv"] if plan.python.installer == "uv" else [])
+    spec = installer_spec(plan.python.installer)
+    bootstrap = list(spec.tools)
     lock = plan.lock
     if lock:  # the installers come from the lock too
         pins = lock.python_pins()
@@ -413,15 +471,8 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     dash_r = tuple(arg for f in sources for arg in ("-r", f"{base}/{f}"))
     if lock:
         dash_r = ("--require-hashes", *dash_r)
-    if plan.python.installer == "uv":
-        env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
-        if in_image:
-            env += (("UV_NO_CACHE", "1"),)
-        install = Command(
-            argv=(f"{venv}/bin/uv", "pip", "install", "--python", python, *dash_r), env=env
-        )
-    else:
-        install = Command(argv=(python, "-m", "pip", "install", *no_cache, *dash_r))
+    argv, env = spec.install(venv, dash_r, in_image=in_image)
+    install = Command(argv=argv, env=env)
     steps.append(
         Step(
             id="requirements",
@@ -429,7 +480,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             kind=Kind.PIP_INSTALL,
             scope=Scope.DEV,
             root=False,
-            title=f"Install {', '.join(sources)} with {plan.python.installer}",
+            title=f"Install {', '.join(sources)} with {spec.name.value}",
             copies=tuple(
                 (f, f"{REQUIREMENTS_DIR}/{f}")
                 for f in (sources if lock else plan.requirements.files)
@@ -489,3 +540,76 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             )
         )
     return tuple(s for s in steps if mode in s.modes)
+
+
+def host_only_steps(plan: Plan) -> tuple[Step, ...]:
+    """What only host-install does, around the shared steps: a local cluster with a role and
+    database (`--with-db`), the plan's init scripts on it, the setup tasks. The places are
+    what the host says when it runs (the user, the cluster found, the script's file)."""
+    major = str(plan.postgres.version)
+    steps = [
+        Step(
+            id="db-cluster",
+            phase=Phase.SYSTEM,
+            kind=Kind.DB_CLUSTER,
+            scope=Scope.DB,
+            root=True,
+            modes=frozenset({Mode.HOST}),
+            title=(
+                f"Local PostgreSQL {plan.postgres.version} cluster, a role and the "
+                f"{plan.postgres.database!r} database for the current user"
+            ),
+            notes=("each command runs only when what it makes is missing",),
+            commands=(
+                Command(argv=("pg_createcluster", major, "main"), role=Role.CREATE_CLUSTER),
+                Command(
+                    argv=("pg_ctlcluster", major, Place.CLUSTER.value, "start"),
+                    role=Role.START_CLUSTER,
+                ),
+                Command(
+                    argv=("createuser", "-p", Place.PORT.value, "--superuser", Place.USER.value),
+                    role=Role.CREATE_ROLE,
+                ),
+                Command(
+                    argv=(
+                        "createdb",
+                        "-p",
+                        Place.PORT.value,
+                        "-O",
+                        Place.USER.value,
+                        plan.postgres.database,
+                    ),
+                    role=Role.CREATE_DATABASE,
+                ),
+            ),
+        )
+    ]
+    if plan.postgres.init:
+        folders = tuple(str(plan.project_dir / folder) for folder in plan.postgres.init)
+        steps.append(
+            Step(
+                id="db-init",
+                phase=Phase.SYSTEM,
+                kind=Kind.DB_INIT,
+                scope=Scope.DB,
+                root=False,
+                modes=frozenset({Mode.HOST}),
+                title=f"Init scripts of [postgres] init ({', '.join(plan.postgres.init)})",
+                notes=("only on a database this run created, as the db image's entrypoint",),
+                commands=(Command(argv=("bash", Place.DB_INIT_SCRIPT.value, *folders)),),
+            )
+        )
+    if plan.tasks.setup:
+        steps.append(
+            Step(
+                id="setup-tasks",
+                phase=Phase.TASKS,
+                kind=Kind.TASKS,
+                scope=Scope.DEV,
+                root=False,
+                modes=frozenset({Mode.HOST}),
+                title=f"Setup tasks of [tasks] setup ({len(plan.tasks.setup)})",
+                commands=tuple(Command(argv=argv) for argv in plan.tasks.argvs()),
+            )
+        )
+    return tuple(steps)

@@ -6,12 +6,17 @@ from typing import Any
 
 from devenv.host.execute import Executor
 from devenv.plan import local as local_plan
-from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, compile_steps
+from devenv.plan.model import Plan, Target
+from devenv.steps.compile import Command, Mode, Place, Role, Step
+from devenv.steps.recipe import Recipe, compile_plan
+
+# The local cluster's role and database are made as the postgres user.
+_AS_POSTGRES = (Role.CREATE_ROLE, Role.CREATE_DATABASE)
 
 
 def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
     modes = [Mode.CONTAINER, Mode.HOST] if mode == "both" else [Mode(mode)]
+    team = compile_plan(plan)
     env = plan.environment
     data: dict[str, Any] = {
         "name": env.name,
@@ -22,14 +27,16 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
             "source": plan.postgres.source,
             "extensions": list(plan.postgres.extensions),
         },
-        "digest": plan.digest(),
+        "digest": team.fingerprint(Target.DEV),
         "tasks": list(plan.tasks.setup),
         "env": {"files": [".env (if present)", *plan.env.files], "vars": dict(plan.env.vars)},
         "local": local_plan.describe(plan.local),
     }
-    plan = plan.personal()  # the steps as they run on this machine
+    personal = plan.personal()  # the steps as they run on this machine
+    recipe = team if personal is plan else compile_plan(personal)
     # Host commands are shown as host-install runs them for this user (sudo -n when not root).
     executor = Executor(echo=lambda _: None, dry_run=True)
+    places = {Place.USER: executor.user}
     for m in modes:
         data[m.value] = [
             {
@@ -40,14 +47,33 @@ def describe_steps(plan: Plan, mode: str) -> dict[str, Any]:
                 "root": s.root,
                 "at_build": s.at_build,
                 "notes": list(s.notes),
-                "commands": [
-                    executor.as_root(c).display() if m is Mode.HOST and s.root else c.display()
-                    for c in s.commands_for(m)
-                ],
+                "commands": [_shown(executor, s, c, m) for c in s.commands_for(m)],
             }
-            for s in compile_steps(plan, m)
+            for s in recipe.steps(m, places)
         ]
+    if Mode.CONTAINER in modes:
+        data["images"] = _images(recipe)
     return data
+
+
+def _shown(executor: Executor, step: Step, command: Command, mode: Mode) -> str:
+    if mode is Mode.CONTAINER or not step.root:
+        return command.display()
+    if command.role in _AS_POSTGRES:
+        return executor.as_postgres(command.argv).display()
+    return executor.as_root(command).display()
+
+
+def _images(recipe: Recipe) -> dict[str, Any]:
+    """Each Dockerfile stage: what it starts from, its user, its settings (ENV, ENTRYPOINT...)."""
+    return {
+        stage.name: {
+            "from": stage.parent,
+            "user": stage.user or "root",
+            "settings": [s.line() for s in (*stage.before, *stage.after)],
+        }
+        for stage in recipe.stages
+    }
 
 
 def steps_text(data: dict[str, Any]) -> str:
@@ -70,6 +96,11 @@ def steps_text(data: dict[str, Any]) -> str:
             lines.append(f"{n:2}. {step['title']}{where}{when}")
             lines += [f"      note: {note}" for note in step["notes"]]
             lines += [f"      + {cmd}" for cmd in step["commands"]]
+    if "images" in data:
+        lines.append("\n[image settings] (besides the steps' RUN and COPY)")
+        for name, stage in data["images"].items():
+            lines.append(f"{name}: FROM {stage['from']}, user {stage['user']}")
+            lines += [f"      {setting}" for setting in stage["settings"]]
     if data["tasks"]:
         lines.append("\n[setup tasks] (after up, in VS Code on start, host-install --with-db)")
         lines += [f"{n:2}. {task}" for n, task in enumerate(data["tasks"], start=1)]

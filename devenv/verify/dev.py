@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, venv_path
+from devenv.steps.compile import Mode, python_path, venv_path
 from devenv.verify.db import DIM, Vec, cosine_distance, order_problem, sample_vectors
 from devenv.verify.report import CheckFailed, Checks, CheckSpec, one_line
 
@@ -106,7 +106,7 @@ print("DEVENV-ROUNDTRIP " + json.dumps({"ids": ids, "server": server}), flush=Tr
 
 
 def python(plan: Plan) -> str:
-    return f"{venv_path(plan, Mode.CONTAINER)}/bin/python"
+    return python_path(venv_path(plan, Mode.CONTAINER))
 
 
 def probe_argv(plan: Plan) -> list[str]:

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from devenv.container.engine import LABEL_PREFIX, engine_errors
+from devenv.container.engine import engine_errors
+from devenv.container.labels import LABEL_PREFIX, LABEL_PROJECT
 from devenv.verify.report import describe_exception
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"
-PROJECT_LABEL = f"{LABEL_PREFIX}project"
+PROJECT_LABEL = LABEL_PROJECT
 OWNER_LABEL = f"{LABEL_PREFIX}verify.owner"
 STALE_SECONDS = 3600  # a verify run older than this is a leftover, wherever it came from
 

@@ -475,7 +475,7 @@ def _no_password_job(run: Run, checks: Checks) -> None:
 
 def _preflight(plan: Plan, images: Mapping[str, str]) -> tuple[str, ...]:
     """Both images exist (verify never pulls); notes for images built from another plan."""
-    from devenv.container.build import LABEL_PLAN
+    from devenv.container.labels import LABEL_PLAN
 
     with Engine.connect() as engine:
         missing = [ref for ref in images.values() if not engine.image_exists(ref)]

@@ -11,15 +11,17 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from devenv.errors import HostError
 from devenv.host import apt as host_apt
 from devenv.host import release as host_release
 from devenv.host.execute import Echo, Executor
-from devenv.plan.model import Plan
+from devenv.plan.model import Plan, Target
 from devenv.review.requirements import normalise
-from devenv.steps.compile import Mode, Scope, compile_steps
+from devenv.steps.compile import Mode, Scope, python_path
+from devenv.steps.recipe import Recipe, compile_plan
 
 # argv -> (exit status, stdout)
 Runner = Callable[[Sequence[str]], tuple[int, str]]
@@ -71,11 +73,11 @@ class ParityReport:
 
 
 def python_argv(venv: str) -> tuple[str, ...]:
-    return (f"{venv}/bin/python", "-c", "import platform; print(platform.python_version())")
+    return (python_path(venv), "-c", "import platform; print(platform.python_version())")
 
 
 def freeze_argv(venv: str) -> tuple[str, ...]:
-    return (f"{venv}/bin/python", "-m", "pip", "freeze", "--all")
+    return (python_path(venv), "-m", "pip", "freeze", "--all")
 
 
 def dpkg_argv(names: Iterable[str]) -> tuple[str, ...]:
@@ -145,11 +147,13 @@ def parity(plan: Plan, echo: Echo, *, with_db: bool | None = None) -> ParityRepo
     from devenv.container.engine import Engine, run_in_image
 
     # The host side is named for the host's release (refused if it cannot provide the plan).
-    steps = compile_steps(host_release.for_host(plan, host_release.detect()), Mode.HOST)
+    here = compile_plan(host_release.for_host(plan, host_release.detect()))
+    team = here if here.plan is plan else compile_plan(plan)
+    steps = here.steps(Mode.HOST)
     dev = _names(host_apt.apt_steps(steps, frozenset({Scope.BASE, Scope.DEV})))
     db = _names(host_apt.apt_steps(steps, frozenset({Scope.DB})))
-    venv = plan.project_dir / plan.python.venv
-    if not (venv / "bin" / "python").exists():
+    venv = Path(team.venv(Mode.HOST))
+    if not Path(team.python(Mode.HOST)).exists():
         raise HostError(
             f"no venv at {venv}: nothing to compare on this host",
             hint="run devenv host-install first",
@@ -179,13 +183,13 @@ def parity(plan: Plan, echo: Echo, *, with_db: bool | None = None) -> ParityRepo
 
             return run
 
-        dev_ref = plan.image("dev")
-        notes += _stale(engine.image_labels(dev_ref), plan, "dev", dev_ref)
-        dev_facts = collect(in_image(dev_ref), dev, plan.python.container_venv)
+        dev_ref = plan.image(Target.DEV)
+        notes += _stale(engine.image_labels(dev_ref), team, Target.DEV, dev_ref)
+        dev_facts = collect(in_image(dev_ref), dev, team.venv(Mode.CONTAINER))
         compared, differences = compare(dev, host, dev_facts, python=True)
         if with_db:
-            db_ref = plan.image("db")
-            notes += _stale(engine.image_labels(db_ref), plan, "db", db_ref)
+            db_ref = plan.image(Target.DB)
+            notes += _stale(engine.image_labels(db_ref), team, Target.DB, db_ref)
             db_facts = collect(in_image(db_ref), db, None)
             n, more = compare(db, host, db_facts, python=False)
             compared += n + 1 + len(plan.postgres.packages.extensions)
@@ -213,10 +217,10 @@ def _postgres_rows(plan: Plan, host: Facts, image: Facts) -> list[Difference]:
     return rows
 
 
-def _stale(labels: Mapping[str, str], plan: Plan, target: str, ref: str) -> list[str]:
-    from devenv.container.build import LABEL_PLAN
+def _stale(labels: Mapping[str, str], recipe: Recipe, target: Target, ref: str) -> list[str]:
+    from devenv.container.labels import LABEL_PLAN
 
     built = labels.get(LABEL_PLAN)
-    if built and built != plan.digest(target):
+    if built and built != recipe.fingerprint(target):
         return [f"{ref} was built from another version of the plan (devenv build updates it)"]
     return []

@@ -1,0 +1,8 @@
+"""The labels devenv puts on what it makes (images, containers, networks, volumes): one
+namespace, each label defined once."""
+
+LABEL_PREFIX = "dev.devenv."
+LABEL_PROJECT = f"{LABEL_PREFIX}project"  # the plan's environment name
+LABEL_TARGET = f"{LABEL_PREFIX}target"  # "dev" or "db"
+LABEL_PLAN = f"{LABEL_PREFIX}plan"  # the image's recipe fingerprint (steps.recipe)
+LABEL_PURPOSE = f"{LABEL_PREFIX}purpose"  # a throw-away container's job

@@ -1,0 +1,43 @@
+"""How each installer puts the requirements into a venv: one description per installer, read by
+the step compiler and by `devenv lock` (pipx's backends are the model), so no other module asks
+which installer the plan names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from devenv.plan.model import Installer
+
+# Every venv gets these from pip first; an installer may add itself.
+BASE_TOOLS = ("pip", "setuptools", "wheel")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallerSpec:
+    name: Installer
+    tools: tuple[str, ...]  # what the bootstrap step installs (and `devenv lock` pins)
+
+    def install(
+        self, venv: str, requirement_args: tuple[str, ...], *, in_image: bool
+    ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """(argv, env) installing `requirement_args` (`-r FILE` pairs, `--require-hashes`)
+        into `venv`. Images keep no installer cache."""
+        python = f"{venv}/bin/python"  # see steps.compile.python_path
+        if self.name is Installer.UV:
+            # uv reads the system trust store only when told to (TLS-intercepting proxies).
+            env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
+            if in_image:
+                env += (("UV_NO_CACHE", "1"),)
+            return (f"{venv}/bin/uv", "pip", "install", "--python", python, *requirement_args), env
+        no_cache = ("--no-cache-dir",) if in_image else ()
+        return (python, "-m", "pip", "install", *no_cache, *requirement_args), ()
+
+
+INSTALLERS = {
+    Installer.PIP: InstallerSpec(name=Installer.PIP, tools=BASE_TOOLS),
+    Installer.UV: InstallerSpec(name=Installer.UV, tools=(*BASE_TOOLS, "uv")),
+}
+
+
+def installer(name: Installer | str) -> InstallerSpec:
+    return INSTALLERS[Installer(name)]
