@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import pytest
 
 from devenv.container.base import ensure_base
-from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PREFIX
 from devenv.errors import EngineError
 
 HERE = Path(__file__).resolve().parent

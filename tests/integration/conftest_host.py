@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PREFIX
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -27,7 +27,8 @@ import pytest
 from devenv.container.base import ensure_base
 from devenv.container.build import Progress, build_images
 from devenv.container.compose import Compose
-from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PREFIX
 from devenv.plan import db_init
 from devenv.plan.model import load_plan
 from devenv.steps.compile import DB_DATA

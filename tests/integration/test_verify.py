@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PREFIX
 from tests.integration.conftest import BuiltProject, devenv_cli
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"
