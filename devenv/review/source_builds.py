@@ -96,6 +96,8 @@ def review(plan: Plan, target: Target | None) -> Review:
         inputs = tuple((f, (plan.project_dir / f).read_bytes()) for f in plan.requirements.files)
     if target is None:
         return fallback(plan, "no python3 on PATH to resolve for")
+    if not inputs:  # no requirements: nothing to resolve, nothing builds
+        return Review(target=target, builds=(), additions=())
     memo = (cache_key(inputs, target), codename)
     if memo not in _MEMO:  # one command compiles the steps several times: resolve once
         try:
