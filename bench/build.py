@@ -36,7 +36,8 @@ from devenv.container.build import (
 from devenv.container.engine import Engine
 from devenv.files.generate import generate_files
 from devenv.plan.model import load_plan
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import Kind, Mode
+from devenv.steps.recipe import Recipe, compile_plan
 
 # The issue's nine pins (fastapi, uvicorn, SQLAlchemy, psycopg[binary], pgvector,
 # pydantic-settings, httpx, alembic, numpy), and the one a requirements edit adds.
@@ -76,11 +77,14 @@ def plan_text(installer: str) -> str:
     return f'[environment]\nname = "bench"\n[python]\ninstaller = "{installer}"\n'
 
 
+def apt_packages(recipe: Recipe) -> list[str]:
+    """Every apt package the host install of the plan names, in order."""
+    return [p for s in recipe.steps(Mode.HOST) if s.kind is Kind.APT for p in s.packages]
+
+
 def naive_dockerfile(root: Path) -> str:
     plan = load_plan(root)
-    packages = [
-        p for s in compile_steps(plan, Mode.HOST) if s.kind.value == "apt" for p in s.packages
-    ]
+    packages = apt_packages(compile_plan(plan))
     return (
         f"FROM {plan.environment.base}\n"
         "RUN apt-get update && apt-get install -y " + " ".join(dict.fromkeys(packages)) + "\n"
@@ -95,9 +99,7 @@ def naive_dockerfile(root: Path) -> str:
 
 def floor_dockerfile(root: Path) -> str:
     plan = load_plan(root)
-    packages = [
-        p for s in compile_steps(plan, Mode.HOST) if s.kind.value == "apt" for p in s.packages
-    ]
+    packages = apt_packages(compile_plan(plan))
     return (
         f"FROM {plan.environment.base}\n"
         "COPY docker/certs/ /usr/local/share/ca-certificates/devenv/\n"
