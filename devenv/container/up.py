@@ -266,7 +266,9 @@ def up(
 
         # verify proves the images in containers of its own: it needs nothing of the services,
         # so it runs while they start.
-        verifying = Alongside(lambda: run_verify(plan, timeout=verify_timeout, log=log))
+        verifying = Alongside(
+            lambda: run_verify(plan, timeout=verify_timeout, log=log, recipe=recipe)
+        )
     try:
         with podman_healthchecks(plan, log) if podman else contextlib.nullcontext():
             compose.up(timeout=timeout)

@@ -42,8 +42,9 @@ from typing import Any
 from devenv.container.engine import Engine, engine_errors, is_read_timeout
 from devenv.errors import VerifyError
 from devenv.plan import db_init
-from devenv.plan.model import Plan
+from devenv.plan.model import Plan, Target
 from devenv.steps.compile import DB_DATA
+from devenv.steps.recipe import Recipe, compile_plan
 from devenv.verify import db as verify_db
 from devenv.verify import dev as verify_dev
 from devenv.verify.leftovers import (
@@ -473,7 +474,7 @@ def _no_password_job(run: Run, checks: Checks) -> None:
 # --- entry point ------------------------------------------------------------------------------
 
 
-def _preflight(plan: Plan, images: Mapping[str, str]) -> tuple[str, ...]:
+def _preflight(recipe: Recipe, images: Mapping[str, str]) -> tuple[str, ...]:
     """Both images exist (verify never pulls); notes for images built from another plan."""
     from devenv.container.labels import LABEL_PLAN
 
@@ -487,7 +488,7 @@ def _preflight(plan: Plan, images: Mapping[str, str]) -> tuple[str, ...]:
         notes = []
         for target, ref in images.items():
             built_from = engine.image_labels(ref).get(LABEL_PLAN)
-            if built_from is not None and built_from != plan.digest(target):
+            if built_from is not None and built_from != recipe.fingerprint(Target(target)):
                 notes.append(
                     f"note: {ref} was built from an older devenv.toml or requirements; "
                     "`devenv build` makes it current"
@@ -513,14 +514,20 @@ def catalogue(plan: Plan, images: Mapping[str, str]) -> Checks:
     )
 
 
-def verify(plan: Plan, *, timeout: float = DEFAULT_TIMEOUT, log: Log = _stderr) -> Report:
+def verify(
+    plan: Plan,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    log: Log = _stderr,
+    recipe: Recipe | None = None,
+) -> Report:
     """Run every check against plan.image("db") and plan.image("dev"); always clean up.
     Raises VerifyError when verification cannot run at all, EngineError when the engine fails
     outside a check, KeyboardInterrupt when interrupted (after cleanup). A failed check is in
     the report, not an exception."""
     started = time.monotonic()
-    images = {"db": plan.image("db"), "dev": plan.image("dev")}
-    notes = _preflight(plan, images)
+    images = {t.value: plan.image(t) for t in (Target.DB, Target.DEV)}
+    notes = _preflight(recipe or compile_plan(plan), images)
     load_testcontainers(os.environ)
     client = _client()
     host = socket.gethostname()
