@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import shutil
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -238,7 +241,9 @@ def podman(trixie_base: str) -> dict[str, str]:
     return {"DOCKER_HOST": _services("podman")["DEVENV_TEST_PODMAN_HOST"], **TC_ENV}
 
 
-def test_podman_build_verify_up_down(podman: dict[str, str], tmp_path: Path) -> None:
+def test_podman_build_verify_up_down_and_the_dev_containers_cli(
+    podman: dict[str, str], tmp_path: Path
+) -> None:
     """Through Podman's Docker-compatible socket: the base is copied over from this machine's
     engine, the build's STEP lines are read, verify and up work (devenv runs the healthchecks
     Podman would run from systemd timers), down removes everything."""
@@ -257,6 +262,39 @@ def test_podman_build_verify_up_down(podman: dict[str, str], tmp_path: Path) -> 
         ran = devenv_cli("-C", str(root), "run", "--", "python", "-c", "import psycopg", env=podman)
         assert ran.returncode == 0, ran.stderr
     finally:
+        down = devenv_cli("-C", str(root), "down", "--volumes", env=podman)
+        assert down.returncode == 0, down.stderr
+
+    # The Dev Containers CLI (what VS Code runs) on the same files and socket. Two settings of
+    # the machine, not of devenv: DOCKER_BUILDKIT=0 (else Compose starts a BuildKit container
+    # it must pull), and healthchecks, which Podman runs from systemd timers and this machine
+    # has no systemd: the test runs them as the timers would (else `depends_on:
+    # service_healthy` never passes and `devcontainer up` waits forever).
+    cli = shutil.which("devcontainer")
+    assert cli, "the Dev Containers CLI is missing (scripts/dev-setup.sh installs it)"
+    env = {**os.environ, **podman, "DOCKER_BUILDKIT": "0"}
+    stop = threading.Event()
+
+    def timers() -> None:
+        with Engine.connect({"DOCKER_HOST": podman["DOCKER_HOST"]}) as pod:
+            while not stop.wait(1.0):
+                pod.run_healthchecks(name)
+
+    thread = threading.Thread(target=timers, daemon=True)
+    thread.start()
+    try:
+        argv = [cli, "up", "--workspace-folder", str(root)]
+        up = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        assert up.returncode == 0, up.stderr[-3000:] + up.stdout[-2000:]
+        assert json.loads(up.stdout.strip().splitlines()[-1])["outcome"] == "success"
+        probe = "import os, psycopg; print(os.getcwd(), psycopg.__version__)"
+        argv = [cli, "exec", "--workspace-folder", str(root), "python", "-c", probe]
+        ran_there = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert ran_there.returncode == 0, ran_there.stderr
+        assert ran_there.stdout.split()[-2:] == ["/workspace", "3.3.9"], ran_there.stdout
+    finally:
+        stop.set()
+        thread.join(timeout=10)
         down = devenv_cli("-C", str(root), "down", "--volumes", env=podman)
         assert down.returncode == 0, down.stderr
     with Engine.connect({"DOCKER_HOST": podman["DOCKER_HOST"]}) as pod:
