@@ -54,6 +54,7 @@ class UpResult:
         plan = self.plan
         base = self.base
         images = ", ".join(self.build.images.values())
+        pulled = f"; {len(self.build.pulled)} pulled from the registry" if self.build.pulled else ""
         services = "; ".join(
             f"{s.service} {s.state}{f' ({s.health})' if s.health else ''}" for s in self.services
         )
@@ -67,7 +68,7 @@ class UpResult:
             f"  files     {f'{len(self.generated)} changed' if self.generated else 'current'}",
             f"  base      {plan.environment.base} {base}",
             f"  images    {images} ({self.build.steps_total} steps, "
-            f"{self.build.steps_cached} cached, {self.build.seconds:.1f}s)",
+            f"{self.build.steps_cached} cached, {self.build.seconds:.1f}s{pulled})",
             f"  services  {services}; db on 127.0.0.1:{plan.personal().postgres.host_port}",
             f"  database  {self.database} (psql in app, through DATABASE_URL)",
             f"  tasks     {self.tasks.line()}",

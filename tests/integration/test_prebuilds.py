@@ -180,7 +180,7 @@ def test_ci_pushes_and_the_teammate_gets_the_same_images(
         up = devenv_cli("-C", str(mate), "up", env=mate_env)
         assert up.returncode == 0, up.stderr[-4000:] + up.stdout[-2000:]
         log(up.stdout)
-        assert "(0 steps, 0 cached" in up.stdout
+        assert "(0 steps, 0 cached" in up.stdout and "; 2 pulled from the registry)" in up.stdout
         assert "pulling the team's" in up.stderr  # the base came from the registry too
         for target, tag in tags.items():
             assert f"registry: pulling {registry}/{NAME}-{target}:{tag}" in up.stderr

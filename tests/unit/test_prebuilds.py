@@ -274,3 +274,25 @@ def test_podman_build_stream_is_read_as_steps() -> None:
     ]
     assert result.steps[3].instruction == "RUN apt-get install -y postgresql-17"
     assert result.image_id == "sha256:064bfdc160cf"
+
+
+@pytest.mark.parametrize(
+    ("error", "absent"),
+    [
+        (
+            "manifest for 127.0.0.1:5443/t/x-dev:abc not found: manifest unknown: manifest unknown",
+            True,
+        ),
+        ("reading manifest abc in 127.0.0.1:5443/t/x-dev: manifest unknown", True),  # Podman
+        (
+            'Head "https://127.0.0.1:5443/v2/t/x-dev/manifests/abc": no basic auth credentials',
+            False,
+        ),
+        ("read tcp 127.0.0.1:53706->127.0.0.1:5443: read: connection reset by peer", False),
+        ("x509: certificate signed by unknown authority", False),
+    ],
+)
+def test_a_miss_is_told_from_a_failure(error: str, absent: bool) -> None:
+    from devenv.container.registry import is_absent
+
+    assert is_absent(error) is absent
