@@ -25,6 +25,12 @@ def command(ctx: Context, force: bool, source: str | None) -> None:
     plan = ctx.plan()
     with Engine.connect() as engine:
         log = lambda line: click.echo(line, err=True)  # noqa: E731
+        if not force and source != "bootstrap":
+            from devenv.container.registry import base_from_elsewhere
+
+            # The team's base (the registry's; its id is in every content tag), else this
+            # machine's engine's when devenv talks to another one; then the usual pull/bootstrap.
+            base_from_elsewhere(plan, engine, log)
         result = ensure_plan_base(
             engine, plan, log=log, force=force, source=BaseSource(source or "auto")
         )
