@@ -16,7 +16,8 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from devenv.container.engine import LABEL_PREFIX, Engine
+from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_PREFIX
 from devenv.plan.model import load_plan
 from devenv.verify.lifecycle import load_testcontainers
 from devenv.verify.resources import Run
