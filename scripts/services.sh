@@ -226,6 +226,11 @@ start_remote() {
         wait_for "remote engine" "$pid" "$d/log" remote_answers
         return 0
     fi
+    # Its networks are remade at start. A network store left by a start with other bridge
+    # settings names the shared engine's docker0 as its default bridge, and dockerd deletes
+    # that interface while it drops the stale network: every container of the shared engine
+    # then fails to start ("could not find bridge docker0").
+    rm -f "$REMOTE_DATA/network/files/local-kv.db"
     make_ca "$d"
     make_cert "$d" server serverAuth
     if [[ ! -s $d/cert.pem ]]; then
