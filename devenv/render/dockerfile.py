@@ -31,7 +31,7 @@ def render_dockerfile(source: Plan | Recipe) -> str:
         out += _settings(stage.before, last=False)
         out += _steps(recipe.stage_steps(stage), stage)
         out += _settings(stage.after, last=last)
-    return "\n".join(out) + "\n"
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 def _settings(settings: tuple[Setting, ...], *, last: bool) -> list[str]:
@@ -44,26 +44,54 @@ def _steps(steps: tuple[Step, ...], stage: Stage) -> list[str]:
     out: list[str] = []
     user = stage.user
     current = "root"
-    for step in steps:
-        wanted = "root" if step.root or user is None else user
+    for group in _layers(steps, user):
+        wanted = _user_of(group[0], user)
         if wanted != current:
             out.append(f"USER {wanted}")
             current = wanted
-        out.append(f"# {step.phase.value}: {step.title}")
-        for note in step.notes:
-            out.append(f"# {note}")
-        for source, dest in step.copies:
-            chown = f"--chown={user}:{user} " if not step.root and user else ""
-            out.append(f"COPY {chown}{_copy_args(source, dest)}")
-        waived = _waivers(step)
+        for step in group:
+            out.append(f"# {step.phase.value}: {step.title}")
+            out += [f"# {note}" for note in step.notes]
+        for step in group:
+            for source, dest in step.copies:
+                chown = f"--chown={user}:{user} " if not step.root and user else ""
+                out.append(f"COPY {chown}{_copy_args(source, dest)}")
+        waived = list(dict.fromkeys(w for step in group for w in _waivers(step)))
         for rule, why in waived:
             out.append(f"# {rule}: {why}")
         if waived:
             out.append(f"# hadolint ignore={','.join(rule for rule, _ in waived)}")
-        commands = [c.display() for c in step.commands_for(Mode.CONTAINER)]
+        commands = [c.display() for step in group for c in step.commands_for(Mode.CONTAINER)]
         out.append("RUN " + " \\\n && ".join(commands))
         out.append("")
     return out
+
+
+_VENV_AND_INSTALLERS = (Kind.PIP_BOOTSTRAP, Kind.VENV)
+
+
+def _user_of(step: Step, user: str | None) -> str:
+    return "root" if step.root or user is None else user
+
+
+def _layers(steps: tuple[Step, ...], user: str | None) -> list[list[Step]]:
+    """One RUN per step, except where a layer of its own buys nothing: each costs a container
+    and a commit. Checks (which change nothing) run in the layer of the step before them (on
+    a requirements edit they re-run anyway), and the installers' upgrade in the layer that
+    makes the venv (neither is ever cached without the other)."""
+    layers: list[list[Step]] = []
+    for step in steps:
+        previous = layers[-1][-1] if layers else None
+        if (
+            previous is not None
+            and (step.kind is Kind.CHECK or (step.kind, previous.kind) == _VENV_AND_INSTALLERS)
+            and not step.copies
+            and _user_of(step, user) == _user_of(previous, user)
+        ):
+            layers[-1].append(step)
+        else:
+            layers.append([step])
+    return layers
 
 
 def _copy_args(source: str, dest: str) -> str:

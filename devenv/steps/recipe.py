@@ -123,8 +123,11 @@ def _stages(plan: Plan) -> tuple[Stage, ...]:
             parent="base",
             scope=Scope.DEV,
             user=plan.environment.user,
-            before=(_env(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("VIRTUAL_ENV", venv)),),
-            after=(
+            # Before the steps, so a requirements edit re-runs no layer after the install. (The
+            # venv's bin first on PATH changes nothing for the build: it is empty until the venv
+            # step makes it, and the later steps name the venv's interpreter by path.)
+            before=(
+                _env(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("VIRTUAL_ENV", venv)),
                 _env(("PATH", f"{venv}/bin:$PATH")),
                 Setting(instruction="WORKDIR", value=plan.devcontainer.workspace),
                 Setting(instruction="CMD", value=_exec_form("sleep", "infinity")),
