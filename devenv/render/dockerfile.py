@@ -62,7 +62,8 @@ def _steps(steps: tuple[Step, ...], stage: Stage) -> list[str]:
         if waived:
             out.append(f"# hadolint ignore={','.join(rule for rule, _ in waived)}")
         commands = [c.display() for step in group for c in step.commands_for(Mode.CONTAINER)]
-        out.append("RUN " + " \\\n && ".join(commands))
+        if commands:  # a step may only copy (the CA certificates the images' apt steps trust)
+            out.append("RUN " + " \\\n && ".join(commands))
         out.append("")
     return out
 

@@ -160,6 +160,7 @@ DB_LOCALE = "en_US.utf8"  # the official image's LANG, so initdb's default local
 DB_SEED_TOOLS = ("xz-utils", "zstd")
 DB_IMAGE_PACKAGES = ("libnss-wrapper", "locales")
 CERTS_DIR = "docker/certs"
+CREATECLUSTER = "/etc/postgresql-common/createcluster.conf"
 CERTS_IMAGE_DIR = "/usr/local/share/ca-certificates/devenv"
 DEV_UID = 1000
 
@@ -184,21 +185,37 @@ def venv_store(plan: Plan) -> str:
     return venv if venv.startswith(f"{home}/") else f"{home}/.local/share/devenv/venv"
 
 
+def pinned(packages: tuple[str, ...], lock: Lock | None) -> tuple[str, ...]:
+    """devenv.lock pins every package the plan does not pin itself."""
+    if not lock:
+        return packages
+    return tuple(
+        f"{p}={lock.apt_version(p)}" if "=" not in p and lock.apt_version(p) else p
+        for p in packages
+    )
+
+
+def apt_install(packages: tuple[str, ...]) -> tuple[str, ...]:
+    return ("apt-get", *APT_LOCK_WAIT, "install", "-y", "--no-install-recommends", *packages)
+
+
 def _apt(
     step_id: str,
     phase: Phase,
     title: str,
     scope: Scope,
     packages: tuple[str, ...],
+    before: tuple[Command, ...] = (),
     extra: tuple[Command, ...] = (),
     notes: tuple[str, ...] = (),
     lock: Lock | None = None,
 ) -> Step:
-    if lock:  # devenv.lock pins every package the plan does not pin itself
-        packages = tuple(
-            f"{p}={lock.apt_version(p)}" if "=" not in p and lock.apt_version(p) else p
-            for p in packages
-        )
+    """An apt step: update, `before`, install `packages` (ca-certificates first), `extra`.
+    Each image's apt step installs ca-certificates itself and trusts the host's extra CAs
+    there (copied in by the shared stage), so the shared stage runs no apt at all: the two
+    images' package lists are fetched side by side, never one after the other."""
+    packages = tuple(dict.fromkeys(("ca-certificates", *packages)))
+    packages = pinned(packages, lock)
     return Step(
         id=step_id,
         phase=phase,
@@ -210,18 +227,10 @@ def _apt(
         notes=notes,
         commands=(
             Command(argv=("apt-get", *APT_LOCK_WAIT, "update"), role=Role.APT_UPDATE),
-            Command(
-                argv=(
-                    "apt-get",
-                    *APT_LOCK_WAIT,
-                    "install",
-                    "-y",
-                    "--no-install-recommends",
-                    *packages,
-                ),
-                env=APT_ENV,
-                role=Role.APT_INSTALL,
-            ),
+            *before,
+            Command(argv=apt_install(packages), env=APT_ENV, role=Role.APT_INSTALL),
+            # Explicit: ca-certificates' postinst does it only when it installs the package.
+            Command(argv=("update-ca-certificates",), modes=CONTAINER_ONLY),
             *extra,
             # Lists are 40-90 MB and stale by the next build: images keep none.
             Command(
@@ -272,26 +281,16 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
 
     # -- prerequisites: what every later step stands on --------------------------------------
     steps.append(
-        _apt(
-            "prerequisites",
-            Phase.PREREQUISITES,
-            "Base tools and CA certificates",
-            Scope.BASE,
-            ("ca-certificates",),
-            lock=plan.lock,
-        )
-    )
-    steps.append(
         Step(
             id="trust-ca",
             phase=Phase.PREREQUISITES,
             kind=Kind.CA,
             scope=Scope.BASE,
             root=True,
-            title="Trust the host's extra CA certificates",
+            title="The host's extra CA certificates, trusted by each image's apt step",
             modes=CONTAINER_ONLY,
             copies=((f"{CERTS_DIR}/", f"{CERTS_IMAGE_DIR}/"),),
-            commands=(Command(argv=("update-ca-certificates",)),),
+            commands=(),
         )
     )
     if pg.needs_pgdg_repo:
@@ -321,11 +320,26 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             lock=plan.lock,
         )
     )
-    # postgresql-common creates and starts a 'main' cluster on install; the image's
-    # entrypoint makes its own in PGDATA, so the image drops it (the host keeps it).
+    # postgresql-common makes a 'main' cluster when a server installs; the image's entrypoint
+    # makes its own in PGDATA, so the image turns that off first, as the official image does
+    # (no initdb at build time). The host keeps it.
     major = str(plan.postgres.version)
+    no_main_cluster = (
+        Command(
+            argv=apt_install(pinned(("postgresql-common",), plan.lock)),
+            env=APT_ENV,
+            modes=CONTAINER_ONLY,
+        ),
+        Command(
+            argv=("sed", "-ri", r"s/^#?\s*(create_main_cluster)\s*=.*$/\1 = false/", CREATECLUSTER),
+            modes=CONTAINER_ONLY,
+        ),
+        Command(
+            argv=("grep", "-qx", "create_main_cluster = false", CREATECLUSTER),
+            modes=CONTAINER_ONLY,
+        ),
+    )
     image_only = (
-        Command(argv=("pg_dropcluster", "--stop", major, "main"), modes=CONTAINER_ONLY),
         Command(
             argv=(
                 "localedef",
@@ -366,6 +380,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             f"PostgreSQL {plan.postgres.version} server with {', '.join(plan.postgres.extensions)}",
             Scope.DB,
             server_packages,
+            before=no_main_cluster,
             extra=image_only,
             lock=plan.lock,
         )
@@ -459,7 +474,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             kind=Kind.PIP_BOOTSTRAP,
             scope=Scope.DEV,
             root=False,
-            title=f"Upgrade {', '.join(bootstrap)}",
+            title=f"Install {', '.join(bootstrap)} with the venv's pip",
             commands=(
                 Command(argv=(python, "-m", "pip", "install", *no_cache, "--upgrade", *bootstrap)),
             ),

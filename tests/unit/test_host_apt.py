@@ -37,8 +37,11 @@ def test_every_apt_step_marks_its_update_and_install(make_project: MakeProject) 
     for mode in Mode:
         for step in (s for s in compile_steps(plan, mode) if s.kind is Kind.APT):
             roles = [c.role for c in step.commands_for(mode)]
-            assert roles[:2] == [Role.APT_UPDATE, Role.APT_INSTALL], step.id
-            install = step.commands_for(mode)[1]
+            # An image may run commands of its own between them (postgresql-common first).
+            assert roles[0] is Role.APT_UPDATE and roles.count(Role.APT_INSTALL) == 1, step.id
+            if mode is Mode.HOST:
+                assert roles[:2] == [Role.APT_UPDATE, Role.APT_INSTALL], step.id
+            install = step.command(Role.APT_INSTALL)
             assert install.argv[-len(step.packages) :] == step.packages
             narrowed = host_apt.narrowed(install, step, step.packages[:1])
             assert narrowed.argv == install.argv[: -len(step.packages)] + step.packages[:1]

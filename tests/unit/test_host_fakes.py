@@ -1,7 +1,7 @@
 """Fake host tools for the host-mode unit tests: no root, no network, no apt.
 
 One small Python script stands in for dpkg-query, apt-get, sudo, env, runuser, python3 (and the
-venv's python), pg_lsclusters, pg_ctlcluster, pg_createcluster, psql, createuser, createdb,
+venv's python and uv), pg_lsclusters, pg_ctlcluster, pg_createcluster, psql, createuser, createdb,
 pg_config, bash. It logs every call (argv and a few environment variables) and keeps its state —
 installed packages, clusters, roles — in a folder, so the runner sees a consistent machine.
 PATH holds only the fakes, so nothing real is ever run.
@@ -101,6 +101,17 @@ FAKE = textwrap.dedent(
         execute(args)
     if name == "runuser":
         execute(args[3:])
+    def install_requirements():  # pip's words, whichever installer: uv says much the same
+        if flag("pip-hang"):
+            time.sleep(120)
+        if flag("pip-no-pg-config"):  # pip's words when psycopg2 can't find pg_config
+            print("      Error: pg_config executable not found.")
+            print("ERROR: Failed to build 'psycopg2' when getting requirements to build wheel")
+            sys.exit(1)
+        sys.exit(1 if flag("pip-fail") else 0)
+
+    if name == "uv" and args[:2] == ["pip", "install"] and "-r" in args:
+        install_requirements()
     if name in ("python3", "python"):
         if args == ["--version"]:
             sys.exit(print("Python 3.99.1") or 0)
@@ -110,13 +121,10 @@ FAKE = textwrap.dedent(
             (bindir / "python").symlink_to(state.parent / "bin" / "python3")
             sys.exit(0)
         if args[:3] == ["-m", "pip", "install"] and "-r" in args:
-            if flag("pip-hang"):
-                time.sleep(120)
-            if flag("pip-no-pg-config"):  # pip's words when psycopg2 can't find pg_config
-                print("      Error: pg_config executable not found.")
-                print("ERROR: Failed to build 'psycopg2' when getting requirements to build wheel")
-                sys.exit(1)
-            sys.exit(1 if flag("pip-fail") else 0)
+            install_requirements()
+        if args[:3] == ["-m", "pip", "install"] and "uv" in args:  # the uv installer's bootstrap
+            (Path(sys.argv[0]).parent / "uv").symlink_to(state.parent / "bin" / "fake-tool")
+            sys.exit(0)
         if args[:3] == ["-m", "pip", "freeze"]:
             sys.exit(print("pip==25.0\\nsqlalchemy==2.0.0") or 0)
         if args[:1] == ["-c"] and "platform" in args[1]:

@@ -64,10 +64,14 @@ def project(make_project: MakeProject, fake_host: FakeHost) -> Path:  # noqa: F8
     return make_project(PLAN)
 
 
+@pytest.mark.parametrize("installer", ["uv", "pip"])
 def test_first_run_installs_only_what_is_missing_and_builds_a_generation(
-    project: Path,
+    make_project: MakeProject,
     fake_host: FakeHost,  # noqa: F811
+    installer: str,
 ) -> None:
+    fake_host.install("ca-certificates", "python3")
+    project = make_project(PLAN + f'installer = "{installer}"\n')
     report, out = run(project)
     assert report.ok and report.changed == 4
     calls = fake_host.calls()
@@ -88,9 +92,8 @@ def test_first_run_installs_only_what_is_missing_and_builds_a_generation(
     assert link.startswith(".devenv/venvs/") and link.endswith("/.venv")
     generation = (project / link).parent
     marker = json.loads((generation / "devenv.json").read_text())
-    assert marker["complete"] is True and marker["inputs"]["installer"] == "pip"
+    assert marker["complete"] is True and marker["inputs"]["installer"] == installer
     assert {s.name: s.status for s in report.steps} == {
-        "prerequisites": Status.UNCHANGED,
         "system-packages": Status.CHANGED,
         "postgres-server": Status.SKIPPED,
         "db-cluster": Status.SKIPPED,
@@ -101,8 +104,14 @@ def test_first_run_installs_only_what_is_missing_and_builds_a_generation(
         "smoke-imports": Status.UNCHANGED,
         "extension-pgvector": Status.SKIPPED,
     }
-    assert "[2/10] System packages ... changed" in out
-    assert f"+ {generation}/.venv/bin/python -m pip install -r {project}/requirements.txt" in out
+    assert "[1/9] System packages ... changed" in out
+    python = f"{generation}/.venv/bin/python"
+    install = {
+        "pip": f"+ {python} -m pip install -r {project}/requirements.txt",
+        "uv": f"+ UV_NATIVE_TLS=1 {generation}/.venv/bin/uv pip install --python {python} -r "
+        f"{project}/requirements.txt",
+    }
+    assert install[installer] in out
     assert "source .venv/bin/activate" in "\n".join(report.summary())
 
 
@@ -162,7 +171,7 @@ def test_json_report(project: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert data["ok"] is True and data["changed"] == 4
-    assert {"name": "venv", "status": "changed"}.items() <= data["steps"][4].items()
+    assert {"name": "venv", "status": "changed"}.items() <= data["steps"][3].items()
     assert {s["status"] for s in data["steps"]} == {"changed", "unchanged", "skipped"}
 
 
@@ -181,7 +190,7 @@ def test_dry_run_prints_every_command_and_changes_nothing(
         "--no-install-recommends python3-venv build-essential libpq-dev postgresql-client-17"
     ) in out
     assert "+ pg_createcluster 17 main" in out and "+ pg_ctlcluster 17 main start" in out
-    assert "-m venv" in out and "pip install -r" in out and "would point .venv at" in out
+    assert "-m venv" in out and "uv pip install --python" in out and "would point .venv at" in out
     assert "would change" in out and "dry run: nothing was changed" in report.summary()[0]
 
 
@@ -315,11 +324,11 @@ def test_a_failed_install_leaves_the_previous_venv_in_place(
         cli, ["-C", str(project), "host-install", "--json", str(tmp_path / "r.json")]
     )
     assert result.exit_code == 1
-    assert "Install requirements.txt with pip failed" in result.stderr
+    assert "Install requirements.txt with uv failed" in result.stderr
     assert venv_target(project) == before
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["ok"] is False
-    assert [s["status"] for s in data["steps"][6:]] == ["failed", "skipped", "skipped", "skipped"]
+    assert [s["status"] for s in data["steps"][5:]] == ["failed", "skipped", "skipped", "skipped"]
 
     fake_host.set_flag("pip-fail", on=False)
     report, _ = run(project)
@@ -337,7 +346,7 @@ def test_a_compile_that_misses_pg_config_is_one_line_naming_the_package_and_prov
     assert result.exit_code == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(
-        "devenv: error: Install requirements.txt with pip failed: psycopg2 failed to build from "
+        "devenv: error: Install requirements.txt with uv failed: psycopg2 failed to build from "
         "source: it needs pg_config, which libpq-dev provides on Debian 13 (trixie) "
         '(add "libpq-dev" to [system] packages'
     )
@@ -433,7 +442,7 @@ def test_interrupted_install_keeps_the_previous_venv_and_frees_the_lock(
         assert code == 130
         data = json.loads(json_file.read_text())
         assert data["ok"] is False and data["error"] == "interrupted"
-        assert {"name": "requirements", "status": "failed"}.items() <= data["steps"][6].items()
+        assert {"name": "requirements", "status": "failed"}.items() <= data["steps"][5].items()
     else:
         assert code == -signal.SIGKILL
 
@@ -473,7 +482,7 @@ KILL_POINTS = {
     "apt-install": "apt-get",
     "venv": "-m venv",
     "bootstrap": "--upgrade",
-    "requirements": "install -r",
+    "requirements": " -r ",
     "smoke": "import sqlalchemy",
 }
 

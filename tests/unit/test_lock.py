@@ -20,6 +20,8 @@ REQS = (
     + "a" * 64
     + "\npip==26.3 \\\n    --hash=sha256:"
     + "b" * 64
+    + "\nuv==0.9.30 \\\n    --hash=sha256:"
+    + "d" * 64
     + "\n"
 )
 
@@ -40,7 +42,7 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
     text = render_lock(lock)
     assert parse_lock(text, tmp_path / "devenv.lock") == lock
     assert render_lock(parse_lock(text, tmp_path / "devenv.lock")) == text
-    assert lock.python_pins() == {"psycopg": "3.3.9", "pip": "26.3"}
+    assert lock.python_pins() == {"psycopg": "3.3.9", "pip": "26.3", "uv": "0.9.30"}
 
 
 def test_unreadable_lock_is_a_plan_error(make_project: MakeProject) -> None:
@@ -87,7 +89,7 @@ def test_steps_install_from_the_lock(make_project: MakeProject) -> None:
         assert "--require-hashes" in install.argv
         assert install.argv[-1].endswith("/devenv.lock")
         (bootstrap,) = steps["pip-bootstrap"].commands
-        assert "pip==26.3" in bootstrap.argv
+        assert "uv==0.9.30" in bootstrap.argv  # the default installer's one tool
 
 
 def test_generated_files_follow_the_lock(make_project: MakeProject) -> None:
