@@ -43,12 +43,17 @@ def command(
     from devenv.container.progress import choose
     from devenv.container.registry import registry_of
     from devenv.lock.resolve import lock_status
+    from devenv.steps.recipe import compile_plan
     from devenv.support.exclusive_run import images_lock
+    from devenv.support.preload import preload
 
+    preload("docker")  # while the requirements review below waits on the index
     plan = ctx.plan()
     if push:
         registry_of(plan)  # no registry to push to: say so before building
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
+    recipe = compile_plan(plan)
+    recipe.container  # noqa: B018 - the review, before connecting (see preload)
     to_stdout = json_target is not None and json_target.stdout
     json_file = json_target.file if json_target is not None else None
     with (
@@ -66,6 +71,7 @@ def command(
                 log=lambda line: None if quiet else click.echo(line, err=True),
                 use_registry=not no_registry,
                 push=push,
+                recipe=recipe,
             )
         except FailedBuild as exc:  # a failed build is reported too: what ran, where it stopped
             if json_file:

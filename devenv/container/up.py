@@ -240,8 +240,10 @@ def up(
     from devenv.container.registry import base_from_elsewhere
     from devenv.files.generate import generate_files
     from devenv.steps.recipe import compile_plan
+    from devenv.support.preload import preload
 
     started = time.monotonic()
+    preload("docker")  # while the review and compose's version answer
     refuse_remote_engine()
     recipe = compile_plan(plan)  # generate and build share it
     # Refuses hand-edited files before anything else happens, like `devenv generate`.

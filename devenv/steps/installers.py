@@ -28,10 +28,12 @@ class InstallerSpec:
         into `venv`. Images keep no installer cache."""
         python = f"{venv}/bin/python"  # see steps.compile.python_path
         if self.name is Installer.UV:
-            # uv reads the system trust store only when told to (TLS-intercepting proxies).
-            env: tuple[tuple[str, str], ...] = (("UV_NATIVE_TLS", "1"),)
-            if in_image:
-                env += (("UV_NO_CACHE", "1"),)
+            # uv reads the system trust store only when told to (TLS-intercepting proxies). The
+            # image's ENV names the bundle in SSL_CERT_FILE, which every uv honours; newer ones
+            # warn that UV_NATIVE_TLS (which the host still needs) is deprecated.
+            env: tuple[tuple[str, str], ...] = (
+                (("UV_NO_CACHE", "1"),) if in_image else (("UV_NATIVE_TLS", "1"),)
+            )
             return (f"{venv}/bin/uv", "pip", "install", "--python", python, *requirement_args), env
         no_cache = ("--no-cache-dir",) if in_image else ()
         return (python, "-m", "pip", "install", *no_cache, *requirement_args), ()

@@ -118,7 +118,10 @@ def test_uv_installer(make_project: MakeProject) -> None:
     step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "requirements")
     (command,) = step.commands
     assert command.argv[:3] == ("/opt/venv/bin/uv", "pip", "install")
-    assert ("UV_NATIVE_TLS", "1") in command.env
+    # The image's ENV names its CA bundle (SSL_CERT_FILE); the host's uv reads the system store.
+    assert command.env == (("UV_NO_CACHE", "1"),)
+    host = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "requirements")
+    assert host.commands[0].env == (("UV_NATIVE_TLS", "1"),)
 
 
 def test_apt_steps_run_as_root_python_steps_do_not(make_project: MakeProject) -> None:
