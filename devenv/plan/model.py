@@ -94,6 +94,7 @@ class Python:
     installer: Installer
     smoke: tuple[str, ...]
     allow_index_options: bool
+    installer_note: str | None = None  # why the default installer is pip for these files
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -358,8 +359,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "venv": (str, ".venv", _venv_path),
         "container_venv": (str, "/opt/venv", _absolute_path),
         "requirements": (list, ["requirements.txt"], _each(_requirements_path)),
-        # uv: the same requirements, a third of pip's time for an edit (bench/build.py).
-        "installer": (str, "uv", _choice(INSTALLERS)),
+        # None: uv (a third of pip's time for an edit, bench/build.py), unless the requirement
+        # files use an option only pip reads as written; then pip.
+        "installer": (str, None, _choice(INSTALLERS)),
         "smoke": (list, ["fastapi", "sqlalchemy", "pgvector.psycopg"], _each(validate.module_name)),
         "allow_index_options": (bool, False, lambda v: v),
     },
@@ -482,6 +484,20 @@ def plan_from_dict(
         raise fail("python", "requirements", str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("python", "requirements", f"can't read: {exc}") from None
+    installer, installer_note = Installer(py["installer"] or Installer.UV.value), None
+    if requirements.pip_only:
+        first = requirements.pip_only[0]
+        if py["installer"] == Installer.UV.value:
+            raise fail(
+                "python",
+                "installer",
+                f"uv does not read {first.where()} as pip does: it ignores or refuses that "
+                "option in a requirements file, or (an extra index) picks files another way",
+                hint='set installer = "pip" (or leave the key out), or drop the option',
+            )
+        if py["installer"] is None:
+            installer = Installer.PIP
+            installer_note = f"pip, not the default uv: only pip reads {first.where()} as written"
     for folder in pg["init"]:
         path = project_dir.resolve() / folder
         if not path.is_dir():
@@ -520,7 +536,8 @@ def plan_from_dict(
             venv=py["venv"],
             container_venv=py["container_venv"],
             requirements=py["requirements"],
-            installer=Installer(py["installer"]),
+            installer=installer,
+            installer_note=installer_note,
             smoke=py["smoke"],
             allow_index_options=py["allow_index_options"],
         ),

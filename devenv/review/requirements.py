@@ -69,10 +69,39 @@ class Requirement:
     line: int
 
 
+# What uv's requirements reader does not take as pip does: it ignores these (--pre: no
+# pre-releases), rejects them, or (an extra index) picks files with another strategy. With one
+# of them in the files, the default installer is pip; naming uv anyway is a plan error.
+PIP_ONLY_OPTIONS = frozenset(
+    {
+        "--pre",
+        "--trusted-host",
+        "--prefer-binary",
+        "--use-feature",
+        "--global-option",
+        "--config-settings",
+        "--extra-index-url",
+    }
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipOnly:
+    """An option in a requirements file that only pip reads as written."""
+
+    file: str
+    line: int
+    written: str  # as in the file: "--pre", "--prefer" (abbreviated), "-rbase.txt" (attached)
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line} ({self.written})"
+
+
 @dataclass(frozen=True, kw_only=True)
 class RequirementsSet:
     files: tuple[str, ...]  # project-relative, in reading order, including -r/-c includes
     requirements: tuple[Requirement, ...]
+    pip_only: tuple[PipOnly, ...] = ()
 
     def names(self) -> frozenset[str]:
         return frozenset(r.name for r in self.requirements)
@@ -99,6 +128,7 @@ def read_requirements(
 ) -> RequirementsSet:
     files: list[str] = []
     found: list[Requirement] = []
+    pip_only: list[PipOnly] = []
     pending = [(root, "devenv.toml", 0) for root in roots]
     while pending:
         rel, parent, parent_line = pending.pop(0)
@@ -108,7 +138,8 @@ def read_requirements(
             continue  # read once: an include loop ends here, as in pip
         files.append(key)
         for number, line in _lines(path, key):
-            args, options = _split(key, number, line)
+            args, options, only_pip = _split(key, number, line)
+            pip_only += (PipOnly(file=key, line=number, written=w) for w in only_pip)
             for kind, option, value in options:
                 where = (key, number)
                 if kind in (Opt.INCLUDE, Opt.CONSTRAINT):
@@ -134,7 +165,7 @@ def read_requirements(
             requirement = _requirement(key, number, args, allow_index_options) if args else None
             if requirement is not None:
                 found.append(requirement)
-    return RequirementsSet(files=tuple(files), requirements=tuple(found))
+    return RequirementsSet(files=tuple(files), requirements=tuple(found), pip_only=tuple(pip_only))
 
 
 def _lines(path: Path, key: str) -> list[tuple[int, str]]:
@@ -160,9 +191,10 @@ def _lines(path: Path, key: str) -> list[tuple[int, str]]:
     return out
 
 
-def _split(key: str, number: int, line: str) -> tuple[str, list[tuple[Opt, str, str]]]:
+def _split(key: str, number: int, line: str) -> tuple[str, list[tuple[Opt, str, str]], list[str]]:
     """pip's split: the requirement is every word before the first one starting with '-';
-    the rest is options, split like a shell line and read like optparse reads them."""
+    the rest is options, split like a shell line and read like optparse reads them. Also the
+    option words only pip reads as written (PIP_ONLY_OPTIONS, abbreviations, `-rFILE`)."""
     words = line.split(" ")
     first = next((n for n, w in enumerate(words) if w.startswith("-")), len(words))
     args, rest = " ".join(words[:first]).strip(), " ".join(words[first:])
@@ -171,9 +203,16 @@ def _split(key: str, number: int, line: str) -> tuple[str, list[tuple[Opt, str, 
     except ValueError as exc:
         raise RequirementsError(key, number, f"can't read the options: {exc}") from None
     options: list[tuple[Opt, str, str]] = []
+    only_pip: list[str] = []
     while tokens:
         token = tokens.pop(0)
         name, value = _option(key, number, token)
+        if (
+            name in PIP_ONLY_OPTIONS
+            or (token.startswith("--") and token.partition("=")[0] != name)  # abbreviated
+            or (not token.startswith("--") and len(token) > 2)  # -rFILE
+        ):
+            only_pip.append(token.partition("=")[0] if token.startswith("--") else token)
         kind, takes_value = OPTIONS[name]
         if takes_value and value is None:
             if not tokens:
@@ -182,7 +221,7 @@ def _split(key: str, number: int, line: str) -> tuple[str, list[tuple[Opt, str, 
         elif not takes_value and value is not None:
             raise RequirementsError(key, number, f"{name} takes no value")
         options.append((kind, name, value or ""))
-    return args, options
+    return args, options, only_pip
 
 
 def _option(key: str, number: int, token: str) -> tuple[str, str | None]:

@@ -496,6 +496,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             scope=Scope.DEV,
             root=False,
             title=f"Install {', '.join(sources)} with {spec.name.value}",
+            notes=(plan.python.installer_note,) if plan.python.installer_note else (),
             copies=tuple(
                 (f, f"{REQUIREMENTS_DIR}/{f}")
                 for f in (sources if lock else plan.requirements.files)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from devenv.plan.model import load_plan
+import pytest
+
+from devenv.errors import PlanError
+from devenv.plan.model import Installer, load_plan
 from devenv.steps.compile import Kind, Mode, Phase, Scope, compile_steps, venv_store
 from tests.conftest import MakeProject
 
@@ -151,3 +154,40 @@ def test_image_venv_files_live_in_the_users_home(make_project: MakeProject) -> N
     assert venv_store(inside) == "/home/dev/venv"
     steps = {s.id: s for s in compile_steps(inside, Mode.CONTAINER)}
     assert steps["venv"].commands[0].argv[-1] == "/home/dev/venv"
+
+
+def test_the_default_installer_is_uv_for_plain_requirements(make_project: MakeProject) -> None:
+    plan = load_plan(make_project())
+    assert plan.python.installer is Installer.UV and plan.python.installer_note is None
+
+
+@pytest.mark.parametrize(
+    ("text", "extra", "written"),
+    [
+        ("--pre\nfastapi\n", {}, "--pre"),  # uv ignores it: no pre-releases
+        ("fastapi\n--use-feature=truststore\n", {}, "--use-feature"),
+        ("--prefer\nfastapi\n", {}, "--prefer"),  # an abbreviation: uv refuses the file
+        ("-rbase.txt\n", {"base.txt": "fastapi\n"}, "-rbase.txt"),  # attached: uv refuses it
+        ("-r base.txt\n", {"base.txt": "--config-settings k=v\nfastapi\n"}, "--config-settings"),
+    ],
+)
+def test_options_only_pip_reads_make_the_default_pip_and_explicit_uv_an_error(
+    make_project: MakeProject, text: str, extra: dict[str, str], written: str
+) -> None:
+    root = make_project()
+    (root / "requirements.txt").write_text(text)
+    for name, content in extra.items():
+        (root / name).write_text(content)
+    plan = load_plan(root)
+    assert plan.python.installer is Installer.PIP
+    step = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "requirements")
+    assert step.title.endswith("with pip")
+    assert step.notes == (plan.python.installer_note,) and f"({written})" in step.notes[0]
+    (root / "devenv.toml").write_text('[python]\ninstaller = "uv"\n')
+    with pytest.raises(PlanError) as raised:
+        load_plan(root)
+    assert "[python] installer: uv does not read" in raised.value.message
+    assert f"({written})" in raised.value.message
+    assert 'installer = "pip"' in (raised.value.hint or "")
+    (root / "devenv.toml").write_text('[python]\ninstaller = "pip"\n')
+    assert load_plan(root).python.installer_note is None  # chosen, so nothing to explain
