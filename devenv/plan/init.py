@@ -36,7 +36,7 @@ source = "distro"                 # or "pgdg" (the PostgreSQL apt repository)
 [python]
 venv = ".venv"                    # the host venv; the image's is /opt/venv
 requirements = {requirements}
-installer = "uv"                  # or "pip" (slower: no download cache in builds)
+# installer = "pip"               # default uv; pip when a requirements file needs pip
 smoke = {smoke}   # imported after install
 # allow_index_options = false     # allow --index-url & co. in requirements files
 
