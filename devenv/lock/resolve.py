@@ -45,6 +45,7 @@ def lock_inputs(plan: Plan) -> tuple[tuple[str, str], ...]:
     for key in ("project_dir", "requirements", "lock", "devcontainer"):
         settings.pop(key)
     settings["environment"].pop("registry")  # where images are shared: nothing to resolve
+    settings["python"].pop("installer_note")  # words about the installer, which is an input
     inputs = [("devenv.toml", fingerprint(settings))]
     inputs += [
         (f, hashlib.sha256((plan.project_dir / f).read_bytes()).hexdigest())
@@ -99,8 +100,9 @@ def resolve_python(plan: Plan, old: Lock | None, upgrade: bool) -> str:
     arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
     with tempfile.TemporaryDirectory(prefix="devenv-lock-") as tmp:
         boot = Path(tmp) / "bootstrap.txt"
-        # The installers themselves are locked too: the bootstrap step installs these pins.
-        tools = installer(plan.python.installer).tools
+        # The installers themselves are locked too: the bootstrap step installs these pins,
+        # and the venv's pip (the one `pip check` runs) comes from the lock with uv as well.
+        tools = dict.fromkeys(("pip", *installer(plan.python.installer).tools))
         boot.write_text("".join(f"{t}\n" for t in tools))
         output = Path(tmp) / "out.txt"
         if old and not upgrade:

@@ -1,6 +1,7 @@
 """docker/Dockerfile: three stages from the container step list.
 
-`base` holds what both images share (CA trust, the PGDG repository); `db` and `dev` follow.
+`base` holds what both images share (the host's extra CA certificates, which each image's
+apt step trusts as it installs ca-certificates; the PGDG repository); `db` and `dev` follow.
 Steps are rendered in order, one RUN each, so the layer cache follows the step list: system
 packages first, then only the requirements files and the Python install. The workspace is
 never copied: compose mounts it. The classic builder must work (no BuildKit syntax).

@@ -69,6 +69,7 @@ class Requirement:
     line: int
 
 
+_CREDENTIALS = re.compile(r"//[^/@\s]+@")
 # What uv's requirements reader does not take as pip does: it ignores these (--pre: no
 # pre-releases), rejects them, or (an extra index) picks files with another strategy. With one
 # of them in the files, the default installer is pip; naming uv anyway is a plan error.
@@ -94,7 +95,8 @@ class PipOnly:
     written: str  # as in the file: "--pre", "--prefer" (abbreviated), "-rbase.txt" (attached)
 
     def where(self) -> str:
-        return f"{self.file}:{self.line} ({self.written})"
+        """Shown in plans, Dockerfile comments and errors: an index URL's credentials stay out."""
+        return f"{self.file}:{self.line} ({_CREDENTIALS.sub('//***@', self.written)})"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +104,7 @@ class RequirementsSet:
     files: tuple[str, ...]  # project-relative, in reading order, including -r/-c includes
     requirements: tuple[Requirement, ...]
     pip_only: tuple[PipOnly, ...] = ()
+    hashed: bool = False  # a line carries --hash: pip then checks hashes for the whole install
 
     def names(self) -> frozenset[str]:
         return frozenset(r.name for r in self.requirements)
@@ -129,6 +132,7 @@ def read_requirements(
     files: list[str] = []
     found: list[Requirement] = []
     pip_only: list[PipOnly] = []
+    hashed = False
     pending = [(root, "devenv.toml", 0) for root in roots]
     while pending:
         rel, parent, parent_line = pending.pop(0)
@@ -140,6 +144,7 @@ def read_requirements(
         for number, line in _lines(path, key):
             args, options, only_pip = _split(key, number, line)
             pip_only += (PipOnly(file=key, line=number, written=w) for w in only_pip)
+            hashed = hashed or any(option == "--hash" for _, option, _ in options)
             for kind, option, value in options:
                 where = (key, number)
                 if kind in (Opt.INCLUDE, Opt.CONSTRAINT):
@@ -165,7 +170,9 @@ def read_requirements(
             requirement = _requirement(key, number, args, allow_index_options) if args else None
             if requirement is not None:
                 found.append(requirement)
-    return RequirementsSet(files=tuple(files), requirements=tuple(found), pip_only=tuple(pip_only))
+    return RequirementsSet(
+        files=tuple(files), requirements=tuple(found), pip_only=tuple(pip_only), hashed=hashed
+    )
 
 
 def _lines(path: Path, key: str) -> list[tuple[int, str]]:

@@ -372,7 +372,15 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             modes=CONTAINER_ONLY,
         ),
     )
-    server_packages = (pg.server, pg.client, *pg.extensions, *DB_SEED_TOOLS, *DB_IMAGE_PACKAGES)
+    # postgresql-common is named (the server pulls it in anyway) so devenv.lock pins it too.
+    server_packages = (
+        "postgresql-common",
+        pg.server,
+        pg.client,
+        *pg.extensions,
+        *DB_SEED_TOOLS,
+        *DB_IMAGE_PACKAGES,
+    )
     steps.append(
         _apt(
             "postgres-server",
@@ -484,7 +492,9 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
     # With a lock, the lock is the requirements file: every package pinned, every hash checked.
     sources = (LOCK_FILE,) if lock else plan.python.requirements
     dash_r = tuple(arg for f in sources for arg in ("-r", f"{base}/{f}"))
-    if lock:
+    if lock or plan.requirements.hashed:
+        # pip turns hash-checking on for the whole install when any line has --hash; uv only
+        # when told. Said outright, both refuse an unhashed or unpinned package alike.
         dash_r = ("--require-hashes", *dash_r)
     argv, env = spec.install(venv, dash_r, in_image=in_image)
     install = Command(argv=argv, env=env)

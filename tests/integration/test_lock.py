@@ -52,8 +52,9 @@ def test_lock_pins_pgvector_and_hashes(locked: Path) -> None:
     pgvector = lock.apt_version("postgresql-17-pgvector")
     assert pgvector and pgvector.startswith("0.8")
     assert "--hash=sha256:" in lock.requirements
+    # uv (the default installer) and the venv's pip are locked too
     assert set(lock.python_pins()) >= {"psycopg", "psycopg-binary", "pgvector", "sqlalchemy",
-                                        "pip", "setuptools", "wheel"}  # fmt: skip
+                                        "pip", "uv"}  # fmt: skip
     assert devenv_cli("-C", str(locked), "lock", "--check").returncode == 0
 
 

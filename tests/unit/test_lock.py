@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,13 @@ def test_frozen_build_refuses_a_stale_lock_before_touching_the_engine(
                                 env={"DOCKER_HOST": "unix:///nonexistent.sock"})  # fmt: skip
     assert result.exit_code == 1
     assert "devenv.lock is stale: requirements.txt changed" in result.stderr
+
+
+def test_the_installer_note_is_no_input_of_a_lock(make_project: MakeProject) -> None:
+    """A note explains the installer (which is an input); rewording it stales no lock."""
+    root = make_project('[python]\ninstaller = "pip"\n')
+    plan = load_plan(root)
+    noted = dataclasses.replace(
+        plan, python=dataclasses.replace(plan.python, installer_note="any words")
+    )
+    assert lock_inputs(noted) == lock_inputs(plan)

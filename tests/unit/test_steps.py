@@ -31,6 +31,7 @@ def test_default_plan_is_the_mission(make_project: MakeProject) -> None:
     )
     assert steps["postgres-server"].packages == (
         "ca-certificates",
+        "postgresql-common",
         "postgresql-16",
         "postgresql-client-16",
         "postgresql-16-pgvector",
@@ -191,3 +192,31 @@ def test_options_only_pip_reads_make_the_default_pip_and_explicit_uv_an_error(
     assert 'installer = "pip"' in (raised.value.hint or "")
     (root / "devenv.toml").write_text('[python]\ninstaller = "pip"\n')
     assert load_plan(root).python.installer_note is None  # chosen, so nothing to explain
+
+
+def test_an_index_url_s_credentials_stay_out_of_the_installer_note(
+    make_project: MakeProject,
+) -> None:
+    root = make_project("[python]\nallow_index_options = true\n")
+    (root / "requirements.txt").write_text("-ihttps://alice:s3cr3t@pypi.example/simple\nfastapi\n")
+    plan = load_plan(root)
+    assert plan.python.installer is Installer.PIP
+    note = plan.python.installer_note or ""
+    assert "s3cr3t" not in note and "alice" not in note and "//***@pypi.example" in note
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_a_hash_on_any_line_checks_hashes_for_the_whole_install(
+    make_project: MakeProject, installer: str
+) -> None:
+    """pip turns hash-checking on for every package when one line has --hash; uv needs to be
+    told, so the step says it for both."""
+    root = make_project(f'[python]\ninstaller = "{installer}"\n')
+    digest = "a" * 64
+    (root / "requirements.txt").write_text(f"six==1.17.0 --hash=sha256:{digest}\n")
+    for mode in Mode:
+        step = next(s for s in compile_steps(load_plan(root), mode) if s.id == "requirements")
+        assert "--require-hashes" in step.commands[0].argv
+    (root / "requirements.txt").write_text("six==1.17.0\n")
+    step = next(s for s in compile_steps(load_plan(root), Mode.HOST) if s.id == "requirements")
+    assert "--require-hashes" not in step.commands[0].argv
