@@ -18,15 +18,21 @@ _PACKAGE = re.compile(
     r"|Failed building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)"
     r"|Building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*) \("
 )
+# pip before 25.2 names no package when an sdist's metadata step fails ("Getting requirements
+# to build wheel did not run successfully"): the one it was collecting is the one that failed.
+_COLLECTING = re.compile(r"^\s*Collecting ([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def failed_compile(lines: Iterable[str], codename: str) -> tuple[str, str, str] | None:
     """(package that failed, what it missed, the apt package with it), or None."""
-    package, missing, apt = "", "", ""
+    package, collecting, missing, apt = "", "", "", ""
     for line in lines:
         found = _PACKAGE.search(line)
         if found:
             package = next(g for g in found.groups() if g)
+        collected = _COLLECTING.search(line)
+        if collected and not missing:
+            collecting = collected[1]
         if missing:
             continue
         header = _HEADER.search(line)
@@ -40,7 +46,7 @@ def failed_compile(lines: Iterable[str], codename: str) -> tuple[str, str, str] 
                 break
     if not missing:
         return None
-    return package or "a requirement", missing, native.apt_name(apt, codename)
+    return package or collecting or "a requirement", missing, native.apt_name(apt, codename)
 
 
 def _header_package(header: str) -> str:

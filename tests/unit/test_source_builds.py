@@ -219,6 +219,17 @@ def test_a_missing_header_names_the_package_and_its_provider_for_the_release() -
             ("a requirement", "lber.h", "libldap-dev"),
         ),
         (["fatal error: nothing-we-know.h: No such file or directory"], None),
+        (  # pip 25.1 (Debian 13's, in a uv venv): no name in the error; the one it collected
+            [
+                "Collecting six==1.17.0",
+                "Collecting psycopg2==2.9.10",
+                "  Downloading psycopg2-2.9.10.tar.gz (385 kB)",
+                "  Getting requirements to build wheel: started",
+                "      Error: pg_config executable not found.",
+                "\u00d7 Getting requirements to build wheel did not run successfully.",
+            ],
+            ("psycopg2", "pg_config", "libpq-dev"),
+        ),
     ],
 )
 def test_diagnosis_of_compile_output(
