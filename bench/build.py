@@ -14,7 +14,7 @@ passed) and a second `devenv host-install` with nothing to do (in a bare host co
 plan's release, after a first one). Needs a running engine and the base image (`devenv
 base`). Timings are noisy here: compare ratios of one run, never figures of two.
 
-    python bench/build.py [--installer pip|uv] [--builds-only] [--scaling]
+    python bench/build.py [--installer uv|pip ...] [--builds-only] [--scaling]
 
 --scaling adds cold and requirements-edit times for 10, 40 and 120 requirements, for pip and uv.
 """
@@ -318,8 +318,9 @@ def main() -> None:
     parser.add_argument("--builds-only", action="store_true", help="no verify, up, host-install")
     args = parser.parse_args()
     with Engine.connect() as engine:
-        for installer in args.installer or ["pip"]:
-            compare(engine, installer, args.builds_only)
+        # The default installer first; the every-day table once, on its images.
+        for n, installer in enumerate(args.installer or ["uv"]):
+            compare(engine, installer, args.builds_only or n > 0)
         if args.scaling:
             scaling(engine)
 
