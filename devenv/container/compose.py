@@ -226,6 +226,12 @@ class Compose:
 
     def services(self) -> tuple[Service, ...]:
         completed = self.capture("ps", "--all", "--format", "json")
+        for _ in range(2):
+            # `ps` lists, then inspects each container: one removed in between (another
+            # compose run taking the project down) fails the listing, not the project.
+            if completed.code == 0 or "No such container" not in completed.output:
+                break
+            completed = self.capture("ps", "--all", "--format", "json")
         if completed.code != 0:
             raise ComposeError(
                 f"listing the services of project {self.project} failed: "

@@ -39,6 +39,10 @@ def compose(*args: str) -> subprocess.CompletedProcess[str]:
 
 def services() -> tuple[Service, ...]:
     listed = compose("ps", "--all", "--format", "json")
+    for _ in range(2):  # a container removed between compose's list and inspect: list again
+        if listed.returncode == 0 or "No such container" not in listed.stderr:
+            break
+        listed = compose("ps", "--all", "--format", "json")
     assert listed.returncode == 0, listed.stderr
     return parse_ps(listed.stdout)
 
