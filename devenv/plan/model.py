@@ -484,20 +484,22 @@ def plan_from_dict(
         raise fail("python", "requirements", str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("python", "requirements", f"can't read: {exc}") from None
-    installer, installer_note = Installer(py["installer"] or Installer.UV.value), None
-    if requirements.pip_only:
-        first = requirements.pip_only[0]
-        if py["installer"] == Installer.UV.value:
-            raise fail(
-                "python",
-                "installer",
-                f"uv does not read {first.where()} as pip does: it ignores or refuses that "
-                "option in a requirements file, or (an extra index) picks files another way",
-                hint='set installer = "pip" (or leave the key out), or drop the option',
-            )
-        if py["installer"] is None:
-            installer = Installer.PIP
-            installer_note = f"pip, not the default uv: only pip reads {first.where()} as written"
+    chosen = py["installer"]
+    pip_only = requirements.pip_only[0] if requirements.pip_only else None
+    if pip_only and chosen == Installer.UV.value:
+        raise fail(
+            "python",
+            "installer",
+            f"uv does not read {pip_only.where()} as pip does: it ignores or refuses that "
+            "option in a requirements file, or (an extra index) picks files another way",
+            hint='set installer = "pip" (or leave the key out), or drop the option',
+        )
+    installer = Installer(chosen or (Installer.PIP if pip_only else Installer.UV))
+    installer_note = (
+        f"pip, not the default uv: only pip reads {pip_only.where()} as written"
+        if pip_only and chosen is None
+        else None
+    )
     for folder in pg["init"]:
         path = project_dir.resolve() / folder
         if not path.is_dir():
