@@ -52,7 +52,7 @@ class DevenvGroup(click.Group):
                 raise
             if exc.details:
                 click.echo(printable(exc.details.rstrip("\n"), limit=None, keep="\n\t"), err=True)
-            click.echo(f"devenv: error: {printable(str(exc))}", err=True)
+            click.echo(f"devenv: error: {exc.one_line()}", err=True)
             ctx.exit(exc.exit_code)
         except click.UsageError as exc:
             # click's own three-line form becomes our one line (exit 2, as click's).

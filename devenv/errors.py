@@ -23,7 +23,9 @@ def printable(text: str, *, limit: int | None = MESSAGE_LIMIT, keep: str = "") -
         for c in text
     )
     if limit is not None and len(out) > limit:
-        out = out[: limit - 1] + "…"
+        # The middle goes: a message's head says what failed, its tail why (a build's last words).
+        head = (limit - 1) // 2
+        out = out[:head] + "…" + out[len(out) - (limit - 1 - head) :]
     return out
 
 
@@ -40,6 +42,12 @@ class DevenvError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def one_line(self) -> str:
+        """The message shortened in the middle to fit MESSAGE_LIMIT, with the hint whole: how to
+        fix it must survive however long the failure's own words are."""
+        message = printable(self.message)
+        return f"{message} ({printable(self.hint)})" if self.hint else message
 
 
 class PlanError(DevenvError):
