@@ -11,8 +11,9 @@ each leaving cleans up what its entering made, in reverse order, also when a sta
         - db: PostgresContainer from the local db image (never pulled) on the volume and the
           network -> server, extension and vector checks over psycopg from here, beside the
           dev container's round trip to it -> a second container on the same volume (restart);
-        - dev: the dev image on the network -> one probe (Python, imports, pip check, libpq),
-          kept until the round trip is done;
+        - dev: the dev image on the network -> one probe (Python, imports, pip check, libpq,
+          the Postgres drivers the venv holds: their checks join the catalogue), kept until
+          the db worker's round trips in it are done (devenv's psql, then each driver);
         - no-password: the db image without POSTGRES_PASSWORD must exit and say why.
 
 Every container, network and volume carries dev.devenv.verify=<run id>,
@@ -329,7 +330,12 @@ def _dev_container(run: Run) -> Any:
 
 
 def _db_job(
-    run: Run, checks: Checks, *, dev: Handoff[Any], roundtrip_done: threading.Event
+    run: Run,
+    checks: Checks,
+    *,
+    dev: Handoff[Any],
+    drivers: Handoff[verify_dev.Stack],
+    roundtrip_done: threading.Event,
 ) -> None:
     plan = run.plan
     packaged: dict[str, str | None] = {}
@@ -347,7 +353,10 @@ def _db_job(
 
     def roundtrip() -> None:  # the dev container's, beside the vector checks from here
         container = dev.take(run)
-        checks.run("dev-db-roundtrip", lambda: _roundtrip(run, container))
+        checks.run(verify_dev.AFTER, lambda: _roundtrip(run, container))
+        found = drivers.take(run)  # the drivers the probe found; their checks are listed
+        if found is not None and found.drivers:
+            _driver_roundtrips(run, checks, container, found)
 
     try:
         with ExitStack() as stack:
@@ -390,9 +399,11 @@ def _init_scripts(container: Any, plan: Plan) -> str:
     return verify_db.judge_init_log(log, expected)
 
 
-def _roundtrip(run: Run, dev: Any) -> str:
+def _pg_env(run: Run) -> dict[str, str]:
+    """How every client in the dev container finds the db: libpq's variables (asyncpg reads
+    them too; SQLAlchemy's URL is made from them)."""
     pg = run.plan.postgres
-    env = {
+    return {
         "PGHOST": verify_dev.DB_ALIAS,
         "PGPORT": "5432",
         "PGUSER": pg.user,
@@ -400,14 +411,49 @@ def _roundtrip(run: Run, dev: Any) -> str:
         "PGDATABASE": pg.database,
         "PGCONNECT_TIMEOUT": "10",
     }
-    result = _exec(dev, verify_dev.roundtrip_argv(run.plan), env)
+
+
+def _roundtrip(run: Run, dev: Any) -> str:
+    result = _exec(dev, verify_dev.roundtrip_argv(run.plan), _pg_env(run))
     answer = verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK)
     vector = verify_dev.has_vector(run.plan)
-    return verify_dev.judge_roundtrip(answer, run.name("net"), vector=vector)
+    return verify_dev.judge_psql(answer, run.name("net"), vector=vector)
+
+
+def _driver_roundtrips(run: Run, checks: Checks, dev: Any, found: verify_dev.Stack) -> None:
+    """One check per driver, all answered by one program run in the dev container (run by the
+    first check that is not skipped; its failure to answer fails each of them)."""
+    answers: list[dict[str, Any] | Exception] = []
+
+    def answer(name: str) -> dict[str, Any] | None:
+        if not answers:
+            try:
+                result = _exec(dev, verify_dev.drivers_argv(run.plan, found), _pg_env(run))
+                answers.append(verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK))
+            except CheckFailed as exc:
+                answers.append(CheckFailed(f"devenv's: the drivers' round trip: {exc}"))
+            except Exception as exc:  # an engine error: each check says it
+                answers.append(exc)
+        if isinstance(answers[0], Exception):
+            raise answers[0]
+        found_answer = answers[0].get(name)
+        return found_answer if isinstance(found_answer, dict) else None
+
+    def judged(driver: verify_dev.Driver) -> Callable[[], str]:
+        vector = verify_dev.has_vector(run.plan)
+        return lambda: verify_dev.judge_driver(driver, found, answer(driver.name), vector=vector)
+
+    for driver in found.drivers:
+        checks.run(f"dev-db-{driver.name}", judged(driver))
 
 
 def _dev_job(
-    run: Run, checks: Checks, *, dev: Handoff[Any], roundtrip_done: threading.Event
+    run: Run,
+    checks: Checks,
+    *,
+    dev: Handoff[Any],
+    drivers: Handoff[verify_dev.Stack],
+    roundtrip_done: threading.Event,
 ) -> None:
     probe: dict[str, Any] = {}
     with ExitStack() as stack:
@@ -430,12 +476,22 @@ def _dev_job(
             checks.info["dev"]["python"] = str(probe.get("python"))
             return verify_dev.probe_detail(probe)
 
+        found: verify_dev.Stack | None = None
         try:
-            checks.run("dev-start", start)
+            try:
+                checks.run("dev-start", start)
+            finally:
+                dev.give(started[0] if started else None)
+            checks.run("dev-python", run_probe)
+            verify_dev.judge_probe(checks, run.plan, probe)
+            if checks.passed("dev-python"):
+                found = verify_dev.stack(probe)
+                checks.add(verify_dev.driver_specs(run.plan, found), after=verify_dev.AFTER)
+                checks.info["dev"]["drivers"] = found.summary()
+                for note in found.notes:
+                    checks.note(f"note: {note}")
         finally:
-            dev.give(started[0] if started else None)
-        checks.run("dev-python", run_probe)
-        verify_dev.judge_probe(checks, run.plan, probe)
+            drivers.give(found)  # the db's round trip waits for it
         run.wait(roundtrip_done)  # the db's round trip runs in this container
 
 
@@ -542,6 +598,7 @@ def verify(
     run = Run(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
     log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
     dev: Handoff[Any] = Handoff()
+    drivers: Handoff[verify_dev.Stack] = Handoff()
     roundtrip_done = threading.Event()
     interrupts = Interrupts(
         lambda: log("verify: interrupted; removing its containers, network and volume")
@@ -555,11 +612,11 @@ def verify(
         _data_volume(run, client),
         Workers(run) as workers,
     ):
-        for name, job in (
-            ("db", functools.partial(_db_job, dev=dev, roundtrip_done=roundtrip_done)),
-            ("dev", functools.partial(_dev_job, dev=dev, roundtrip_done=roundtrip_done)),
-            ("no-password", _no_password_job),
-        ):
+        db_job = functools.partial(_db_job, dev=dev, drivers=drivers, roundtrip_done=roundtrip_done)
+        dev_job = functools.partial(
+            _dev_job, dev=dev, drivers=drivers, roundtrip_done=roundtrip_done
+        )
+        for name, job in (("db", db_job), ("dev", dev_job), ("no-password", _no_password_job)):
             workers.spawn(name, functools.partial(job, run, checks))
         with interrupts.armed():
             workers.join()

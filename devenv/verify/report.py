@@ -64,7 +64,7 @@ class Report:
     images: dict[str, str]  # "db"/"dev" -> image reference
     checks: tuple[CheckResult, ...]
     postgres: dict[str, str | None]  # version, server_version, pgvector
-    dev: dict[str, str | None]  # python, pg_config, libpq, psycopg
+    dev: dict[str, str | None]  # python, pg_config, libpq, psycopg, drivers
     seconds: float
     notes: tuple[str, ...] = field(default=())  # e.g. leftovers removed before the run
 
@@ -104,8 +104,23 @@ class Checks:
         self._specs = {spec.name: spec for spec in catalogue}
         self._order = tuple(spec.name for spec in catalogue)
         self._results: dict[str, CheckResult] = {}
+        self._notes: list[str] = []
         self._lock = threading.Lock()
         self.info: dict[str, dict[str, str | None]] = {"postgres": {}, "dev": {}}
+
+    def add(self, specs: tuple[CheckSpec, ...], *, after: str) -> None:
+        """Checks only a running check can name (the drivers the dev image holds), listed
+        right after `after`: before they run, so a report lists them whatever happens next."""
+        with self._lock:
+            new = [s for s in specs if s.name not in self._specs]
+            self._specs.update((s.name, s) for s in new)
+            at = self._order.index(after) + 1
+            self._order = (*self._order[:at], *(s.name for s in new), *self._order[at:])
+
+    def note(self, text: str) -> None:
+        """A line for the report's notes (what was not checked, and why)."""
+        with self._lock:
+            self._notes.append(text)
 
     def spec(self, name: str) -> CheckSpec:
         return self._specs[name]
@@ -170,6 +185,7 @@ class Checks:
         self.skip_unrun("not run")
         with self._lock:
             checks = tuple(self._results[n] for n in self._order)
+            notes = (*notes, *self._notes)
         return Report(
             project=project,
             run_id=run_id,
@@ -307,5 +323,6 @@ def failure(report: Report) -> VerifyFailed:
     names = ", ".join(report.failed)
     return VerifyFailed(
         f"verify of {report.project}: {len(report.failed)} check(s) failed: {names}",
-        hint="the table above says why; fix the plan or image, `devenv build`, then verify again",
+        hint="the table above says why and whose it is (the project's or devenv's); fix the "
+        "project's requirements or plan, `devenv build`, then verify again; report devenv's",
     )
