@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import Kind, Mode, Step
+from devenv.steps.compile import Command, Kind, Mode, Step
 from devenv.steps.recipe import Recipe, Setting, Stage, recipe_of
 
 # hadolint rules we waive, each with the reason written next to it in the output.
@@ -62,10 +62,28 @@ def _steps(steps: tuple[Step, ...], stage: Stage) -> list[str]:
             out.append(f"# {rule}: {why}")
         if waived:
             out.append(f"# hadolint ignore={','.join(rule for rule, _ in waived)}")
-        commands = [c.display() for step in group for c in step.commands_for(Mode.CONTAINER)]
-        if commands:  # a step may only copy (the CA certificates the images' apt steps trust)
-            out.append("RUN " + " \\\n && ".join(commands))
+        out += _runs([c for step in group for c in step.commands_for(Mode.CONTAINER)])
         out.append("")
+    return out
+
+
+def _runs(commands: list[Command]) -> list[str]:
+    """RUN lines for a layer's commands: joined with && in the shell form, except a command
+    carrying a program (an argument with line breaks), which the shell form cannot hold: it gets
+    a RUN of its own in the exec form, whose JSON keeps every byte (no shell, no expansion)."""
+    out: list[str] = []
+    shell: list[str] = []
+    for command in commands:
+        if not any("\n" in arg for arg in command.argv):
+            shell.append(command.display())
+            continue
+        if shell:
+            out.append("RUN " + " \\\n && ".join(shell))
+            shell = []
+        env = ("env", *(f"{k}={v}" for k, v in command.env)) if command.env else ()
+        out.append("RUN " + json.dumps([*env, *command.argv]))
+    if shell:  # a step may have none (it only copies: the host's CA certificates)
+        out.append("RUN " + " \\\n && ".join(shell))
     return out
 
 

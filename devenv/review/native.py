@@ -1,9 +1,12 @@
-"""Native-build knowledge as data: what compiling a Python package from source needs, by release.
+"""Native knowledge as data: what compiling a Python package from source needs, and what an
+installed one needs at run time, by release.
 
 A table in the style of devenv.plan.distro: which apt packages give the headers, libraries and tools
-that well-known C/C++/Rust extension packages build against, the C library each release has
-(which manylinux wheels it can use), and which packages are known not to need a compiler
-(for the review's offline fallback). Nothing else in devenv knows these names.
+that well-known C/C++/Rust extension packages build against, the system libraries well-known
+packages load at run time (and which package provides a shared object by its soname), how each
+release names those packages (t64 renames), the C library each release has (which manylinux
+wheels it can use), and which packages are known not to need a compiler (for the review's
+offline fallback). Nothing else in devenv knows these names.
 """
 
 from __future__ import annotations
@@ -63,10 +66,116 @@ NATIVE: dict[str, Native] = {
     "watchfiles": Native(packages=RUST, why="Rust"),
 }
 
-# Where a package's name differs on a release: codename -> {usual name: its name there}.
-RENAMED: dict[str, dict[str, str]] = {
-    "trixie": {"libldap2-dev": "libldap-dev"},
+# Where a package's name differs on a release: codename -> {usual name: its name there}. The
+# 64-bit time_t transition renamed libraries on Ubuntu 24.04 and Debian 13; the old names are
+# only virtual there (apt installs a provider, dpkg never lists the name). Each pair was read
+# from the release's archive (tests/integration/test_package_names.py checks them all).
+T64 = {
+    "libasound2": "libasound2t64",
+    "libcups2": "libcups2t64",
+    "libcurl4": "libcurl4t64",
+    "libgeos-c1v5": "libgeos-c1t64",
+    "libglib2.0-0": "libglib2.0-0t64",
+    "libmagic1": "libmagic1t64",
+    "libpng16-16": "libpng16-16t64",
+    "libssl3": "libssl3t64",
+    "libvips42": "libvips42t64",
+    "libxmlsec1-openssl": "libxmlsec1t64-openssl",
+    "libzbar0": "libzbar0t64",
 }
+_BEFORE_T64 = {new: old for old, new in T64.items()}
+RENAMED: dict[str, dict[str, str]] = {
+    "jammy": {**_BEFORE_T64},
+    "bookworm": {**_BEFORE_T64},
+    "noble": {
+        **T64,
+        "libhdf5-103-1": "libhdf5-103-1t64",
+        "libgl1-mesa-glx": "libgl1",
+        "libgdk-pixbuf2.0-0": "libgdk-pixbuf-2.0-0",
+        "libldap-2.5-0": "libldap2",
+    },
+    "trixie": {
+        **T64,
+        "libldap2-dev": "libldap-dev",
+        "libgl1-mesa-glx": "libgl1",
+        "libgdk-pixbuf2.0-0": "libgdk-pixbuf-2.0-0",
+        "libldap-2.5-0": "libldap2",
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    packages: tuple[str, ...]  # apt packages (usual names) the installed distribution needs
+    why: str  # what it loads, for `devenv plan`
+
+
+# Distribution (PEP 503 normalised) -> the system libraries or programs it needs at run time
+# that its wheels do not carry: loaded by name (ctypes, cffi's dlopen) or linked and left to
+# the system. A wheel that bundles its libraries (auditwheel's .libs) needs nothing here.
+_CV2 = Runtime(packages=("libgl1", "libglib2.0-0"), why="cv2 links libGL and GLib")
+_MAGIC = Runtime(packages=("libmagic1",), why="loads libmagic by name at import")
+RUNTIME: dict[str, Runtime] = {
+    "python-magic": _MAGIC,
+    "file-magic": _MAGIC,
+    "opencv-python": _CV2,
+    "opencv-contrib-python": _CV2,
+    "pyzbar": Runtime(packages=("libzbar0",), why="loads libzbar by name at import"),
+    "cairocffi": Runtime(packages=("libcairo2",), why="loads libcairo by name at import"),
+    "weasyprint": Runtime(
+        packages=("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0"),
+        why="loads Pango and HarfBuzz by name at import",
+    ),
+    "pyvips": Runtime(packages=("libvips42",), why="loads libvips by name at import"),
+    "sounddevice": Runtime(packages=("libportaudio2",), why="loads PortAudio by name at import"),
+    "pyodbc": Runtime(packages=("libodbc2",), why="its wheels link unixODBC's libodbc"),
+    "pdf2image": Runtime(packages=("poppler-utils",), why="runs poppler's pdftoppm and pdfinfo"),
+    "pytesseract": Runtime(packages=("tesseract-ocr",), why="runs the tesseract program"),
+}
+
+# A shared object an extension module links that is not on the system -> the apt package (usual
+# name) that provides it: the post-install check's advice (steps.native_libs).
+SONAMES: dict[str, str] = {
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libICE.so.6": "libice6",
+    "libSM.so.6": "libsm6",
+    "libX11.so.6": "libx11-6",
+    "libXext.so.6": "libxext6",
+    "libXrender.so.1": "libxrender1",
+    "libasound.so.2": "libasound2",
+    "libcairo.so.2": "libcairo2",
+    "libcrypto.so.3": "libssl3",
+    "libcups.so.2": "libcups2",
+    "libcurl.so.4": "libcurl4",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libfreetype.so.6": "libfreetype6",
+    "libgeos_c.so.1": "libgeos-c1v5",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgobject-2.0.so.0": "libglib2.0-0",
+    "libgomp.so.1": "libgomp1",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libmagic.so.1": "libmagic1",
+    "libmariadb.so.3": "libmariadb3",
+    "libnss3.so": "libnss3",
+    "libodbc.so.2": "libodbc2",
+    "libpango-1.0.so.0": "libpango-1.0-0",
+    "libpangoft2-1.0.so.0": "libpangoft2-1.0-0",
+    "libportaudio.so.2": "libportaudio2",
+    "libpq.so.5": "libpq5",
+    "libsndfile.so.1": "libsndfile1",
+    "libsqlite3.so.0": "libsqlite3-0",
+    "libssl.so.3": "libssl3",
+    "libvips.so.42": "libvips42",
+    "libxcb.so.1": "libxcb1",
+    "libxml2.so.2": "libxml2",
+    "libxslt.so.1": "libxslt1.1",
+    "libzbar.so.0": "libzbar0",
+}
+# Libraries that come with a machine's GPU driver, never from the archive: a wheel built for
+# GPUs links them and runs without them on a CPU (its CUDA paths stay unused).
+DRIVER_SONAMES = ("libcuda.so", "libnvidia-", "libnvcuvid.so", "libnvidia-ml.so")
+
 
 # Installed without a compiler whatever the index offers: pure Python, or wheel-only (no sdist
 # exists, so nothing can build). The offline fallback trusts this list and nothing else.
@@ -163,8 +272,15 @@ MISSING_TOOLS: tuple[tuple[str, str, str], ...] = (
 
 
 def apt_name(package: str, codename: str) -> str:
-    """`package` as `codename`'s archive names it."""
-    return RENAMED.get(codename, {}).get(package, package)
+    """`package` (`name` or `name=version`) as `codename`'s archive names it."""
+    name, eq, version = package.partition("=")
+    return RENAMED.get(codename, {}).get(name, name) + eq + version
+
+
+def runtime_needs(distribution: str, codename: str) -> tuple[str, ...]:
+    """The apt packages `distribution` needs at run time on `codename`, or ()."""
+    runtime = RUNTIME.get(distribution)
+    return tuple(apt_name(p, codename) for p in runtime.packages) if runtime else ()
 
 
 def build_needs(distribution: str, codename: str) -> tuple[str, ...]:

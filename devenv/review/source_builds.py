@@ -16,6 +16,7 @@ import platform
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +127,24 @@ def decide(resolution: Resolution, codename: str) -> Review:
                 ),
             )
         )
+    additions += runtime_additions(resolution.dists, codename)
     return Review(target=resolution.target, builds=builds, additions=tuple(additions))
+
+
+def runtime_additions(dists: Iterable[Dist], codename: str) -> list[Addition]:
+    """What the installed distributions load at run time that their wheels do not carry."""
+    additions = []
+    for dist in dists:
+        packages = native.runtime_needs(dist.name, codename)
+        if packages:
+            version = f" {dist.version}" if dist.version else ""
+            additions.append(
+                Addition(
+                    packages=packages,
+                    reason=f"{dist.name}{version} {native.RUNTIME[dist.name].why}",
+                )
+            )
+    return additions
 
 
 def fallback(plan: Plan, why: str) -> Review:
@@ -165,6 +183,9 @@ def fallback(plan: Plan, why: str) -> Review:
                     reason=f"{name} may build from source against {lib.why}",
                 )
             )
+    additions += runtime_additions(
+        (Dist(name=n, version="", wheel=True, source="") for n in names), codename
+    )
     return Review(
         target=None,
         builds=(),

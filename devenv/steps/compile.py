@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from devenv.lock.file import LOCK_FILE, Lock
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
-from devenv.review import source_builds
+from devenv.review import native, source_builds
 from devenv.review.requirements import native_needs
+from devenv.steps import native_libs
 from devenv.steps.installers import installer as installer_spec
 
 
@@ -246,12 +247,19 @@ def system_packages(
     """(packages of the dev environment, review notes): the plan's, PostgreSQL's client, what
     the requirements need at run time, and what their source builds need on `mode`'s Python
     (source_builds), without duplicates, in a stable order."""
-    wanted = ["python3", "python3-venv", *plan.system.packages, plan.postgres.packages.client]
+    codename = plan.environment.release.codename
+    notes = []
+    own = []
+    for spec in plan.system.packages:  # one name per release, so both modes install the same
+        named = native.apt_name(spec, codename)
+        if named != spec:
+            notes.append(f"{spec} is named {named} on {plan.environment.release.label}")
+        own.append(named)
+    wanted = ["python3", "python3-venv", *own, plan.postgres.packages.client]
     in_image = mode is Mode.CONTAINER
     target = source_builds.container_target(plan) if in_image else source_builds.host_target()
     builds = source_builds.review(plan, target)
     covered = set(builds.packages())
-    notes = []
     for need in native_needs(plan.requirements):
         if set(need.packages) <= covered:
             continue  # the source-build review says it, with the version and the reason
@@ -525,6 +533,18 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             root=False,
             title="pip check: installed packages have compatible dependencies",
             commands=(Command(argv=(python, "-m", "pip", "check")),),
+        )
+    )
+    release = plan.environment.release
+    steps.append(
+        Step(
+            id="native-libs",
+            phase=Phase.VERIFY,
+            kind=Kind.CHECK,
+            scope=Scope.DEV,
+            root=False,
+            title="Every library the venv's extension modules link is on the system",
+            commands=(Command(argv=native_libs.argv(python, release.codename, release.label)),),
         )
     )
     if plan.python.smoke:

@@ -46,8 +46,9 @@ def test_plan_json_lists_both_modes(make_project: MakeProject) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["postgres"] == {"version": 16, "source": "distro", "extensions": ["pgvector"]}
-    assert [s["id"] for s in data["host"]][-3:] == [
+    assert [s["id"] for s in data["host"]][-4:] == [
         "pip-check",
+        "native-libs",
         "smoke-imports",
         "extension-pgvector",
     ]

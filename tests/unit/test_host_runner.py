@@ -101,10 +101,11 @@ def test_first_run_installs_only_what_is_missing_and_builds_a_generation(
         "pip-bootstrap": Status.CHANGED,
         "requirements": Status.CHANGED,
         "pip-check": Status.UNCHANGED,
+        "native-libs": Status.UNCHANGED,
         "smoke-imports": Status.UNCHANGED,
         "extension-pgvector": Status.SKIPPED,
     }
-    assert "[1/9] System packages ... changed" in out
+    assert "[1/10] System packages ... changed" in out
     python = f"{generation}/.venv/bin/python"
     install = {
         "pip": f"+ {python} -m pip install -r {project}/requirements.txt",
@@ -328,7 +329,13 @@ def test_a_failed_install_leaves_the_previous_venv_in_place(
     assert venv_target(project) == before
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["ok"] is False
-    assert [s["status"] for s in data["steps"][5:]] == ["failed", "skipped", "skipped", "skipped"]
+    assert [s["status"] for s in data["steps"][5:]] == [
+        "failed",
+        "skipped",
+        "skipped",
+        "skipped",
+        "skipped",
+    ]
 
     fake_host.set_flag("pip-fail", on=False)
     report, _ = run(project)

@@ -42,6 +42,7 @@ def test_default_plan_is_the_mission(make_project: MakeProject) -> None:
     )
     assert [s.id for s in compile_steps(plan, Mode.HOST) if s.phase is Phase.VERIFY] == [
         "pip-check",
+        "native-libs",
         "smoke-imports",
         "extension-pgvector",
     ]

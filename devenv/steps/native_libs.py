@@ -1,0 +1,62 @@
+"""The post-install check for run-time libraries: every shared object the venv's extension
+modules link must be on the system.
+
+A wheel that links a system library (cv2 and libGL, pyodbc and libodbc) installs without it and
+fails only at import, with words that name a file but no package. This check runs `ldd` on every
+extension module in the venv once the requirements are in (the image build, host-install) and
+names, for each library not found, the modules that need it and the release's apt package that
+provides it. The review adds the well-known ones before anything runs (native.RUNTIME); this
+check catches the rest.
+
+The program is data: it runs with the venv's Python as `python -c PROGRAM SONAME=PACKAGE...`,
+never through a shell, and the Dockerfile renders it in exec form.
+"""
+
+from __future__ import annotations
+
+from devenv.review import native
+
+PROGRAM = r"""
+import importlib.machinery, os, subprocess, sys, sysconfig
+release, ignored = sys.argv[1], tuple(sys.argv[2].split(","))
+known = dict(arg.split("=", 1) for arg in sys.argv[3:])
+suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+roots = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
+modules = []
+for root in roots:
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        modules += [os.path.join(folder, n) for n in sorted(names) if n.endswith(suffixes)]
+missing = {}
+for start in range(0, len(modules), 100):
+    batch = modules[start:start + 100]
+    out = subprocess.run(["ldd", *batch], capture_output=True, text=True,
+                         env={**os.environ, "LC_ALL": "C"}).stdout
+    current = batch[0]
+    for line in out.splitlines():
+        if not line[:1].isspace() and line.endswith(":"):
+            current = line[:-1]
+        elif line.rstrip().endswith("=> not found"):
+            soname = line.split("=>")[0].strip()
+            if not soname.startswith(ignored):
+                missing.setdefault(soname, []).append(os.path.relpath(current, roots[0]))
+for soname, needers in sorted(missing.items()):
+    more = " and %d more" % (len(needers) - 1) if len(needers) > 1 else ""
+    package = known.get(soname)
+    fix = ("%s provides it on %s: add it to [system] packages" % (package, release) if package
+           else "find its package with `apt-file search %s` and add it to [system] packages"
+           % soname)
+    print("%s is not on this system, and %s%s links it: %s" % (soname, needers[0], more, fix))
+print("%d extension modules checked, %d libraries missing" % (len(modules), len(missing)))
+sys.exit(1 if missing else 0)
+"""
+
+
+def argv(python: str, codename: str, release_label: str) -> tuple[str, ...]:
+    """The check's argv for the venv whose interpreter is `python`, with the soname table as
+    `codename` names its packages."""
+    table = tuple(
+        f"{soname}={native.apt_name(package, codename)}"
+        for soname, package in sorted(native.SONAMES.items())
+    )
+    return (python, "-c", PROGRAM, release_label, ",".join(native.DRIVER_SONAMES), *table)

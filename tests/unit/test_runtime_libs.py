@@ -1,0 +1,169 @@
+"""Run-time native libraries: what the review adds for packages that load system libraries, how
+each release names those packages (t64), and the post-install check that finds a library an
+extension module links but the system lacks — run for real on a module compiled here."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devenv.plan.model import load_plan
+from devenv.render.dockerfile import render_dockerfile
+from devenv.review import native, source_builds
+from devenv.review.resolver import Dist, Resolution, Target
+from devenv.steps import native_libs
+from devenv.steps.compile import Mode, compile_steps, system_packages
+from tests.conftest import MakeProject
+
+NOBLE = Target(python="3.12", machine="x86_64", glibc="2.39")
+
+
+def test_a_package_that_loads_a_library_by_name_adds_the_releases_package() -> None:
+    resolution = Resolution(
+        target=NOBLE,
+        dists=(
+            Dist(name="fastapi", version="0.115.6", wheel=True, source="sdist"),
+            Dist(name="python-magic", version="0.4.27", wheel=True, source="sdist"),
+            Dist(name="opencv-python", version="4.10.0.84", wheel=True, source="sdist"),
+        ),
+    )
+    noble = source_builds.decide(resolution, "noble")
+    assert noble.packages() == ("libmagic1t64", "libgl1", "libglib2.0-0t64")
+    assert "python-magic 0.4.27 loads libmagic by name at import → libmagic1t64" in noble.notes()
+    bookworm = source_builds.decide(resolution, "bookworm")
+    assert bookworm.packages() == ("libmagic1", "libgl1", "libglib2.0-0")
+
+
+def test_the_offline_review_adds_them_too(make_project: MakeProject) -> None:
+    project = make_project(requirements="python-magic==0.4.27\n")
+    plan = load_plan(project)
+    review = source_builds.fallback(plan, "offline")
+    assert "libmagic1t64" in review.packages()
+
+
+@pytest.mark.parametrize(
+    ("base", "written", "installed"),
+    [
+        ("ubuntu:24.04", "libmagic1", "libmagic1t64"),
+        ("debian:13", "libglib2.0-0", "libglib2.0-0t64"),
+        ("debian:12", "libmagic1t64", "libmagic1"),
+        ("ubuntu:22.04", "libssl3t64", "libssl3"),
+        ("ubuntu:24.04", "libmagic1=1:5.45-3build1", "libmagic1t64=1:5.45-3build1"),
+        ("ubuntu:24.04", "libpq-dev", "libpq-dev"),
+    ],
+)
+def test_a_plans_package_is_installed_under_its_releases_name_in_both_modes(
+    make_project: MakeProject, base: str, written: str, installed: str
+) -> None:
+    project = make_project(
+        f'[environment]\nbase = "{base}"\n[postgres]\nsource = "pgdg"\n'
+        f'[system]\npackages = ["{written}"]\n'
+    )
+    plan = load_plan(project)
+    for mode in Mode:
+        packages, notes = system_packages(plan, mode)
+        assert installed in packages
+        if written != installed:
+            assert written not in packages
+            assert any(f"{written} is named {installed}" in n for n in notes)
+        apt = next(s for s in compile_steps(plan, mode) if s.id == "system-packages")
+        assert installed in apt.packages
+
+
+def test_every_soname_and_runtime_package_is_a_valid_apt_name() -> None:
+    from devenv.plan import validate
+
+    for codename in native.GLIBC:
+        for package in [*native.SONAMES.values()] + [
+            p for r in native.RUNTIME.values() for p in r.packages
+        ]:
+            validate.deb_package_spec(native.apt_name(package, codename))
+
+
+# --- the post-install check, on a module compiled here ----------------------------------------
+
+needs_cc = pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+
+
+def _venv_with_a_module_linking(tmp_path: Path, soname: str) -> Path:
+    """A venv whose site-packages holds an extension module linked against `soname`, a library
+    that existed when the module was linked and is gone now."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['platlib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    (libs / "gone.c").write_text("int devenv_gone(void) { return 1; }\n")
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", f"-Wl,-soname,{soname}", "-o", str(libs / soname), "gone.c"],
+        cwd=libs,
+        check=True,
+    )
+    (libs / "module.c").write_text(
+        "int devenv_gone(void);\nint f(void) { return devenv_gone(); }\n"
+    )
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    package = Path(site) / "needy"
+    package.mkdir(parents=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", str(package / f"core{suffix}"), "module.c", soname],
+        cwd=libs,
+        check=True,
+    )
+    (libs / soname).unlink()
+    return python
+
+
+@needs_cc
+def test_a_library_an_extension_module_links_and_the_system_lacks_is_named(
+    tmp_path: Path,
+) -> None:
+    python = _venv_with_a_module_linking(tmp_path, "libdevenvgone.so.7")
+    argv = native_libs.argv(str(python), "noble", "Ubuntu 24.04 (noble)")
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("libdevenvgone.so.7"))
+    assert "needy/core" in line
+    assert "apt-file search libdevenvgone.so.7" in line
+    # A soname devenv knows names the release's package.
+    known = [*argv, "libdevenvgone.so.7=libdevenvgone7t64"]
+    done = subprocess.run(known, capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert (
+        "libdevenvgone7t64 provides it on Ubuntu 24.04 (noble): add it to [system] packages"
+    ) in done.stdout
+
+
+@needs_cc
+def test_a_gpu_driver_library_is_not_asked_of_the_archive(tmp_path: Path) -> None:
+    python = _venv_with_a_module_linking(tmp_path, "libcuda.so.1")
+    done = subprocess.run(
+        native_libs.argv(str(python), "noble", "Ubuntu 24.04 (noble)"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert "1 extension modules checked, 0 libraries missing" in done.stdout
+
+
+def test_the_check_renders_as_an_exec_form_run_that_keeps_every_byte(
+    make_project: MakeProject,
+) -> None:
+    plan = load_plan(make_project())
+    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "native-libs")
+    lines = render_dockerfile(plan).splitlines()
+    run = next(x for x in lines if x.startswith('RUN ["') and "ldd" in x)
+    assert json.loads(run[len("RUN ") :]) == list(step.commands[0].argv)
