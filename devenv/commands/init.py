@@ -11,9 +11,6 @@ def command(ctx: Context) -> None:
     """Write a commented default devenv.toml (never overwrites one)."""
     from devenv.plan.init import init_plan
 
-    path, found = init_plan(ctx.project_dir)
-    click.echo(f"wrote {path}")
-    click.echo(
-        f"requirements: {', '.join(found) if found else 'none found (add them to [python])'}"
-    )
+    for line in init_plan(ctx.project_dir).lines():
+        click.echo(line)
     click.echo("next: devenv generate")

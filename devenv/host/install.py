@@ -29,6 +29,7 @@ from devenv.host.report import HostReport, Options, Status, StepResult
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.review import diagnosis as build_diagnosis
+from devenv.review import smoke
 from devenv.steps.compile import Kind, Mode, Place, Role, Scope, Step
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import host_lock
@@ -299,7 +300,11 @@ class _Runner:
         memo = self._check_memo(compiled)
         if memo is not None and self.pending is None and host_checks.passed_before(*memo):
             return Status.UNCHANGED, "passed before; nothing installed or removed since"
-        self._run_plain(compiled)
+        if step.id == "smoke-imports":  # a failure names the module and its requirement
+            for command in compiled.commands_for(Mode.HOST):
+                self.ex.run(self.ex.plain(command), what="the smoke imports", diagnose=_smoke)
+        else:
+            self._run_plain(compiled)
         if memo is not None:
             host_checks.remember(*memo)
         checks = [s.id for s in py.steps.values() if s.kind is Kind.CHECK]
@@ -399,6 +404,18 @@ class _Runner:
     def _run_plain(self, step: Step) -> None:
         for command in step.commands_for(Mode.HOST):
             self.ex.run(self.ex.plain(command), what=step.title)
+
+
+def _smoke(lines: Sequence[str]) -> tuple[str, str] | None:
+    """The smoke program's lines: which import failed, and which requirement should provide it."""
+    found = smoke.failures(tuple(lines))
+    if not found:
+        return None
+    hint = (
+        "add the requirement (or the system package the module loads), or set [python] smoke "
+        "to the modules the project imports; the previous venv (if any) is untouched"
+    )
+    return "; ".join(found), hint
 
 
 def _host_runner(

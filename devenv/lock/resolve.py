@@ -46,6 +46,8 @@ def lock_inputs(plan: Plan) -> tuple[tuple[str, str], ...]:
         settings.pop(key)
     settings["environment"].pop("registry")  # where images are shared: nothing to resolve
     settings["python"].pop("installer_note")  # words about the installer, which is an input
+    if settings["python"].pop("smoke_derived"):  # then it follows the lock: no input of it
+        settings["python"].pop("smoke")
     inputs = [("devenv.toml", fingerprint(settings))]
     inputs += [
         (f, hashlib.sha256((plan.project_dir / f).read_bytes()).hexdigest())

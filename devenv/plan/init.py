@@ -1,15 +1,26 @@
-"""`devenv init`: a commented default plan for the folder it is run in."""
+"""`devenv init`: a commented default plan for the folder it is run in.
+
+It looks for requirements files where projects keep them (`requirements*.txt` and
+`requirements/*.txt` at the root, in `backend/`, `app/`, `server/`, `api/`, `src/` and `src/*/`,
+and what those include with `-r`), and picks the application's set: not a dev, test, docs, lint
+or CI one; the one the others include; a plain `requirements.txt`; the shallowest. The plan it
+writes loads as written: a file that can't be read as the plan's requirements is not chosen.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from devenv.errors import UsageError
 from devenv.files.atomic import atomic_write
 from devenv.plan import validate
 from devenv.plan.model import PLAN_FILE
+from devenv.review import smoke
+from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
 
 TEMPLATE = """\
 # devenv plan: one file for the container (VS Code, `devenv build`) and the host
@@ -35,34 +46,245 @@ source = "distro"                 # or "pgdg" (the PostgreSQL apt repository)
 
 [python]
 venv = ".venv"                    # the host venv; the image's is /opt/venv
-requirements = {requirements}
+{requirements_comment}requirements = {requirements}
 # installer = "pip"               # default uv; pip when a requirements file needs pip
-smoke = {smoke}   # imported after install
-# allow_index_options = false     # allow --index-url & co. in requirements files
+# smoke = ["app"]                 # modules imported after install. Default: derived from the
+#                                 # requirements (framework, ORM, driver, pgvector integration)
+{allow}
 
 [devcontainer]
 forward_ports = [8000]
 # extensions = ["ms-python.python"]
 """
 
+# Folders (besides the root) where projects keep requirements, one level deep; src/ also one
+# level below it. Bounded, so init stays instant in a large tree.
+FOLDERS = ("backend", "app", "server", "api", "src")
+MAX_SUBFOLDERS = 50
+MAX_CANDIDATES = 100
+SKIPPED = frozenset({"node_modules", "venv", "env", "__pycache__", "build", "dist"})
+# Words in a file's or folder's name that mark a set beside the application's.
+AUXILIARY = frozenset(
+    {
+        "dev",
+        "devel",
+        "develop",
+        "development",
+        "local",
+        "test",
+        "tests",
+        "testing",
+        "e2e",
+        "doc",
+        "docs",
+        "lint",
+        "linting",
+        "style",
+        "format",
+        "typing",
+        "types",
+        "mypy",
+        "ci",
+        "tox",
+        "bench",
+        "benchmark",
+        "benchmarks",
+    }
+)
+PLAIN = "requirements.txt"
 
-def init_plan(project_dir: Path) -> tuple[Path, tuple[str, ...]]:
+
+@dataclass(frozen=True, kw_only=True)
+class Candidate:
+    path: str  # project-relative
+    includes: tuple[str, ...] = ()  # what it reads besides itself (-r/-c, followed)
+    auxiliary: str | None = None  # the word that marks it dev/test/docs/lint/CI, or None
+    problem: str | None = None  # why it can't be the plan's requirements
+    index_options: bool = False  # it changes where packages come from (allowed explicitly)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice:
+    chosen: str | None
+    why: str  # one phrase
+    candidates: tuple[Candidate, ...]
+
+    def others(self) -> tuple[Candidate, ...]:
+        return tuple(c for c in self.candidates if c.path != self.chosen)
+
+    def chosen_candidate(self) -> Candidate | None:
+        return next((c for c in self.candidates if c.path == self.chosen), None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    path: Path
+    requirements: Choice
+    smoke: tuple[str, ...]  # derived from the chosen set, as `devenv plan` will show it
+
+    def lines(self) -> list[str]:
+        """What init says: the plan, which requirements it chose and why, what else it saw
+        and how to change the choice, the derived smoke imports."""
+        found = self.requirements
+        picked = found.chosen_candidate()
+        out = [f"wrote {self.path}"]
+        if picked:
+            out.append(f"requirements: {picked.path} ({found.why})")
+        else:
+            out.append(f"requirements: {found.why}; the plan installs none")
+        for other in found.others():
+            if other.problem:
+                status = f"can't be the plan's: {other.problem}"
+            elif picked and other.path in picked.includes:
+                status = "included by it"
+            elif other.auxiliary:
+                status = f"left out: a {other.auxiliary} set"
+            else:
+                status = "left out"
+            out.append(f"  also found {other.path}: {status}")
+        if found.candidates:
+            out.append("  to change it: edit [python] requirements in devenv.toml")
+        if picked and picked.index_options:
+            out.append("  it chooses a package index or URL: allow_index_options = true (review)")
+        if self.smoke:
+            out.append(f"smoke (derived from requirements): {', '.join(self.smoke)}")
+        return out
+
+
+def init_plan(project_dir: Path) -> Written:
     path = project_dir / PLAN_FILE
     if os.path.lexists(path):  # a link, even a dangling one, is the user's: never replaced
         raise UsageError(
             f"{path} already exists; devenv init never overwrites a plan",
             hint="edit it, or delete it first",
         )
-    found = tuple(
-        p.relative_to(project_dir).as_posix()
-        for p in [project_dir / "requirements.txt", *sorted(project_dir.glob("requirements/*.txt"))]
-        if p.is_file()
-    )
-    smoke = ["fastapi", "sqlalchemy", "pgvector.psycopg"] if found else []
+    choice, chosen_set = choose_requirements(project_dir)
+    picked = choice.chosen_candidate()
+    others = ", ".join(c.path for c in choice.others())
+    if not others:
+        comment = ""
+    elif choice.chosen:
+        comment = f"# chosen by devenv init ({choice.why}); also found: {others}\n"
+    else:
+        comment = f"# devenv init found {others}; none loads as the plan's requirements\n"
     text = TEMPLATE.format(
         name=json.dumps(validate.slug(project_dir.resolve().name)),
-        requirements=json.dumps(list(found[:1])),
-        smoke=json.dumps(smoke),
+        requirements=json.dumps([choice.chosen] if choice.chosen else []),
+        requirements_comment=comment,
+        allow=(
+            "allow_index_options = true       # set by devenv init: the requirements choose an "
+            "index or URL"
+            if picked and picked.index_options
+            else "# allow_index_options = false     # allow --index-url & co. in requirements files"
+        ),
     )
     atomic_write(path, text)
-    return path, found
+    derived = smoke.derive(chosen_set) if chosen_set else ()
+    return Written(path=path, requirements=choice, smoke=derived)
+
+
+def choose_requirements(project_dir: Path) -> tuple[Choice, RequirementsSet | None]:
+    """The application's requirements file among those found, and its set as read."""
+    root = project_dir.resolve()
+    candidates: dict[str, Candidate] = {}
+    sets: dict[str, RequirementsSet] = {}
+    pending = list(_found(root))
+    while pending and len(candidates) < MAX_CANDIDATES:
+        rel = pending.pop(0)
+        if rel in candidates:
+            continue
+        candidate, read = _read(root, rel)
+        candidates[rel] = candidate
+        if read is not None:
+            sets[rel] = read
+            pending += [f for f in candidate.includes if PurePosixPath(f).suffix == ".txt"]
+    usable = [c for c in candidates.values() if c.problem is None]
+    application = [c for c in usable if c.auxiliary is None]
+    pool = application or usable
+    if not pool:
+        why = "none of them loads" if candidates else "none found"
+        return Choice(chosen=None, why=why, candidates=tuple(candidates.values())), None
+
+    def includers(c: Candidate) -> list[Candidate]:
+        return [d for d in usable if d is not c and c.path in d.includes]
+
+    # A file another application file includes is installed by choosing that one.
+    tops = [c for c in pool if not any(d in pool for d in includers(c))] or pool
+    best = min(
+        tops,
+        key=lambda c: (
+            not includers(c),
+            PurePosixPath(c.path).name != PLAIN,
+            len(PurePosixPath(c.path).parts),
+            c.path,
+        ),
+    )
+    if includers(best):
+        names = [d.path for d in includers(best)]
+        why = f"{', '.join(names)} include{'s' if len(names) == 1 else ''} it"
+    elif not application:
+        why = "only dev/test sets found"
+    else:
+        why = "the application's set"
+    choice = Choice(chosen=best.path, why=why, candidates=tuple(candidates.values()))
+    return choice, sets[best.path]
+
+
+def _found(root: Path) -> list[str]:
+    """Project-relative requirements files in the usual places, root first."""
+    folders = [root]
+    for name in FOLDERS:
+        folder = root / name
+        if folder.is_dir() and not folder.is_symlink():
+            folders.append(folder)
+    src = root / "src"
+    if src.is_dir() and not src.is_symlink():
+        subfolders = sorted(
+            p for p in src.iterdir() if p.is_dir() and not p.is_symlink() and _walkable(p.name)
+        )
+        folders += subfolders[:MAX_SUBFOLDERS]
+    found = [
+        path.relative_to(root).as_posix()
+        for folder in folders
+        for pattern in ("requirements*.txt", "requirements/*.txt")
+        for path in sorted(folder.glob(pattern))
+        if path.is_file()
+    ]
+    return found[:MAX_CANDIDATES]
+
+
+def _walkable(name: str) -> bool:
+    return not name.startswith(".") and name not in SKIPPED
+
+
+def _read(root: Path, rel: str) -> tuple[Candidate, RequirementsSet | None]:
+    """The candidate as the plan would read it: allowed as is, or only with
+    allow_index_options (init then sets it), or not at all (the reason kept)."""
+    auxiliary = _auxiliary(rel)
+    index_options = False
+    try:
+        read = read_requirements(root, (rel,), allow_index_options=False)
+    except RequirementsError:
+        try:
+            read = read_requirements(root, (rel,), allow_index_options=True)
+        except RequirementsError as exc:
+            return Candidate(path=rel, auxiliary=auxiliary, problem=str(exc)), None
+        index_options = True
+    except OSError as exc:
+        return Candidate(path=rel, auxiliary=auxiliary, problem=str(exc)), None
+    return (
+        Candidate(
+            path=rel,
+            includes=read.files[1:],
+            auxiliary=auxiliary,
+            index_options=index_options,
+        ),
+        read,
+    )
+
+
+def _auxiliary(rel: str) -> str | None:
+    """The word in the path that marks a dev/test/docs/lint/CI set, if any."""
+    path = PurePosixPath(rel)
+    words = [w for part in (*path.parent.parts, path.stem) for w in re.split(r"[-_.\s]+", part)]
+    return next((w for w in (w.lower() for w in words) if w in AUXILIARY), None)

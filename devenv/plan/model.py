@@ -21,6 +21,7 @@ from devenv.errors import DevenvError, PlanError
 from devenv.files import safety
 from devenv.lock.file import Lock, read_lock
 from devenv.plan import distro, validate
+from devenv.review import smoke
 from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
 
 if sys.version_info >= (3, 11):
@@ -95,6 +96,7 @@ class Python:
     smoke: tuple[str, ...]
     allow_index_options: bool
     installer_note: str | None = None  # why the default installer is pip for these files
+    smoke_derived: bool = False  # no `smoke` key: derived from the requirements (review.smoke)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -362,7 +364,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         # None: uv (a third of pip's time for an edit, bench/build.py), unless the requirement
         # files use an option only pip reads as written; then pip.
         "installer": (str, None, _choice(INSTALLERS)),
-        "smoke": (list, ["fastapi", "sqlalchemy", "pgvector.psycopg"], _each(validate.module_name)),
+        # None: derived from what the requirements name (devenv.review.smoke)
+        "smoke": (list, None, _each(validate.module_name)),
         "allow_index_options": (bool, False, lambda v: v),
     },
     "devcontainer": {
@@ -394,11 +397,11 @@ def load_plan(project_dir: Path) -> Plan:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PlanError(f"{path}: invalid TOML: {exc}") from None
-    plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text)
+    lock = read_lock(project_dir)
+    plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text, lock=lock)
     from devenv.plan.local import read_local
 
-    local = read_local(project_dir, plan)
-    return dataclasses.replace(plan, lock=read_lock(project_dir), local=local)
+    return dataclasses.replace(plan, local=read_local(project_dir, plan))
 
 
 def read_text(path: Path, *, what: str) -> str:
@@ -417,7 +420,12 @@ def read_text(path: Path, *, what: str) -> str:
 
 
 def plan_from_dict(
-    data: dict[str, Any], *, project_dir: Path, source: Path, text: str = ""
+    data: dict[str, Any],
+    *,
+    project_dir: Path,
+    source: Path,
+    text: str = "",
+    lock: Lock | None = None,
 ) -> Plan:
     def fail(section: str, key: str | None, message: str, hint: str | None = None) -> PlanError:
         where = f"[{section}] {key}" if key else f"[{section}]"
@@ -500,6 +508,7 @@ def plan_from_dict(
         if pip_only and chosen is None
         else None
     )
+    pins = lock.python_pins() if lock else None
     for folder in pg["init"]:
         path = project_dir.resolve() / folder
         if not path.is_dir():
@@ -540,7 +549,8 @@ def plan_from_dict(
             requirements=py["requirements"],
             installer=installer,
             installer_note=installer_note,
-            smoke=py["smoke"],
+            smoke=py["smoke"] if py["smoke"] is not None else smoke.derive(requirements, pins),
+            smoke_derived=py["smoke"] is None,
             allow_index_options=py["allow_index_options"],
         ),
         devcontainer=Devcontainer(
@@ -551,6 +561,7 @@ def plan_from_dict(
             engine_access=dc["engine_access"],
         ),
         requirements=requirements,
+        lock=lock,
         tasks=Tasks(setup=values["tasks"]["setup"]),
         env=Env(files=values["env"]["files"], vars=values["env"]["vars"]),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from devenv.plan.validate import copyable_path, no_control, secret_or_protected
@@ -67,6 +67,9 @@ class Requirement:
     extras: frozenset[str]
     file: str  # project-relative path it came from
     line: int
+    specifier: str = ""  # the version part as written ("==0.3.6", ">=2,<3"), markers left out
+    marked: bool = False  # has an environment marker: installed only where it holds
+    constraint: bool = False  # from a -c file: limits versions, installs nothing
 
 
 _CREDENTIALS = re.compile(r"//[^/@\s]+@")
@@ -133,9 +136,9 @@ def read_requirements(
     found: list[Requirement] = []
     pip_only: list[PipOnly] = []
     hashed = False
-    pending = [(root, "devenv.toml", 0) for root in roots]
+    pending = [(root, "devenv.toml", 0, False) for root in roots]
     while pending:
-        rel, parent, parent_line = pending.pop(0)
+        rel, parent, parent_line, constraint = pending.pop(0)
         path = _inside(project_dir, rel, parent, parent_line)
         key = path.relative_to(project_dir).as_posix()
         if key in files:
@@ -158,7 +161,8 @@ def read_requirements(
                         raise RequirementsError(
                             *where, f"{option} {value!r} names its file through a variable"
                         )
-                    pending.append(((PurePosixPath(key).parent / value).as_posix(), key, number))
+                    include = (PurePosixPath(key).parent / value).as_posix()
+                    pending.append((include, key, number, constraint or kind is Opt.CONSTRAINT))
                 elif kind is Opt.SOURCE and not allow_index_options:
                     raise RequirementsError(
                         *where,
@@ -169,7 +173,7 @@ def read_requirements(
                     raise _local(*where)
             requirement = _requirement(key, number, args, allow_index_options) if args else None
             if requirement is not None:
-                found.append(requirement)
+                found.append(replace(requirement, constraint=constraint))
     return RequirementsSet(
         files=tuple(files), requirements=tuple(found), pip_only=tuple(pip_only), hashed=hashed
     )
@@ -272,7 +276,15 @@ def _requirement(key: str, number: int, text: str, allowed: bool) -> Requirement
     if match is None or (direct and not named):
         return None
     extras = frozenset(normalise(e) for e in (match.group(2) or "").split(",") if e.strip())
-    return Requirement(name=normalise(match.group(1)), extras=extras, file=key, line=number)
+    version, marker, _ = text[match.end() :].partition(";")
+    return Requirement(
+        name=normalise(match.group(1)),
+        extras=extras,
+        file=key,
+        line=number,
+        specifier="" if direct else "".join(version.split()),
+        marked=bool(marker.strip()),
+    )
 
 
 def _local(key: str, number: int) -> RequirementsError:

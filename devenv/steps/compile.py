@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from devenv.lock.file import LOCK_FILE, Lock
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
-from devenv.review import native, source_builds
+from devenv.review import native, smoke, source_builds
 from devenv.review.requirements import native_needs
 from devenv.steps import native_libs
 from devenv.steps.installers import installer as installer_spec
@@ -548,6 +548,9 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         )
     )
     if plan.python.smoke:
+        # One program imports each module and names, for a failure, the requirement that
+        # should have provided it (devenv.review.smoke).
+        names = ", ".join(plan.python.smoke)
         steps.append(
             Step(
                 id="smoke-imports",
@@ -555,8 +558,29 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
                 kind=Kind.CHECK,
                 scope=Scope.DEV,
                 root=False,
-                title=f"Import {', '.join(plan.python.smoke)}",
-                commands=(Command(argv=(python, "-c", f"import {', '.join(plan.python.smoke)}")),),
+                title=f"Import {names}",
+                notes=(
+                    (
+                        "smoke (derived from requirements): the framework, ORM, driver and "
+                        "pgvector modules they name; [python] smoke sets the list",
+                    )
+                    if plan.python.smoke_derived
+                    else ()
+                ),
+                commands=(
+                    Command(
+                        argv=(
+                            python,
+                            "-c",
+                            smoke.ONE_LINE,
+                            *smoke.arguments(
+                                plan.python.smoke,
+                                plan.requirements,
+                                lock.python_pins() if lock else None,
+                            ),
+                        )
+                    ),
+                ),
             )
         )
     for ext in plan.postgres.extensions:
