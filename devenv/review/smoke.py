@@ -187,13 +187,12 @@ def _installed_requirements(
 ) -> tuple[Requirement, ...]:
     """The requirements that install something: not constraints; with a lock, those it pins;
     without one, those without an environment marker (it may not hold on the target)."""
-    out: list[Requirement] = []
+    out: dict[str, Requirement] = {}  # the first line naming each distribution
     for req in requirements.requirements:
         if req.constraint or (req.name not in pins if pins is not None else req.marked):
             continue
-        if req.name not in {r.name for r in out}:
-            out.append(req)
-    return tuple(out)
+        out.setdefault(req.name, req)
+    return tuple(out.values())
 
 
 def _distributions(named: tuple[Requirement, ...], pins: Mapping[str, str] | None) -> set[str]:
