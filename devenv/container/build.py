@@ -30,6 +30,7 @@ from devenv.plan.distro import Release
 from devenv.plan.model import Plan, Target
 from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
+from devenv.review import smoke
 from devenv.steps.recipe import Recipe, compile_plan
 
 TARGETS = (Target.DEV, Target.DB)
@@ -128,6 +129,7 @@ def read_stream(
                 unserved_pin(tail)
                 or unlocated_package(tail, stage, target)
                 or unbuilt_source(step_lines, tail, release)
+                or failed_smoke(tail, stage, target)
                 or BuildError(
                     f"building {_what(stage, target)} failed at {where}: {text}",
                     hint=hint,
@@ -209,6 +211,20 @@ def unbuilt_source(
         build_diagnosis.message(found, release.label),
         hint=f'add "{found[2]}" to [system] packages in devenv.toml, then build again',
         details="\n".join(tail),
+    )
+
+
+def failed_smoke(output: Iterable[str], stage: str, target: str) -> BuildError | None:
+    """The smoke program's lines: each import that failed, with the requirement expected to
+    provide it (devenv.review.smoke), instead of the RUN line that carries the program."""
+    lines = list(output)
+    found = smoke.failures(lines)
+    if not found:
+        return None
+    return BuildError(
+        f"building {_what(stage, target)} failed at the smoke imports: {'; '.join(found)}",
+        hint=smoke.HINT,
+        details="\n".join(lines),
     )
 
 

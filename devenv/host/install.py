@@ -411,11 +411,7 @@ def _smoke(lines: Sequence[str]) -> tuple[str, str] | None:
     found = smoke.failures(tuple(lines))
     if not found:
         return None
-    hint = (
-        "add the requirement (or the system package the module loads), or set [python] smoke "
-        "to the modules the project imports; the previous venv (if any) is untouched"
-    )
-    return "; ".join(found), hint
+    return "; ".join(found), f"{smoke.HINT}; the previous venv (if any) is untouched"
 
 
 def _host_runner(

@@ -110,6 +110,11 @@ for arg in sys.argv[1:]:
         print(f"import {module} failed: {why}{where}", file=sys.stderr, flush=True)
 sys.exit(failed)
 """
+# What to do about a failed import: the same words in both modes.
+HINT = (
+    "add the requirement (or the system package the module loads), or set [python] smoke to "
+    "the modules the project imports"
+)
 # A RUN line can't carry a newline, so `python -c` gets the program as one escaped string.
 ONE_LINE = f"exec({json.dumps(PROGRAM)})"
 _FAILURE = re.compile(r"import [A-Za-z_][\w.]* failed: .*")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devenv.container.build import Progress, TargetResult, read_stream
+from devenv.errors import BuildError
 from devenv.host.install import _smoke as host_diagnosis
 from devenv.lock.file import Lock, render_lock
 from devenv.lock.resolve import lock_inputs
@@ -220,3 +222,17 @@ def test_host_install_says_which_import_failed() -> None:
     message, hint = host_diagnosis(lines) or ("", "")
     assert message == lines[1] and "[python] smoke" in hint
     assert host_diagnosis(["Traceback (most recent call last):"]) is None
+
+
+def test_a_build_says_which_import_failed_not_the_program() -> None:
+    said = (
+        "import pgvector.psycopg failed: ModuleNotFoundError: No module named 'psycopg' "
+        "(expected from requirement pgvector==0.3.6 in requirements.txt)"
+    )
+    lines = ["Step 1/3 : FROM ubuntu:24.04 AS dev", f"Step 2/3 : RUN python -c '{smoke.ONE_LINE}'"]
+    messages = [{"stream": line + "\n"} for line in (*lines, " ---> Running in 01", said)]
+    messages.append({"error": "The command returned a non-zero code: 1"})
+    with pytest.raises(BuildError) as caught:
+        read_stream("dev", messages, Progress(), TargetResult(target="dev", ref="x-dev:latest"))
+    assert caught.value.message == f"building the dev image failed at the smoke imports: {said}"
+    assert caught.value.hint == smoke.HINT
