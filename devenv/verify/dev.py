@@ -532,7 +532,8 @@ def drivers_argv(plan: Plan, found: Stack) -> list[str]:
         "k": ROUNDTRIP_K,
         "vector": has_vector(plan),
     }
-    integration = found.pgvector is not None
+    # Without the extension there is no vector type for pgvector-python to register.
+    integration = found.pgvector is not None and has_vector(plan)
     specs = [f"{d.name}:{d.integration if integration else ''}" for d in found.drivers]
     return [python(plan), "-c", DRIVERS_PROGRAM, json.dumps(payload), *specs]
 
@@ -728,9 +729,10 @@ def judge_driver(
     error = one_line(str(answer.get("error") or ""))
     stage = answer.get("stage")
     if stage == "import":
+        modules = [*driver.modules, *([driver.integration] if found.pgvector and vector else [])]
         raise CheckFailed(
-            f"the project's: {driver.label} does not import in the image's venv ({error}); "
-            f"fix the requirements that provide it ({who}), then `devenv build`"
+            f"the project's: import {', '.join(modules)} failed in the image's venv ({error}); "
+            f"fix the requirements that provide them ({who}), then `devenv build`"
         )
     if stage == "connect":
         raise CheckFailed(

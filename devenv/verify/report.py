@@ -323,6 +323,6 @@ def failure(report: Report) -> VerifyFailed:
     names = ", ".join(report.failed)
     return VerifyFailed(
         f"verify of {report.project}: {len(report.failed)} check(s) failed: {names}",
-        hint="the table above says why and whose it is (the project's or devenv's); fix the "
-        "project's requirements or plan, `devenv build`, then verify again; report devenv's",
+        hint="the table above says why, and whose it is: fix the project's requirements or "
+        "plan, `devenv build`, then verify again; report devenv's",
     )
