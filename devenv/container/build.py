@@ -6,6 +6,7 @@ read here: step headers ("Step N/M : ..."), cache hits, output, and the error th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -22,7 +23,7 @@ from typing import Any
 
 from devenv.container.engine import Engine
 from devenv.container.labels import LABEL_PLAN, LABEL_PROJECT, LABEL_TARGET
-from devenv.errors import BuildError
+from devenv.errors import BuildError, EngineError
 from devenv.files.atomic import atomic_write
 from devenv.files.generate import generate_files
 from devenv.lock.resolve import lock_status
@@ -30,7 +31,8 @@ from devenv.plan.distro import Release
 from devenv.plan.model import Plan, Target
 from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
-from devenv.review import smoke
+from devenv.review import smoke, source_builds
+from devenv.review.requirements import normalise
 from devenv.steps.recipe import Recipe, compile_plan
 
 TARGETS = (Target.DEV, Target.DB)
@@ -55,6 +57,8 @@ _OFFLINE = re.compile(
 )
 _STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The classic builder names the image of each finished step.
+_LAYER = re.compile(r"---> [0-9a-f]{12,64}$")
 _NOISE = ("Removing intermediate container", "Successfully tagged ", "--> ", "COMMIT ")
 TAIL_LINES = 25
 STEP_LINES = 400
@@ -78,6 +82,7 @@ class TargetResult:
     ref: str
     image_id: str = ""
     steps: list[StepRecord] = field(default_factory=list)
+    last_layer: str = ""  # the image of the last step that finished (what a retry resumes from)
 
 
 class Progress:
@@ -99,8 +104,10 @@ def read_stream(
     progress: Progress,
     result: TargetResult,
     release: Release | None = None,
+    advice: Mapping[str, str] | None = None,
 ) -> None:
-    """Consume one build's stream into `result`; BuildError names the failing step."""
+    """Consume one build's stream into `result`; BuildError names the failing step. `advice`:
+    the review's word on source builds that may fail (distribution -> what works instead)."""
     current: StepRecord | None = None
     stage = "base"
     started = time.monotonic()
@@ -130,6 +137,7 @@ def read_stream(
                 or unlocated_package(tail, stage, target)
                 or unbuilt_source(step_lines, tail, release)
                 or failed_smoke(tail, stage, target)
+                or incompatible_pin(step_lines, tail, release, advice or {})
                 or BuildError(
                     f"building {_what(stage, target)} failed at {where}: {text}",
                     hint=hint,
@@ -166,6 +174,8 @@ def read_stream(
                 progress.cached(current)
             elif current and line.strip().startswith("---> Running in"):
                 current.ran = True
+            elif _LAYER.match(line.strip()):
+                result.last_layer = line.strip()[len("---> ") :]
             elif line.strip().startswith(("---> ", *_NOISE)) or not line.strip():
                 continue
             elif line.startswith("Successfully built "):
@@ -225,6 +235,23 @@ def failed_smoke(output: Iterable[str], stage: str, target: str) -> BuildError |
         f"building {_what(stage, target)} failed at the smoke imports: {'; '.join(found)}",
         hint=smoke.HINT,
         details="\n".join(lines),
+    )
+
+
+def incompatible_pin(
+    lines: Iterable[str], tail: Iterable[str], release: Release | None, advice: Mapping[str, str]
+) -> BuildError | None:
+    """A requirement that failed to compile where the review knows what installs from wheels
+    instead: a pin older than the image's Python (greenlet 3.0.3 on 3.13) says so only in
+    compiler errors."""
+    package = build_diagnosis.failed_package(lines)
+    instead = advice.get(normalise(package)) if package else None
+    if not package or not instead or release is None:
+        return None
+    return BuildError(
+        f"{package} failed to build from source on {release.label}'s Python {release.python}",
+        hint=f"{instead}: pin that version, or set [environment] base",
+        details="\n".join(tail),
     )
 
 
@@ -358,6 +385,8 @@ def build_images(
     started = time.monotonic()
     results: list[TargetResult] = []
     release = plan.environment.release
+    # What the review found (the recipe's compile did it: no index query here).
+    advice = dict(source_builds.review(plan, source_builds.container_target(plan)).advice)
     dockerfile = render_dockerfile(recipe)  # what generate just wrote, without its header
     progress = _OneAtATime(progress)
     tags = plan_tags(
@@ -422,7 +451,7 @@ def build_images(
                 cache_from=cache_from.get(target)
                 or [r for refs in cache_from.values() for r in refs],
             )
-            read_stream(target, stream, progress, result, release)
+            read_stream(target, stream, progress, result, release, advice)
         if result.ref:
             progress.done(result)
 
@@ -444,6 +473,8 @@ def build_images(
             job(built[0], no_cache, engine)
     except BuildError as exc:
         raise FailedBuild(exc, summary(error=exc.message)) from exc
+    finally:
+        tidy_up(engine, plan, results, log)
     result = summary()
     if push:
         pushed = registry.publish(plan, engine, tags, log)
@@ -452,6 +483,34 @@ def build_images(
 
 
 SHARED_STAGE = "base"
+PARTIAL_TAG = "partial"
+
+
+def tidy_up(
+    engine: Engine, plan: Plan, results: list[TargetResult], log: Callable[[str], None]
+) -> None:
+    """Leave no untagged images behind, and keep what a failed build got done: its last
+    finished step is tagged NAME:partial (the retry resumes from it), the partial of a target
+    that built is dropped, and then every dangling image of this project goes (shared stage
+    ends, images their rebuild replaced)."""
+    try:
+        for result in results:
+            if not result.ref:
+                continue
+            partial = f"{result.ref.rsplit(':', 1)[0]}:{PARTIAL_TAG}"
+            before = engine.inspect_image(partial)
+            if result.image_id:
+                engine.remove_image(partial)
+            elif result.last_layer and engine.tag_image(result.last_layer, partial):
+                log(f"kept the failed build's last finished step as {partial} (a retry resumes)")
+                if before is not None:  # untagged now: the older partial, unless this one's parent
+                    with contextlib.suppress(EngineError):
+                        engine.remove_image(str(before["Id"]))
+        removed = engine.prune_dangling(f"{LABEL_PROJECT}={plan.environment.name}")
+        if removed:
+            log(f"removed {removed} untagged image(s) the build left")
+    except EngineError as exc:  # tidying never turns a build's result into a failure
+        log(f"devenv: note: could not tidy up images: {exc.message}")
 
 
 class _OneAtATime(Progress):

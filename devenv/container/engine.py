@@ -563,6 +563,17 @@ class Engine:
             ) from exc
         return True
 
+    def prune_dangling(self, label: str) -> int:
+        """Remove the untagged images nothing stands on that carry `label` (KEY=VALUE): what a
+        build leaves behind (a stage's end, an image its rebuild replaced). Returns how many."""
+        docker = _docker()
+
+        try:
+            pruned = self.api.prune_images(filters={"dangling": True, "label": label})
+        except (docker.errors.DockerException, OSError) as exc:
+            raise self._failed("removing the untagged images builds left", exc) from exc
+        return len((pruned or {}).get("ImagesDeleted") or [])
+
     # -- builds ------------------------------------------------------------------------------
 
     def build(

@@ -46,6 +46,28 @@ def query_installed(executor: Executor, specs: Iterable[str]) -> dict[str, str]:
     return parse_dpkg_query(probe.stdout)
 
 
+# Every installed package with what it provides: a virtual name (libmagic1 on Ubuntu 24.04, which
+# apt installs as libmagic1t64) is there when a package that provides it is.
+PROVIDES_FORMAT = r"${Package}\t${Status}\t${Version}\t${Provides}\n"
+
+
+def query_providers(executor: Executor, names: Iterable[str]) -> dict[str, str]:
+    """{virtual name: the installed package that provides it} for those of `names` that one
+    does: what dpkg lacks by name after apt installed it."""
+    wanted = set(names)
+    probe = executor.probe(("dpkg-query", "-W", f"-f={PROVIDES_FORMAT}"))
+    found: dict[str, str] = {}
+    for line in probe.stdout.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4 or parts[1].split()[-1:] != ["installed"]:
+            continue
+        for provided in parts[3].split(","):
+            name = provided.split("(")[0].strip()
+            if name in wanted:
+                found.setdefault(name, parts[0])
+    return found
+
+
 def parse_dpkg_query(text: str) -> dict[str, str]:
     installed: dict[str, str] = {}
     for line in text.splitlines():

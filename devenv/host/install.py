@@ -202,6 +202,10 @@ class _Runner:
             now = host_apt.query_installed(self.ex, want)
             self.installed.update(now)
             still = host_apt.missing(want, self.installed)
+            providers = host_apt.query_providers(self.ex, still) if still else {}
+            for name, provider in providers.items():  # a virtual name apt resolved
+                self.installed[name] = self.installed.get(provider, "")
+            still = tuple(s for s in still if host_apt.package_name(s) not in providers)
             if still:
                 raise HostError(
                     f"{step.title}: apt-get succeeded but dpkg still lacks {', '.join(still)}",

@@ -49,6 +49,19 @@ def failed_compile(lines: Iterable[str], codename: str) -> tuple[str, str, str] 
     return package or collecting or "a requirement", missing, native.apt_name(apt, codename)
 
 
+def failed_package(lines: Iterable[str]) -> str | None:
+    """The distribution a build's own words say failed to build, or None."""
+    package, collecting = "", ""
+    for line in lines:
+        found = _PACKAGE.search(line)
+        if found:
+            package = next(g for g in found.groups() if g)
+        collected = _COLLECTING.search(line)
+        if collected:
+            collecting = collected[1]
+    return package or collecting or None
+
+
 def _header_package(header: str) -> str:
     for name, provider in native.MISSING_HEADERS.items():
         if header == name or (name.endswith("/") and header.startswith(name)):

@@ -113,7 +113,12 @@ class Runtime:
 # Distribution (PEP 503 normalised) -> the system libraries or programs it needs at run time
 # that its wheels do not carry: loaded by name (ctypes, cffi's dlopen) or linked and left to
 # the system. A wheel that bundles its libraries (auditwheel's .libs) needs nothing here.
-_CV2 = Runtime(packages=("libgl1", "libglib2.0-0"), why="cv2 links libGL and GLib")
+# ldd of opencv-python 4.10's cv2 on a bare Ubuntu 24.04: libGL, GLib, libSM/libICE, libX11,
+# libXext and libxcb not found; libgl1 brings libX11 and libxcb, libsm6 brings libICE.
+_CV2 = Runtime(
+    packages=("libgl1", "libglib2.0-0", "libsm6", "libxext6"),
+    why="cv2 links libGL, GLib, libSM and libXext",
+)
 _MAGIC = Runtime(packages=("libmagic1",), why="loads libmagic by name at import")
 RUNTIME: dict[str, Runtime] = {
     "python-magic": _MAGIC,

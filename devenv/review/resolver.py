@@ -22,6 +22,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -119,19 +122,47 @@ def resolve(
         return cached
     if offline():
         raise ResolveError("DEVENV_OFFLINE is set", unreachable=True)
-    if roots is None:
-        with tempfile.TemporaryDirectory(prefix="devenv-inputs-") as tmp:
-            files = [Path(tmp) / f"{n}-{Path(name).name}" for n, (name, _) in enumerate(inputs)]
-            for file, (_, blob) in zip(files, inputs, strict=True):
-                file.write_bytes(blob)
-            resolution = parse_pylock(_run_uv(tuple(files), target), target)
-    else:
-        resolution = parse_pylock(_run_uv(roots, target), target)
+    with _said_while_slow(f"reviewing the requirements for {target.label} (uv resolves them)"):
+        resolution = _resolve_now(roots, inputs, target)
     from devenv.files.atomic import atomic_write  # late: output imports the renderers
 
     with contextlib.suppress(OSError):  # a read-only cache only costs speed
         atomic_write(path, dump(resolution))
     return resolution
+
+
+@contextlib.contextmanager
+def _said_while_slow(doing: str, after: float = 1.0) -> Iterator[None]:
+    """One line on stderr if the work takes longer than `after` seconds, and its time when it
+    ends: a resolution against a slow index can take many seconds, and silence looks hung."""
+    started = time.monotonic()
+    spoke = threading.Event()
+
+    def say() -> None:
+        print(f"devenv: {doing}...", file=sys.stderr, flush=True)
+        spoke.set()
+
+    timer = threading.Timer(after, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if spoke.is_set():
+            print(f"devenv: {doing}: {time.monotonic() - started:.1f}s", file=sys.stderr)
+
+
+def _resolve_now(
+    roots: tuple[Path, ...] | None, inputs: tuple[tuple[str, bytes], ...], target: Target
+) -> Resolution:
+    if roots is None:
+        with tempfile.TemporaryDirectory(prefix="devenv-inputs-") as tmp:
+            files = [Path(tmp) / f"{n}-{Path(name).name}" for n, (name, _) in enumerate(inputs)]
+            for file, (_, blob) in zip(files, inputs, strict=True):
+                file.write_bytes(blob)
+            return parse_pylock(_run_uv(tuple(files), target), target)
+    return parse_pylock(_run_uv(roots, target), target)
 
 
 def parse_pylock(text: str, target: Target) -> Resolution:
@@ -180,7 +211,50 @@ def _read_cache(path: Path, target: Target) -> Resolution | None:
     return resolution if resolution.target == target else None
 
 
+def wheel_version(requirement: str, target: Target, *, lowest: bool) -> str | None:
+    """The version of `requirement` (one PEP 508 line, its name a distribution's) that uv picks
+    among those with a wheel for `target` — the lowest or the highest — or None when no version
+    has one. Cached on disk like resolutions: the index's history does not change."""
+    key = hashlib.sha256(
+        json.dumps([CACHE_FORMAT, requirement, asdict(target), lowest]).encode()
+    ).hexdigest()
+    path = cache_dir() / "wheels" / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        return cached["version"] if isinstance(cached.get("version"), str | None) else None
+    if offline():
+        raise ResolveError("DEVENV_OFFLINE is set", unreachable=True)
+    name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+    with tempfile.TemporaryDirectory(prefix="devenv-wheels-") as tmp:
+        source = Path(tmp) / "requirement.in"
+        source.write_text(requirement + "\n", encoding="utf-8")
+        options = ("--only-binary", name, "--no-deps", "--no-header", "--no-annotate")
+        lowest_first = ("--resolution", "lowest") if lowest else ()
+        try:
+            text = _uv_compile((*options, *lowest_first, str(source)), target, tmp)
+        except ResolveError as exc:
+            if exc.unreachable:
+                raise
+            text = ""  # no version fits: that is the answer
+    found = re.search(rf"^{re.escape(name)}==(\S+)", text, re.MULTILINE | re.IGNORECASE)
+    version = found[1] if found and _VERSION.fullmatch(found[1]) else None
+    from devenv.files.atomic import atomic_write  # late: output imports the renderers
+
+    with contextlib.suppress(OSError):
+        atomic_write(path, json.dumps({"version": version}) + "\n")
+    return version
+
+
 def _run_uv(roots: tuple[Path, ...], target: Target) -> str:
+    with tempfile.TemporaryDirectory(prefix="devenv-resolve-") as tmp:
+        out = Path(tmp) / "pylock.toml"
+        args = ("--format", "pylock.toml", "--output-file", str(out), *map(str, roots))
+        _uv_compile(args, target, tmp)
+        return out.read_text(encoding="utf-8")
+
+
+def _uv_compile(args: tuple[str, ...], target: Target, cwd: str) -> str:
+    """`uv pip compile ARGS` for `target`; its stdout, or ResolveError."""
     uv = _find_uv()
     if not uv:
         raise ResolveError("uv is not installed (pip install uv)", unreachable=False)
@@ -192,41 +266,35 @@ def _run_uv(roots: tuple[Path, ...], target: Target) -> str:
         "UV_HTTP_TIMEOUT": "15",
         **os.environ,
     }
-    with tempfile.TemporaryDirectory(prefix="devenv-resolve-") as tmp:
-        out = Path(tmp) / "pylock.toml"
-        argv = [
-            uv,
-            "pip",
-            "compile",
-            "--quiet",
-            "--no-python-downloads",  # the target need not exist here: resolve by its tags
-            # devenv's own interpreter for anything uv runs (an sdist's metadata hook), so it
-            # never goes looking for one on PATH
-            "--python",
-            sys.executable,
-            "--format",
-            "pylock.toml",
-            "--python-version",
-            target.python,
-            "--python-platform",
-            target.platform(),
-            "--output-file",
-            str(out),
-            *map(str, roots),
-        ]
-        try:
-            result = subprocess.run(
-                argv, capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise ResolveError(f"uv took over {TIMEOUT}s", unreachable=True) from None
-        if result.returncode != 0:
-            lines = [line.strip() for line in result.stderr.strip().splitlines() if line.strip()]
-            unreachable = bool(_NETWORK.search(result.stderr))
-            cause = next((ln for ln in lines if ln.startswith("cause: Because")), "")
-            tail = cause or (lines[-1] if lines else f"uv exited {result.returncode}")
-            raise ResolveError(tail.removeprefix("cause: "), unreachable=unreachable)
-        return out.read_text(encoding="utf-8")
+    argv = [
+        uv,
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-python-downloads",  # the target need not exist here: resolve by its tags
+        # devenv's own interpreter for anything uv runs (an sdist's metadata hook), so it
+        # never goes looking for one on PATH
+        "--python",
+        sys.executable,
+        "--python-version",
+        target.python,
+        "--python-platform",
+        target.platform(),
+        *args,
+    ]
+    try:
+        result = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False, cwd=cwd
+        )
+    except subprocess.TimeoutExpired:
+        raise ResolveError(f"uv took over {TIMEOUT}s", unreachable=True) from None
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.strip().splitlines() if line.strip()]
+        unreachable = bool(_NETWORK.search(result.stderr))
+        cause = next((ln for ln in lines if ln.startswith("cause: Because")), "")
+        tail = cause or (lines[-1] if lines else f"uv exited {result.returncode}")
+        raise ResolveError(tail.removeprefix("cause: "), unreachable=unreachable)
+    return result.stdout
 
 
 def _find_uv() -> str | None:

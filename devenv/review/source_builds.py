@@ -11,6 +11,7 @@ table alone decides, and says so.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import platform
 import re
@@ -21,10 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.lock.file import LOCK_FILE
+from devenv.plan import distro
 from devenv.plan.model import Plan
 from devenv.review import native
 from devenv.review.requirements import normalise
-from devenv.review.resolver import Dist, Resolution, ResolveError, Target, cache_key, resolve
+from devenv.review.resolver import (
+    Dist,
+    Resolution,
+    ResolveError,
+    Target,
+    cache_key,
+    resolve,
+    wheel_version,
+)
 
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 _PROBE = (
@@ -45,13 +55,20 @@ class Review:
     builds: tuple[Dist, ...]  # what the resolution found without a fitting wheel
     additions: tuple[Addition, ...]
     fallback: str = ""  # one line when the table decided alone (index unreachable, ...)
+    # (distribution, what works instead) for a source build that may well fail: the first
+    # version with a wheel for the target, and the supported bases with a wheel for this one.
+    advice: tuple[tuple[str, str], ...] = ()
 
     def packages(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(p for a in self.additions for p in a.packages))
 
     def notes(self) -> tuple[str, ...]:
         lines = [self.fallback] if self.fallback else []
-        return (*lines, *(f"{a.reason} → {', '.join(a.packages)}" for a in self.additions))
+        advice = (f"if {name} fails to build: {text}" for name, text in self.advice)
+        return (*lines, *(f"{a.reason} → {', '.join(a.packages)}" for a in self.additions), *advice)
+
+    def advice_for(self, distribution: str) -> str | None:
+        return dict(self.advice).get(normalise(distribution))
 
 
 def container_target(plan: Plan) -> Target:
@@ -102,7 +119,8 @@ def review(plan: Plan, target: Target | None) -> Review:
     memo = (cache_key(inputs, target), codename)
     if memo not in _MEMO:  # one command compiles the steps several times: resolve once
         try:
-            _MEMO[memo] = decide(resolve(roots, inputs, target), codename)
+            decided = decide(resolve(roots, inputs, target), codename)
+            _MEMO[memo] = dataclasses.replace(decided, advice=advise(decided.builds, target))
         except ResolveError as exc:
             where = "the package index can't be reached" if exc.unreachable else "uv failed"
             _MEMO[memo] = fallback(plan, f"{where} for {target.label} ({_one_line(exc.reason)})")
@@ -129,6 +147,38 @@ def decide(resolution: Resolution, codename: str) -> Review:
         )
     additions += runtime_additions(resolution.dists, codename)
     return Review(target=resolution.target, builds=builds, additions=tuple(additions))
+
+
+def advise(builds: Iterable[Dist], target: Target) -> tuple[tuple[str, str], ...]:
+    """For each source build of a pinned version, what installs from wheels instead: a C
+    extension often does not compile on a Python newer than its release (greenlet 3.0.3 on 3.13),
+    and a compiler error never says so. Only what the index says; nothing when it can't answer."""
+    advice = []
+    for dist in builds:
+        if dist.source != "sdist" or not dist.version:
+            continue
+        try:
+            newer = wheel_version(f"{dist.name}>{dist.version}", target, lowest=True)
+            bases = [
+                f"{r.distro}:{r.version} (Python {r.python})"
+                for r in distro.RELEASES
+                if r.python != target.python
+                and wheel_version(
+                    f"{dist.name}=={dist.version}",
+                    Target(python=r.python, machine=target.machine, glibc=native.GLIBC[r.codename]),
+                    lowest=False,
+                )
+            ]
+        except ResolveError:
+            continue
+        said = []
+        if newer:
+            said.append(f"{dist.name} {newer} is the first with a wheel for {target.label}")
+        if bases:
+            said.append(f"{dist.name} {dist.version} has wheels for {', '.join(bases)}")
+        if said:
+            advice.append((dist.name, "; ".join(said)))
+    return tuple(advice)
 
 
 def runtime_additions(dists: Iterable[Dist], codename: str) -> list[Addition]:

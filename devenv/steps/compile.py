@@ -506,22 +506,23 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
         dash_r = ("--require-hashes", *dash_r)
     argv, env = spec.install(venv, dash_r, in_image=in_image)
     install = Command(argv=argv, env=env)
-    steps.append(
-        Step(
-            id="requirements",
-            phase=Phase.PYTHON,
-            kind=Kind.PIP_INSTALL,
-            scope=Scope.DEV,
-            root=False,
-            title=f"Install {', '.join(sources)} with {spec.name.value}",
-            notes=(plan.python.installer_note,) if plan.python.installer_note else (),
-            copies=tuple(
-                (f, f"{REQUIREMENTS_DIR}/{f}")
-                for f in (sources if lock else plan.requirements.files)
-            ),
-            commands=(install,),
+    if sources:  # none: nothing to install (an installer given no files refuses to run)
+        steps.append(
+            Step(
+                id="requirements",
+                phase=Phase.PYTHON,
+                kind=Kind.PIP_INSTALL,
+                scope=Scope.DEV,
+                root=False,
+                title=f"Install {', '.join(sources)} with {spec.name.value}",
+                notes=(plan.python.installer_note,) if plan.python.installer_note else (),
+                copies=tuple(
+                    (f, f"{REQUIREMENTS_DIR}/{f}")
+                    for f in (sources if lock else plan.requirements.files)
+                ),
+                commands=(install,),
+            )
         )
-    )
 
     # -- verification ------------------------------------------------------------------------
     steps.append(

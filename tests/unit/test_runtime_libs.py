@@ -34,10 +34,10 @@ def test_a_package_that_loads_a_library_by_name_adds_the_releases_package() -> N
         ),
     )
     noble = source_builds.decide(resolution, "noble")
-    assert noble.packages() == ("libmagic1t64", "libgl1", "libglib2.0-0t64")
+    assert noble.packages() == ("libmagic1t64", "libgl1", "libglib2.0-0t64", "libsm6", "libxext6")
     assert "python-magic 0.4.27 loads libmagic by name at import → libmagic1t64" in noble.notes()
     bookworm = source_builds.decide(resolution, "bookworm")
-    assert bookworm.packages() == ("libmagic1", "libgl1", "libglib2.0-0")
+    assert bookworm.packages() == ("libmagic1", "libgl1", "libglib2.0-0", "libsm6", "libxext6")
 
 
 def test_the_offline_review_adds_them_too(make_project: MakeProject) -> None:
@@ -167,3 +167,94 @@ def test_the_check_renders_as_an_exec_form_run_that_keeps_every_byte(
     lines = render_dockerfile(plan).splitlines()
     run = next(x for x in lines if x.startswith('RUN ["') and "ldd" in x)
     assert json.loads(run[len("RUN ") :]) == list(step.commands[0].argv)
+
+
+def test_a_plan_without_requirements_installs_nothing_and_still_checks(
+    make_project: MakeProject,
+) -> None:
+    """init on a project whose requirements it can't find writes `requirements = []`: the
+    images must still build (an installer given no files refuses to run)."""
+    plan = load_plan(make_project("[python]\nrequirements = []\nsmoke = []\n", requirements=None))
+    for mode in Mode:
+        ids = [s.id for s in compile_steps(plan, mode)]
+        assert "requirements" not in ids
+        assert {"venv", "pip-check", "native-libs"} <= set(ids)
+    assert "uv pip install" not in render_dockerfile(plan)
+
+
+def test_a_virtual_name_is_found_through_the_package_that_provides_it() -> None:
+    """On this host (Debian), mawk provides the virtual awk: dpkg lists no package named awk."""
+    from devenv.host.apt import query_installed, query_providers
+    from devenv.host.execute import Executor
+
+    executor = Executor(echo=lambda line: None, dry_run=False)
+    assert "awk" not in query_installed(executor, ["awk"])
+    assert query_providers(executor, ["awk", "no-such-virtual-package"]) == {"awk": "mawk"}
+
+
+# --- a pin older than the image's Python, named at the failure ---------------------------------
+
+GREENLET_ON_313 = [
+    "Resolved 3 packages in 2.10s",
+    "  \u00d7 Failed to build `greenlet==3.0.3`",  # uv marks an error with a multiplication sign
+    "  ├─▶ The build backend returned an error",
+    "  ╰─▶ Call to `setuptools.build_meta.build_wheel` failed (exit status: 1)",
+    "      src/greenlet/greenlet_greenlet.hpp:831:35: error: 'PyThreadState' {aka 'struct _ts'}"
+    " has no member named 'cframe'",
+    "      error: command '/usr/bin/x86_64-linux-gnu-g++' failed with exit code 1",
+]
+
+
+def test_a_failed_build_with_advice_names_the_package_the_python_and_what_works() -> None:
+    from devenv.container.build import incompatible_pin
+    from devenv.plan.distro import find_release
+
+    trixie = find_release("debian", "13")
+    advice = {"greenlet": "greenlet 3.1.0 is the first with a wheel for CPython 3.13 on x86_64"}
+    error = incompatible_pin(GREENLET_ON_313, GREENLET_ON_313[-2:], trixie, advice)
+    assert error is not None
+    assert error.message == (
+        "greenlet failed to build from source on Debian 13 (trixie)'s Python 3.13"
+    )
+    assert error.hint is not None and error.hint.startswith("greenlet 3.1.0 is the first")
+    assert "cframe" in error.details
+    # No advice for it, or another package: the generic message stays.
+    assert incompatible_pin(GREENLET_ON_313, [], trixie, {"asyncpg": "x"}) is None
+
+
+def test_the_review_asks_the_index_what_installs_from_wheels_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers recorded from the real index (tests/data/wheels) by uv."""
+    trixie = Target(python="3.13", machine="x86_64", glibc="2.41")
+    advice = dict(
+        source_builds.advise(
+            [
+                Dist(name="greenlet", version="3.0.3", wheel=False, source="sdist"),
+                Dist(name="psycopg2", version="2.9.9", wheel=False, source="sdist"),
+            ],
+            trixie,
+        )
+    )
+    assert advice == {
+        "greenlet": "greenlet 3.1.0 is the first with a wheel for CPython 3.13 on x86_64; "
+        "greenlet 3.0.3 has wheels for ubuntu:22.04 (Python 3.10), ubuntu:24.04 "
+        "(Python 3.12), debian:12 (Python 3.11)"
+    }
+
+
+def test_a_slow_review_says_what_it_is_doing_and_a_fast_one_stays_quiet(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from devenv.review.resolver import _said_while_slow
+
+    with _said_while_slow("reviewing", after=0.05):
+        time.sleep(0.3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "devenv: reviewing..."
+    assert lines[1].startswith("devenv: reviewing: 0.") and lines[1].endswith("s")
+    with _said_while_slow("reviewing", after=5):
+        pass
+    assert capsys.readouterr().err == ""
