@@ -112,9 +112,9 @@ elapsed() { # two $EPOCHREALTIME values without their dot -> seconds with one de
 step() {
     local title=$1 fn=$2 t0 rc=0 kind text secs
     t0=${EPOCHREALTIME/./}
-    printf '  %-16s ' "$title"
+    printf '  %-17s ' "$title"
     printf 'same\tdone\n' >"$STATUS"
-    printf '\n== %s: %s\n' "$(date -u +%FT%TZ)" "$title" >>"$LOG"
+    printf '\n== %s (%s)\n' "$title" "$(date -u +%FT%TZ)" >>"$LOG"
     # In the background and waited for, so that `set -e` holds inside the step.
     (
         set -euo pipefail
@@ -124,8 +124,11 @@ step() {
     secs=$(elapsed "$t0" "${EPOCHREALTIME/./}")
     if ((rc != 0)); then
         printf 'FAILED (%ss)\n' "$secs"
-        printf 'dev-setup.sh: %s failed (exit %d); the last lines of %s:\n' "$title" "$rc" "$LOG" >&2
-        tail -n 40 "$LOG" | sed 's/^/  | /' >&2
+        printf 'dev-setup.sh: %s failed (exit %d); its last lines in %s:\n' "$title" "$rc" "$LOG" >&2
+        # This step's part of the log (from its header on), at most its last 40 lines.
+        awk -v h="== $title (" 'index($0, h) == 1 {n = NR} {a[NR] = $0}
+            END {for (i = (NR - n > 39 ? NR - 39 : n); i <= NR; i++) print a[i]}' "$LOG" |
+            sed 's/^/  | /' >&2
         exit 1
     fi
     IFS=$'\t' read -r kind text <"$STATUS"
@@ -206,7 +209,13 @@ engine_access() {
         echo "docker info still fails for $(id -un)"
         return 1
     }
-    if ((${#notes[@]} == 0)); then unchanged "$(id -un) can use the engine"; else changed "${notes[*]}"; fi
+    if ((${#notes[@]} == 0)); then
+        unchanged "$(id -un) can use the engine"
+    else
+        local joined
+        joined=$(printf '%s; ' "${notes[@]}")
+        changed "${joined%; }"
+    fi
 }
 
 devenv_venv() {
@@ -354,7 +363,9 @@ devcontainers_cli() {
     if ((${#did[@]} == 0)); then
         unchanged "$DEVCONTAINERS_CLI_VERSION already at $wrapper$(path_note devcontainer)"
     else
-        changed "${did[*]}$(path_note devcontainer)"
+        local joined
+        joined=$(printf '%s; ' "${did[@]}")
+        changed "${joined%; }$(path_note devcontainer)"
     fi
 }
 
