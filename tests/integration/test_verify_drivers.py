@@ -29,10 +29,10 @@ from tests.integration.conftest import devenv_cli
 PLAN = """\
 [environment]
 name = "{name}"
-base = "debian:trixie"
+base = "{base}"
 
 [postgres]
-version = 17
+version = {postgres}
 
 [python]
 requirements = ["requirements.txt"]
@@ -52,6 +52,12 @@ EVERY_DRIVER_PGV03 = (
     "pgvector==0.3.6\nnumpy==2.2.6\n"
 )
 NO_DRIVER = "click==8.1.8\n"
+# The default plan's base (Ubuntu 24.04: Python 3.12, PostgreSQL 16, pgvector 0.6) with an
+# older stack: SQLAlchemy 1.4 has psycopg2's and asyncpg's dialects, not psycopg 3's.
+NOBLE_SA14 = (
+    "psycopg[binary]==3.2.10\npsycopg2-binary==2.9.9\nasyncpg==0.29.0\nSQLAlchemy==1.4.54\n"
+    "greenlet==3.0.3\npgvector==0.4.1\nnumpy==2.2.6\n"
+)
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,11 @@ class Projects:
         self.tmp = tmp
         self.images: list[str] = []
 
-    def build(self, name: str, requirements: str, smoke: list[str]) -> Path:
+    def build(self, name: str, requirements: str, smoke: list[str], *, noble: bool = False) -> Path:
         root = self.tmp.mktemp(name)
-        (root / "devenv.toml").write_text(PLAN.format(name=name, smoke=json.dumps(smoke)))
+        where = {"base": "ubuntu:24.04", "postgres": 16} if noble else {
+            "base": "debian:trixie", "postgres": 17}  # fmt: skip
+        (root / "devenv.toml").write_text(PLAN.format(name=name, smoke=json.dumps(smoke), **where))
         (root / "requirements.txt").write_text(requirements)
         started = time.monotonic()
         built = devenv_cli("-C", str(root), "build", timeout=1200)
@@ -257,3 +265,21 @@ def test_a_driver_that_does_not_import_is_the_projects_to_fix(
     assert "dev-db-asyncpg" in result.data["failed"]
     assert all(name.startswith("dev-") for name in result.data["failed"])
     assert "Traceback" not in result.stderr
+
+
+def test_the_default_base_with_sqlalchemy_14(projects: Projects, noble_base: str) -> None:
+    root = projects.build("hc-drv-noble", NOBLE_SA14, ["psycopg2", "asyncpg"], noble=True)
+    result = projects.verify(root)
+    assert result.code == 0, result.stderr
+    assert result.names() == [
+        "dev-db-roundtrip",
+        "dev-db-psycopg",
+        "dev-db-psycopg2",
+        "dev-db-asyncpg",
+        "dev-db-sqlalchemy-psycopg2",
+        "dev-db-sqlalchemy-asyncpg",
+    ]
+    assert "psql 16." in result.check("dev-db-roundtrip")["detail"]
+    for name in result.names()[1:]:
+        assert "with pgvector 0.4.1 and numpy 2.2.6" in result.check(name)["detail"], name
+    assert any("SQLAlchemy 1.4.54 has no psycopg 3 dialect" in n for n in result.data["notes"])
