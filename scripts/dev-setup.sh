@@ -172,6 +172,11 @@ system_packages() {
         return 1
     }
     run as_root apt-get -o DPkg::Lock::Timeout=600 update
+    # From Debian 13 on, the docker CLI is a package of its own (docker.io only recommends it).
+    if [[ " ${wanted[*]} " == *" docker.io "* ]] && ! command -v docker >/dev/null 2>&1 &&
+        [[ $(apt-cache policy docker-cli 2>/dev/null) == *"Candidate: "[0-9]* ]]; then
+        wanted+=(docker-cli)
+    fi
     run as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
         install -y --no-install-recommends "${wanted[@]}" | tee "$WORK/apt.out"
     local count size
@@ -197,7 +202,7 @@ docker_engine() {
 # `&& devenv up` that follows runs in the shell that started this script).
 engine_access() {
     local socket=/var/run/docker.sock notes=()
-    if ! id -nG "$(id -un)" | tr ' ' '\n' | grep -qx docker; then
+    if [[ " $(id -nG "$(id -un)") " != *" docker "* ]]; then
         run as_root usermod -aG docker "$(id -un)"
         notes+=("joined the docker group (new sessions)")
     fi
