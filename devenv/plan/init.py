@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from devenv.errors import UsageError
 from devenv.files.atomic import atomic_write
-from devenv.plan import validate
+from devenv.plan import distro, pyproject, validate
 from devenv.plan.model import PLAN_FILE
 from devenv.review import smoke
 from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
@@ -28,7 +28,7 @@ TEMPLATE = """\
 
 [environment]
 name = {name}                  # names images, compose project and volumes
-base = "ubuntu:24.04"             # image reference; distro and release come from it
+base = {base}{base_pad}# image reference; distro and release come from it
 # mirror = "http://…/ubuntu"      # archive for `devenv base` (default: host apt config)
 # keyring = "keys/archive.gpg"    # keyring for that archive (default: found or fetched)
 # user = "dev"                    # the non-root user of the dev image
@@ -37,16 +37,16 @@ base = "ubuntu:24.04"             # image reference; distro and release come fro
 packages = ["build-essential", "libpq-dev"]   # apt packages, `name` or `name=version`
 
 [postgres]
-version = 16                      # PostgreSQL major; Ubuntu 24.04's archive ships 16
+version = {pg_version}                      # {pg_comment}
 extensions = ["pgvector"]
-source = "distro"                 # or "pgdg" (the PostgreSQL apt repository)
+source = {pg_source}{source_pad}# {source_comment}
 # host_port = 5432                # published on 127.0.0.1 only
 # user = "postgres"
 # database = "app"
 
 [python]
 venv = ".venv"                    # the host venv; the image's is /opt/venv
-{requirements_comment}requirements = {requirements}
+{project}{requirements_comment}requirements = {requirements}
 # installer = "pip"               # default uv; pip when a requirements file needs pip
 # smoke = ["app"]                 # modules imported after install. Default: derived from the
 #                                 # requirements (framework, ORM, driver, pgvector integration)
@@ -92,6 +92,7 @@ AUXILIARY = frozenset(
     }
 )
 PLAIN = "requirements.txt"
+DEFAULT_BASE = "ubuntu:24.04"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +122,10 @@ class Written:
     path: Path
     requirements: Choice
     smoke: tuple[str, ...]  # derived from the chosen set, as `devenv plan` will show it
+    project: pyproject.Project | None = None  # the pyproject project the plan installs
+    groups: tuple[str, ...] = ()
+    base: str = DEFAULT_BASE
+    base_why: str | None = None  # why init chose another base than the default
 
     def lines(self) -> list[str]:
         """What init says: the plan, which requirements it chose and why, what else it saw
@@ -128,9 +133,16 @@ class Written:
         found = self.requirements
         picked = found.chosen_candidate()
         out = [f"wrote {self.path}"]
+        if self.project is not None:
+            p = self.project
+            lock = p.path(p.lock_file) if p.lock_file else "no lock: `devenv lock` pins it"
+            groups = f", groups {', '.join(self.groups)}" if self.groups else ""
+            out.append(f"project: {p.path(pyproject.PYPROJECT)} ({lock}{groups}), editable")
+        if self.base_why:
+            out.append(f"base: {self.base} ({self.base_why})")
         if picked:
             out.append(f"requirements: {picked.path} ({found.why})")
-        else:
+        elif self.project is None:
             out.append(f"requirements: {found.why}; the plan installs none")
         for other in found.others():
             if other.problem:
@@ -159,6 +171,22 @@ def init_plan(project_dir: Path) -> Written:
             hint="edit it, or delete it first",
         )
     choice, chosen_set = choose_requirements(project_dir)
+    project = choose_project(project_dir, has_requirements=choice.chosen is not None)
+    if project is not None and (project.lock or choice.chosen is None):
+        # A lock is the project's own statement of its set: it wins over requirements files
+        # (often an export of it); without a lock, a requirements file still wins.
+        choice = Choice(chosen=None, why="the pyproject project's set", candidates=())
+        chosen_set = None
+    else:
+        project = None
+    groups = tuple(g for g in DEV_GROUPS if project and g in project.groups)[:1]
+    base, base_why = choose_base(project)
+    family, tag = base.split(":")
+    release = distro.find_release(family, tag)
+    assert release is not None  # every PREFERRED base is a release
+    offered = distro.available(release, "distro")
+    pg_version = offered[0] if offered else 16
+    pg_source = "distro" if offered else "pgdg"
     picked = choice.chosen_candidate()
     others = ", ".join(c.path for c in choice.others())
     if not others:
@@ -169,6 +197,30 @@ def init_plan(project_dir: Path) -> Written:
         comment = f"# devenv init found {others}; none loads as the plan's requirements\n"
     text = TEMPLATE.format(
         name=json.dumps(validate.slug(project_dir.resolve().name)),
+        base=json.dumps(base),
+        base_pad=" " * max(1, 27 - len(json.dumps(base))),
+        pg_version=pg_version,
+        pg_comment=(
+            f"PostgreSQL major; {release.label.split(' (')[0]}'s archive ships {pg_version}"
+            if offered
+            else f"PostgreSQL major; {release.label.split(' (')[0]}'s pgvector is only in PGDG"
+        ),
+        pg_source=json.dumps(pg_source),
+        source_pad=" " * max(1, 25 - len(json.dumps(pg_source))),
+        source_comment=(
+            'or "pgdg" (the PostgreSQL apt repository)'
+            if offered
+            else "the PostgreSQL apt repository: this base's archive has no pgvector"
+        ),
+        project=(
+            f"project = {json.dumps(project.folder)}".ljust(34)
+            + f"# pyproject.toml's folder: {project.lock_file or 'its dependencies'}, "
+            "the project editable\n"
+            + f"groups = {json.dumps(list(groups))}".ljust(34)
+            + "# dependency groups installed with it\n"
+            if project is not None
+            else ""
+        ),
         requirements=json.dumps([choice.chosen] if choice.chosen else []),
         requirements_comment=comment,
         allow=(
@@ -180,7 +232,58 @@ def init_plan(project_dir: Path) -> Written:
     )
     atomic_write(path, text)
     derived = smoke.derive(chosen_set) if chosen_set else ()
-    return Written(path=path, requirements=choice, smoke=derived)
+    return Written(
+        path=path,
+        requirements=choice,
+        smoke=derived,
+        project=project,
+        groups=groups,
+        base=base,
+        base_why=base_why,
+    )
+
+
+# Folders (besides the root) where a pyproject project is kept.
+PROJECT_FOLDERS = ("backend", "py", "app", "server", "api", "python")
+DEV_GROUPS = ("dev",)
+
+
+def choose_project(project_dir: Path, *, has_requirements: bool) -> pyproject.Project | None:
+    """The pyproject project to install: one with a lock first, then the shallowest."""
+    root = project_dir.resolve()
+    found = []
+    for folder in (".", *PROJECT_FOLDERS):
+        where = root / folder
+        if where.is_symlink() or not (where / pyproject.PYPROJECT).is_file():
+            continue
+        try:
+            project = pyproject.read_project(root, folder)
+        except ValueError:
+            continue
+        if project.lock or project.dependencies:
+            found.append(project)
+    if not found:
+        return None
+    return min(found, key=lambda p: (p.lock is None, p.folder != "."))
+
+
+def choose_base(project: pyproject.Project | None) -> tuple[str, str | None]:
+    """The default base when its Python fits the project; else the first that fits and has
+    pgvector in its archive; else the first that fits (PGDG)."""
+    if project is None:
+        return DEFAULT_BASE, None
+    fitting = [base for base, _ in pyproject.fitting_bases(project)]
+    if not fitting or fitting[0] == DEFAULT_BASE:
+        return DEFAULT_BASE, None
+
+    def archive_has_pgvector(base: str) -> bool:
+        family, tag = base.split(":")
+        release = distro.find_release(family, tag)
+        return release is not None and bool(distro.available(release, "distro"))
+
+    best = next((b for b in fitting if archive_has_pgvector(b)), fitting[0])
+    asks = project.requires_python or project.python_version
+    return best, f"the project asks for Python {asks}"
 
 
 def choose_requirements(project_dir: Path) -> tuple[Choice, RequirementsSet | None]:

@@ -9,6 +9,7 @@ import dataclasses
 import difflib
 import enum
 import json
+import posixpath
 import re
 import shlex
 import sys
@@ -20,8 +21,8 @@ from typing import Any
 from devenv.errors import DevenvError, PlanError
 from devenv.files import safety
 from devenv.lock.file import Lock, read_lock
-from devenv.plan import distro, validate
-from devenv.review import smoke
+from devenv.plan import distro, pyproject, validate
+from devenv.review import project_lock, smoke
 from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
 
 if sys.version_info >= (3, 11):
@@ -97,6 +98,14 @@ class Python:
     allow_index_options: bool
     installer_note: str | None = None  # why the default installer is pip for these files
     smoke_derived: bool = False  # no `smoke` key: derived from the requirements (review.smoke)
+    # A pyproject project (devenv.plan.pyproject): its folder, the groups installed with it,
+    # the folder put on the venv's path (the editable install), and its lock's pins, which
+    # generate writes to review.project_lock.GENERATED, a requirements file like any other.
+    project: str | None = None
+    groups: tuple[str, ...] = ()
+    import_root: str | None = None
+    project_pins: str | None = None
+    project_source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,6 +239,24 @@ def _init_folder(value: str) -> str:
     return value.rstrip("/")
 
 
+def _project_folder(value: str) -> str:
+    normal = posixpath.normpath(value) if value else value
+    if normal != ".":
+        _relative_path(value)
+        if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", normal):
+            raise ValueError(f"{value!r} must be a folder path of plain names (like backend)")
+        problem = safety.protected_part(normal)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+    return normal
+
+
+def _group_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", value):
+        raise ValueError(f"{value!r} is not a dependency group name (like dev)")
+    return value
+
+
 def _venv_path(value: str) -> str:
     _relative_path(value)
     problem = safety.protected_part(value)
@@ -361,6 +388,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "venv": (str, ".venv", _venv_path),
         "container_venv": (str, "/opt/venv", _absolute_path),
         "requirements": (list, ["requirements.txt"], _each(_requirements_path)),
+        # None: requirements files only. A folder ("." or "backend") holding pyproject.toml:
+        # its lock's pins (uv.lock, poetry.lock; else its dependencies) are installed.
+        "project": (str, None, _project_folder),
+        "groups": (list, [], _each(_group_name)),  # the project's dependency groups installed
         # None: uv (a third of pip's time for an edit, bench/build.py), unless the requirement
         # files use an option only pip reads as written; then pip.
         "installer": (str, None, _choice(INSTALLERS)),
@@ -480,13 +511,46 @@ def plan_from_dict(
             "base",
             f"{env['base']!r} is not a supported base; supported: {distro.supported_bases()}",
         )
+    root = project_dir.resolve()
+    project = None
+    if py["project"] is not None:
+        try:
+            project = pyproject.read_project(root, py["project"])
+        except ValueError as exc:
+            raise fail("python", "project", str(exc)) from None
+    elif (root / pyproject.PYPROJECT).is_file():
+        try:  # a requirements.txt project's pyproject: its Python is checked all the same
+            project = pyproject.read_project(root, ".")
+        except ValueError:
+            project = None  # not the plan's to read: pyproject tools will say
+    wrong_python = pyproject.python_problem(project, release) if project else None
+    if wrong_python:
+        raise fail("environment", "base", wrong_python)
     try:
         packages = distro.postgres_packages(release, pg["version"], pg["source"], pg["extensions"])
     except ValueError as exc:
         raise fail("postgres", "version", str(exc)) from None
+    if py["groups"] and py["project"] is None:
+        raise fail("python", "groups", "groups are a pyproject project's: set [python] project")
+    exported = None
+    roots = py["requirements"]
+    if project is not None and py["project"] is not None:
+        try:
+            exported = project_lock.export(root, project, py["groups"], release.python)
+        except project_lock.ExportError as exc:
+            raise fail("python", "project", str(exc)) from None
+        given = data.get("python", {}).get("requirements")
+        roots = (*(py["requirements"] if given is not None else ()), project_lock.GENERATED)
+        try:  # the review and the installers read it as a file, so it is there before them
+            project_lock.materialise(root, exported)
+        except OSError as exc:
+            message = f"can't write {project_lock.GENERATED}: {exc}"
+            raise fail("python", "project", message) from None
     try:
         requirements = read_requirements(
-            project_dir, py["requirements"], allow_index_options=py["allow_index_options"]
+            project_dir,
+            roots,
+            allow_index_options=py["allow_index_options"],
         )
     except RequirementsError as exc:
         raise fail("python", "requirements", str(exc)) from None
@@ -546,12 +610,17 @@ def plan_from_dict(
         python=Python(
             venv=py["venv"],
             container_venv=py["container_venv"],
-            requirements=py["requirements"],
+            requirements=roots,
             installer=installer,
             installer_note=installer_note,
             smoke=py["smoke"] if py["smoke"] is not None else smoke.derive(requirements, pins),
             smoke_derived=py["smoke"] is None,
             allow_index_options=py["allow_index_options"],
+            project=py["project"],
+            groups=py["groups"],
+            import_root=project.import_root if exported and project else None,
+            project_pins=exported.text if exported else None,
+            project_source=exported.source if exported else None,
         ),
         devcontainer=Devcontainer(
             forward_ports=dc["forward_ports"],

@@ -11,6 +11,7 @@ from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.header import with_header
+from devenv.review.project_lock import GENERATED as PROJECT_PINS
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
 from devenv.steps.compile import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
@@ -73,4 +74,9 @@ def render_all(source: Plan | Recipe) -> tuple[GeneratedFile, ...]:
         GeneratedFile(path=DEVCONTAINER, content=with_header(render_devcontainer(plan), "//")),
         *([sh(SETUP_TASKS, render_script(plan))] if plan.tasks.setup else []),
         *([sh(ENGINE_SCRIPT, scripts.ENGINE_ACCESS)] if plan.devcontainer.engine_access else []),
+        *(
+            [GeneratedFile(path=PROJECT_PINS, content=with_header(plan.python.project_pins))]
+            if plan.python.project_pins is not None
+            else []
+        ),
     )

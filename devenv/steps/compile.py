@@ -496,6 +496,8 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             ),
         )
     )
+    if plan.python.import_root is not None:
+        steps.append(_project_path(plan, python, in_image=in_image))
     base = REQUIREMENTS_DIR if in_image else str(plan.project_dir)
     # With a lock, the lock is the requirements file: every package pinned, every hash checked.
     sources = (LOCK_FILE,) if lock else plan.python.requirements
@@ -611,6 +613,35 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
             )
         )
     return tuple(s for s in steps if mode in s.modes)
+
+
+PROJECT_PTH = "devenv-project.pth"
+# Writes a .pth into the venv's site-packages: argv[1] names it, argv[2] is the folder it adds.
+_WRITE_PTH = (
+    "import pathlib, sys, sysconfig; "
+    "pathlib.Path(sysconfig.get_path('purelib'), sys.argv[1]).write_text(sys.argv[2] + '\\n')"
+)
+
+
+def _project_path(plan: Plan, python: str, *, in_image: bool) -> Step:
+    """The pyproject project, editable: a .pth naming its source folder, as an editable
+    install's own .pth does. In the image that folder is the workspace VS Code and compose
+    mount at run time, so the line is written at build time without any source in the image:
+    a source edit re-runs nothing, and there is no start-up install for VS Code to wait on."""
+    rel = plan.python.import_root or "."
+    if in_image:
+        folder = plan.devcontainer.workspace + ("" if rel == "." else f"/{rel}")
+    else:
+        folder = str(plan.project_dir if rel == "." else plan.project_dir / rel)
+    return Step(
+        id="project-path",
+        phase=Phase.PYTHON,
+        kind=Kind.PIP_BOOTSTRAP,
+        scope=Scope.DEV,
+        root=False,
+        title=f"The project {plan.python.project} importable from {folder} (editable)",
+        commands=(Command(argv=(python, "-c", _WRITE_PTH, PROJECT_PTH, folder)),),
+    )
 
 
 def host_only_steps(plan: Plan) -> tuple[Step, ...]:
