@@ -1,7 +1,7 @@
 """Integration tests run against a real Docker engine (start one with scripts/engine.sh start).
 
 Everything under tests/integration is marked ``integration``. No engine is a failure, not a
-skip: these tests are where the product is proven.
+skip: these tests are where the product is proven. The files run in parallel: see workers.py.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from devenv.container.base import ensure_base
 from devenv.container.engine import Engine
 from devenv.container.labels import LABEL_PREFIX
 from devenv.errors import EngineError
+from tests.integration.workers import Turns, locked
 
 HERE = Path(__file__).resolve().parent
 TRIXIE = "debian:trixie"
@@ -36,10 +37,39 @@ class RunContainer(Protocol):
     ) -> tuple[int, str]: ...
 
 
+def is_integration(item: pytest.Item) -> bool:
+    return HERE in item.path.resolve().parents
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE in item.path.resolve().parents:
+        if is_integration(item):
             item.add_marker(pytest.mark.integration)
+
+
+TURNS = Turns()
+
+
+def turn_of(item: pytest.Item | None) -> str | None:
+    """How a test shares the engine with the other workers' tests (None: not at all)."""
+    if item is None or not is_integration(item):
+        return None
+    whole_engine = "unchanged_engine" in getattr(item, "fixturenames", ())
+    exclusive = whole_engine or item.get_closest_marker("engine_exclusive") is not None
+    return "exclusive" if exclusive else "shared"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    """Setup, call and teardown (module fixtures too) of each test inside its turn."""
+    mode = turn_of(item)
+    if mode is not None:
+        TURNS.take(mode)
+    try:
+        return (yield)
+    finally:
+        if mode != "exclusive" or turn_of(nextitem) != "exclusive":
+            TURNS.release()
 
 
 def log(line: str) -> None:
@@ -59,42 +89,34 @@ def engine() -> Iterator[Engine]:
         yield connected
 
 
+def base(engine: Engine, ref: str, distro: str, codename: str, version: str) -> str:
+    """`ref`, bootstrapped with debootstrap only if the engine does not have it; one worker at
+    a time (the others then find it)."""
+    with locked(f"base-{ref}"):
+        result = ensure_base(
+            engine, ref, distro, codename, version=version, mirror=None, keyring=None,
+            force=False, log=log,
+        )  # fmt: skip
+    return result.ref
+
+
 @pytest.fixture(scope="session")
 def trixie_base(engine: Engine) -> str:
     """debian:trixie, bootstrapped with debootstrap only if the engine does not have it."""
-    result = ensure_base(
-        engine,
-        TRIXIE,
-        "debian",
-        "trixie",
-        version="13",
-        mirror=None,
-        keyring=None,
-        force=False,
-        log=log,
-    )
-    return result.ref
+    return base(engine, TRIXIE, "debian", "trixie", "13")
 
 
 @pytest.fixture(scope="session")
 def noble_base(engine: Engine) -> str:
     """ubuntu:24.04, the default plan's base: bootstrapped (keyring fetched when the host has
     none) only if the engine does not have it."""
-    result = ensure_base(
-        engine, NOBLE, "ubuntu", "noble", version="24.04", mirror=None, keyring=None,
-        force=False, log=log,
-    )  # fmt: skip
-    return result.ref
+    return base(engine, NOBLE, "ubuntu", "noble", "24.04")
 
 
 @pytest.fixture(scope="session")
 def bookworm_base(engine: Engine) -> str:
     """debian:12, a host release that cannot provide the default plan."""
-    result = ensure_base(
-        engine, BOOKWORM, "debian", "bookworm", version="12", mirror=None, keyring=None,
-        force=False, log=log,
-    )  # fmt: skip
-    return result.ref
+    return base(engine, BOOKWORM, "debian", "bookworm", "12")
 
 
 @pytest.fixture(scope="session")
@@ -188,6 +210,7 @@ def built_project(trixie_base: str, tmp_path_factory: pytest.TempPathFactory) ->
     generated = devenv_cli("-C", str(root), "generate")
     assert generated.returncode == 0, generated.stderr
     report = root / "build.json"
-    built = devenv_cli("-C", str(root), "build", "--json", str(report))
+    with locked("built-project-itest"):  # one worker builds, the others' builds are cached
+        built = devenv_cli("-C", str(root), "build", "--json", str(report))
     assert built.returncode == 0, built.stderr[-4000:]
     return BuiltProject(root=root, build=json.loads(report.read_text()))

@@ -5,8 +5,8 @@ plan's tests) with only python3, python3-venv, sudo and the
 host's CA certificates (the ca-certificates package, our *.crt files, update-ca-certificates)
 added, plus devenv itself in its own venv (/opt/devenv-tool; its dependencies from PyPI, devenv
 from a wheel of this source tree), two users — `dev` with passwordless sudo, `nosudo` with no
-sudo rights — and nothing else. The image is built once per session; every test container is
-fresh from it.
+sudo rights — and nothing else. The image is built once per session (per worker: the
+second from the engine's cache); every test container is fresh from it.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 
 from devenv.container.engine import Engine
 from devenv.container.labels import LABEL_PREFIX
+from tests.integration.workers import locked
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -95,7 +96,9 @@ def build_wheel(target: Path) -> Path:
 
 
 def build_bare_host(engine: Engine, base: str, tag: str = BARE_HOST) -> str:
-    with tempfile.TemporaryDirectory(prefix="devenv-bare-") as tmp:
+    """Built by one worker at a time: a second worker's build of the tag is then cached (but
+    for devenv's own wheel, a few seconds)."""
+    with locked(f"image-{tag}"), tempfile.TemporaryDirectory(prefix="devenv-bare-") as tmp:
         ctx = Path(tmp)
         (ctx / "certs").mkdir()
         for crt in sorted(LOCAL_CA_DIR.rglob("*.crt")) if LOCAL_CA_DIR.is_dir() else []:

@@ -13,7 +13,6 @@ import io
 import lzma
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 import uuid
@@ -24,7 +23,6 @@ from typing import Any
 
 import pytest
 
-from devenv.container.base import ensure_base
 from devenv.container.build import Progress, build_images
 from devenv.container.compose import Compose
 from devenv.container.engine import Engine
@@ -33,6 +31,7 @@ from devenv.plan import db_init
 from devenv.plan.model import load_plan
 from devenv.steps.compile import DB_DATA
 from devenv.verify.db import judge_init_log
+from tests.integration.conftest import base as ensure_base_once
 from tests.integration.conftest import devenv_cli
 
 PLAN = """\
@@ -239,18 +238,8 @@ def db_image(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Image:
     base: Base = request.param
-    if base.ref != trixie_base:  # bootstrapped (or pulled) only if the engine lacks it
-        ensure_base(
-            engine,
-            base.ref,
-            base.distro,
-            base.codename,
-            version=base.version,
-            mirror=None,
-            keyring=None,
-            force=False,
-            log=lambda line: print(line, file=sys.stderr),
-        )
+    if base.ref != trixie_base:  # bootstrapped only if the engine lacks it
+        ensure_base_once(engine, base.ref, base.distro, base.codename, base.version)
     root = tmp_path_factory.mktemp(f"dbc-{base.id}")
     (root / "devenv.toml").write_text(base.plan)
     (root / "requirements.txt").write_text("")

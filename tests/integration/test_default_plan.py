@@ -66,6 +66,7 @@ def test_init_writes_the_default_plan(project: Path) -> None:
     assert 'base = "ubuntu:24.04"' in plan and "version = 16" in plan
 
 
+@pytest.mark.engine_exclusive  # other workers' tests use ubuntu:24.04: it is gone meanwhile
 def test_base_bootstraps_noble_when_no_registry_answers(
     project: Path, engine: Engine, run_container: RunContainer
 ) -> None:

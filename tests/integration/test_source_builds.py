@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from devenv.container.base import ensure_base
 from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.container.engine import Engine, run_in_image
 from devenv.errors import BuildError
 from devenv.plan.distro import RELEASES
 from devenv.review import native
 from tests.integration.conftest import RunContainer, devenv_cli, log
+from tests.integration.conftest import base as ensure_base_once
 from tests.integration.conftest_host import LABELS, Host, build_bare_host, start_host, stop_host
 
 PREFIX = "srcb"
@@ -230,18 +230,7 @@ NOBLE_REQUIREMENTS = "psycopg2==2.9.10\nujson==5.7.0\npsycopg[binary]==3.3.9\npg
 
 @pytest.fixture(scope="module")
 def noble_base(engine: Engine) -> str:
-    result = ensure_base(
-        engine,
-        "ubuntu:24.04",
-        "ubuntu",
-        "noble",
-        version="24.04",
-        mirror=None,
-        keyring=None,
-        force=False,
-        log=log,
-    )
-    return result.ref
+    return ensure_base_once(engine, "ubuntu:24.04", "ubuntu", "noble", "24.04")
 
 
 def test_on_the_default_plan_pins_without_cp312_wheels_build_in_the_image(
