@@ -44,6 +44,21 @@ class DevenvGroup(click.Group):
         with _sigterm_interrupts():
             return self._invoke(ctx)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        """The group's own options are parsed here, before invoke: their usage errors become
+        the same one line (exit 2) as a command's, not click's four-line block."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            _usage_line(exc)
+            raise click.exceptions.Exit(exc.exit_code) from None
+
     def _invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -55,11 +70,7 @@ class DevenvGroup(click.Group):
             click.echo(f"devenv: error: {exc.one_line()}", err=True)
             ctx.exit(exc.exit_code)
         except click.UsageError as exc:
-            # click's own three-line form becomes our one line (exit 2, as click's).
-            _, _, sub = exc.ctx.command_path.partition(" ") if exc.ctx else ("", "", "")
-            command = f"devenv {sub}" if sub else "devenv"
-            message = f"{exc.format_message()} (see `{command} --help`)"
-            click.echo(f"devenv: error: {printable(message)}", err=True)
+            _usage_line(exc)
             ctx.exit(exc.exit_code)
         except UnicodeDecodeError as exc:
             # A file read without a check of its own (each known input has one that names it).
@@ -78,6 +89,14 @@ class DevenvGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("devenv: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+def _usage_line(exc: click.UsageError) -> None:
+    """click's own three-line form as our one line (exit 2, as click's)."""
+    _, _, sub = exc.ctx.command_path.partition(" ") if exc.ctx else ("", "", "")
+    command = f"devenv {sub}" if sub else "devenv"
+    message = f"{exc.format_message()} (see `{command} --help`)"
+    click.echo(f"devenv: error: {printable(message)}", err=True)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,9 @@ def run_argv(
     return run_in_container(plan, argv, log, timeout=timeout)
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+# No ignore_unknown_options: `devenv run --hots -- x` is a typo to report, not a command. The
+# first word that is not an option starts CMD (`devenv run pytest -x` passes -x to pytest).
+@click.command(context_settings={"allow_interspersed_args": False})
 @with_mode_options
 @click.argument("argv", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARG]...")
 @pass_ctx
@@ -44,6 +46,7 @@ def command(
 
     Env files: `.env` (if present), then [env] files, then [env] vars, then the database's
     DATABASE_URL/PG* variables; a later one wins. Format: KEY=VALUE lines, `export ` and `#`
-    comments allowed, values bare, 'single-quoted' or "double-quoted"; `$` only inside
-    single quotes."""
+    comments allowed, values bare, 'single-quoted' or "double-quoted" (as Compose reads them);
+    a literal `$` is `$$`, `\\$` in double quotes, or inside single quotes. A command not
+    found exits 127, one that can't be executed 126."""
     click.get_current_context().exit(run_argv(ctx, argv, host, container, timeout))

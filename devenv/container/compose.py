@@ -9,6 +9,7 @@ know (no plugin, a busy port, a missing image, a service that never got healthy)
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -118,13 +119,18 @@ class Compose:
     # -- argv --------------------------------------------------------------------------------
 
     def argv(self, *args: str) -> list[str]:
-        """With compose.yaml when it exists; else by project name (enough for ps and down)."""
+        """With compose.yaml when it exists; else by project name (enough for ps and down).
+
+        Always the plan's project name, and an empty file for Compose's own `.env`: compose
+        would otherwise read the project's `.env` (an app's file) for its own settings
+        (COMPOSE_PROJECT_NAME, COMPOSE_FILE, ...), so a repository file could point devenv's
+        `down --volumes` at another project. The engine is the user's: DOCKER_HOST and the
+        docker config come from their environment, which devenv passes on untouched."""
+        where = ["--project-name", self.project, "--env-file", os.devnull]
         if (self.root / COMPOSE).is_file():
-            where = ["--project-directory", str(self.root), "-f", str(self.root / COMPOSE)]
+            where += ["--project-directory", str(self.root), "-f", str(self.root / COMPOSE)]
             if (self.root / LOCAL_COMPOSE).is_file():  # devenv.local.toml, as VS Code reads it
                 where += ["-f", str(self.root / LOCAL_COMPOSE)]
-        else:
-            where = ["--project-name", self.project]
         return [self.docker, "compose", *where, *args]
 
     def _show(self, argv: Sequence[str]) -> None:

@@ -111,14 +111,26 @@ def check_database(compose: Compose, plan: Plan) -> str:
     return "; ".join([answer[0], *(f"{name} {versions[name]} available" for name in names)])
 
 
-def container_runner(compose: Compose, plan: Plan) -> Runner:
-    """A task in the app container, as `devenv run` runs commands: the plan's user, the
-    workspace, the container's environment (compose gave it the env files)."""
+def container_runner(
+    compose: Compose, plan: Plan, uid: int | None = None, gid: int | None = None
+) -> Runner:
+    """A task in the app container, as `devenv run` runs commands: as you (your UID and GID,
+    the image's user mapped to them), in the workspace, the container's environment (compose
+    gave it the env files), the task's argv exec'd with no shell between."""
+    from devenv.run.command import as_user
 
     def run(argv: Sequence[str]) -> tuple[int, str]:
-        user, workspace = plan.environment.user, plan.devcontainer.workspace
-        args = ("exec", "-T", "--user", user, "--workdir", workspace, APP, *argv)
-        completed = compose.stream(*args)
+        mapped = as_user(
+            plan,
+            argv,
+            pidfile="/dev/null",
+            envfile="",
+            uid=os.getuid() if uid is None else uid,
+            gid=os.getgid() if gid is None else gid,
+        )
+        workspace = plan.devcontainer.workspace
+        completed = compose.stream("exec", "-T", "--user", "root", "--workdir", workspace, APP,
+                                   *mapped)  # fmt: skip
         return completed.code, completed.output
 
     return run
@@ -322,11 +334,11 @@ def attach_lines(plan: Plan, *, cwd: Path, uid: int | None = None) -> list[str]:
         "--volumes deletes it)",
     ]
     uid = os.getuid() if uid is None else uid
-    if uid not in (0, DEV_UID):
+    if uid != DEV_UID:
         lines.append(
-            f"note: in `{compose} exec` you are the image's user (UID {DEV_UID}), so files you "
-            f"make there belong to UID {DEV_UID}, not to you (UID {uid}); VS Code maps the user "
-            "to your UID (updateRemoteUserUID)"
+            f"note: `{devenv} run` and `{devenv} shell` run as you (UID {uid}), as VS Code does; "
+            f"in a plain `{compose} exec` you are the image's user (UID {DEV_UID} or, once devenv "
+            "mapped it, yours)"
         )
     return lines
 

@@ -14,9 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.errors import DevenvError, StaleError
+from devenv.errors import DevenvError, StaleError, UsageError
+from devenv.files.safety import read_bounded
 from devenv.render.files import TMP_SUFFIX, GeneratedFile
 from devenv.render.header import edited_by_hand
+
+MAX_GENERATED = 16 * 1024 * 1024
 
 
 class Status(str, enum.Enum):
@@ -31,13 +34,16 @@ class FileChange:
     status: Status
     diff: str  # unified diff from the file on disk to the new content ("" when unchanged)
     hand_edited: bool
+    undecodable: bool = False  # on disk, not UTF-8 text
 
 
 def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChange, ...]:
     changes = []
     for f in files:
         target = project_dir / f.path
-        raw = target.read_bytes() if target.exists() else None
+        # Bounded and regular files only: a FIFO or /dev/zero in a generated file's place is
+        # one line (exit 2), not a hang.
+        raw = read_bounded(target, limit=MAX_GENERATED, what="file") if target.exists() else None
         try:
             old = raw.decode("utf-8") if raw is not None else None
             undecodable = False
@@ -62,6 +68,7 @@ def compare(project_dir: Path, files: Iterable[GeneratedFile]) -> tuple[FileChan
                 status=Status.CREATED if old is None else Status.UPDATED,
                 diff=diff,
                 hand_edited=undecodable or (old is not None and edited_by_hand(old)),
+                undecodable=undecodable,
             )
         )
     return tuple(changes)
@@ -86,6 +93,12 @@ def write(
 ) -> tuple[FileChange, ...]:
     changes = compare(project_dir, files)
     edited = [c.path for c in changes if c.hand_edited]
+    binary = [c.path for c in changes if c.undecodable]
+    if binary and not force:
+        raise UsageError(
+            f"{', '.join(binary)}: not UTF-8 text, so not a file devenv wrote; nothing was written",
+            hint="move it aside, or run `devenv generate --force` to replace it",
+        )
     if edited and not force:
         raise DevenvError(
             f"{', '.join(edited)} {'was' if len(edited) == 1 else 'were'} edited by hand; "

@@ -78,7 +78,10 @@ def write_local_compose(plan: Plan, recipe: Recipe | None = None) -> bool:
     """.devenv/compose.local.yaml from devenv.local.toml (an empty override without one).
     True when it changed."""
     from devenv.files.atomic import atomic_write
+    from devenv.files.safety import check_real_dirs
 
+    # `devenv run` writes here too: never through a symlinked .devenv (generate refuses it).
+    check_real_dirs(plan.project_dir, [LOCAL_COMPOSE, LOCAL_DOCKERFILE])
     changed = False
     dockerfile = render_local_dockerfile(plan, recipe)
     for rel, content in (

@@ -62,29 +62,41 @@ def render_lock(lock: Lock) -> str:
 
 
 def parse_lock(text: str, source: Path) -> Lock:
+    """The lock's pins; PlanError (one line, exit 2) naming the first `# devenv:` line that is
+    not one devenv writes."""
     inputs, base, apt = [], [], []
     python = ""
     body = []
     for number, line in enumerate(text.splitlines(), start=1):
-        match = _LINE.fullmatch(line)
-        if not match:
-            if not line.startswith("# devenv"):
-                body.append(line)
+        if not line.startswith("# devenv"):
+            body.append(line)
             continue
-        kind, rest = match.groups()
+        if not line.startswith("# devenv:"):
+            continue  # the header's prose lines (`# devenv.lock: ...`)
         try:
+            match = _LINE.fullmatch(line)
+            if not match:
+                raise ValueError("expected `# devenv: KIND VALUE`")
+            kind, rest = match.groups()
             if kind == "format" and rest != FORMAT:
                 raise ValueError(f"format {rest} is not {FORMAT}")
             if kind == "input":
-                name, digest = rest.rsplit(" sha256=", 1)
+                name, sep, digest = rest.rpartition(" sha256=")
+                if not sep or not name or not re.fullmatch(r"[0-9a-f]+", digest):
+                    raise ValueError("expected `input NAME sha256=HEX`")
                 inputs.append((name, digest))
             elif kind == "base":
-                base = [tuple(kv.split("=", 1)) for kv in rest.split()]
+                pairs = [kv.partition("=") for kv in rest.split()]
+                if any(not k or not sep for k, sep, _ in pairs):
+                    raise ValueError("expected `base KEY=VALUE ...`")
+                base = [(k, v) for k, _, v in pairs]
             elif kind == "python":
                 python = rest
             elif kind == "apt":
-                scope, spec = rest.split(" ", 1)
-                package, version = spec.split("=", 1)
+                scope, _, spec = rest.partition(" ")
+                package, sep, version = spec.partition("=")
+                if not scope or not package or not sep or not version:
+                    raise ValueError("expected `apt SCOPE PACKAGE=VERSION`")
                 apt.append(AptPin(scope=scope, package=package, version=version))
         except ValueError as exc:
             raise PlanError(
@@ -93,7 +105,7 @@ def parse_lock(text: str, source: Path) -> Lock:
             ) from None
     return Lock(
         inputs=tuple(inputs),
-        base=tuple((k, v) for k, v in base),
+        base=tuple(base),
         python=python,
         apt=tuple(apt),
         requirements="\n".join(body).strip("\n") + "\n",
@@ -104,8 +116,10 @@ def read_lock(project_dir: Path) -> Lock | None:
     path = project_dir / LOCK_FILE
     if not path.is_file():
         return None
+    from devenv.files.safety import read_bounded
+
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = read_bounded(path, limit=16 * 1024 * 1024, what="lock").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PlanError(
             f"{path}: not UTF-8 text (byte {exc.start})", hint="run `devenv lock` to rewrite it"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from devenv.files import safety
 from devenv.plan.model import Plan
 from devenv.steps.compile import DB_INIT_DIR
 
@@ -39,9 +40,6 @@ def files(plan: Plan) -> tuple[InitFile, ...]:
     found: list[InitFile] = []
     for mount in mounts(plan):
         folder = plan.project_dir / mount.source
-        names = sorted(
-            (p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")),
-            key=lambda name: name.encode(),
-        )
+        names = safety.files_in(plan.project_dir, mount.source, what="[postgres] init folder")
         found += [InitFile(host=folder / n, container=f"{mount.target}/{n}") for n in names]
     return tuple(found)

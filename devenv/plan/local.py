@@ -14,16 +14,10 @@ devenv passes the overrides to compose and VS Code through .devenv/compose.local
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.errors import PlanError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 if TYPE_CHECKING:
     from devenv.plan.model import LocalOverrides, Plan
@@ -42,11 +36,11 @@ def read_local(project_dir: Path, plan: Plan) -> LocalOverrides | None:
     path = project_dir / LOCAL_FILE
     if not path.is_file():
         return None
+    from devenv.files.safety import inside
+
+    inside(project_dir, LOCAL_FILE, what="local overrides")
     text = plan_module.read_text(path, what="local overrides")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(f"{path}: invalid TOML: {exc}") from None
+    data = plan_module.parse_toml(text, path)
 
     def fail(section: str, key: str | None, message: str) -> PlanError:
         where = f"[{section}] {key}" if key else f"[{section}]"

@@ -13,6 +13,7 @@ import posixpath
 import re
 import shlex
 import sys
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -233,10 +234,27 @@ def _relative_path(value: str) -> str:
 
 
 def _init_folder(value: str) -> str:
+    """A folder of init scripts, normalised (`db`, `db/`, `./db`, `db/.` are one folder), not
+    one of devenv's or git's own."""
     _relative_path(value)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value.rstrip("/")):
+    normal = posixpath.normpath(value)
+    if normal == "." or not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", normal):
         raise ValueError(f"{value!r} must be a folder path of plain names (like db/init)")
-    return value.rstrip("/")
+    problem = safety.protected_part(normal)
+    if problem:
+        raise ValueError(f"{value!r} {problem}; init scripts need a folder of their own")
+    return normal
+
+
+def _init_folders(values: list[str]) -> tuple[str, ...]:
+    folders = tuple(_init_folder(v) for v in values)
+    for n, folder in enumerate(folders):
+        if folder in folders[:n]:
+            raise ValueError(f"{values[n]!r} is {folder!r} again: each folder runs once")
+        for other in folders[:n]:
+            if folder.startswith(other + "/") or other.startswith(folder + "/"):
+                raise ValueError(f"{values[n]!r} and {other!r} overlap: one holds the other")
+    return folders
 
 
 def _project_folder(value: str) -> str:
@@ -275,7 +293,8 @@ def _requirements_path(value: str) -> str:
 
 def _absolute_path(value: str) -> str:
     validate.no_control(value)
-    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or "/.." in value:
+    parts = value.split("/")[1:]
+    if not re.fullmatch(r"(/[A-Za-z0-9._-]+)+", value) or {".", ".."} & set(parts):
         raise ValueError(f"{value!r} must be an absolute path of plain names (like /opt/venv)")
     return value
 
@@ -288,7 +307,20 @@ def _postgres_major(value: int) -> int:
 
 def _mirror(value: str) -> str:
     validate.no_control(value)
-    if not re.fullmatch(r"(https?|file)://[^\s'\"\\]+", value):
+    problem = not re.fullmatch(r"(https?|file)://[^\s'\"\\]+", value)
+    if not problem:
+        try:
+            url = urllib.parse.urlsplit(value)
+            port = url.port  # ValueError when it is not a number in range
+        except ValueError:
+            problem = True
+        else:
+            host = url.hostname or ""
+            host_ok = bool(re.fullmatch(r"[A-Za-z0-9.\-\[\]:]+", host))
+            problem = (url.scheme == "file" and url.netloc not in ("", "localhost")) or (
+                url.scheme != "file" and (not host_ok or port == 0)
+            )
+    if problem:
         raise ValueError(f"{value!r} is not an http(s):// or file:// archive URL")
     return value
 
@@ -313,6 +345,9 @@ def _env_file(value: str) -> str:
     _relative_path(value)
     if not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", value):
         raise ValueError(f"{value!r} must be a file path of plain names (like .env.shared)")
+    problem = safety.protected_part(posixpath.normpath(value))
+    if problem:
+        raise ValueError(f"{value!r} {problem}; an env file is the project's own")
     return value
 
 
@@ -323,17 +358,36 @@ def _env_vars(value: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         if not envfiles.KEY.fullmatch(key):
             raise ValueError(f"{key!r} is not a variable name (letters, digits, _)")
         if key in envfiles.RESERVED:
-            raise ValueError(f"{key} is set by devenv for the database it connects the app to")
+            raise ValueError(f"{key} is set by devenv ({envfiles.reserved_why(key)})")
         if not isinstance(item, str):
             raise ValueError(f"{key} must be a string, not {_kind(type(item))}")
         validate.no_control(item)
-        if "$" in item:
-            raise ValueError(f"{key}: '$' would be substituted by Compose; write the value out")
+        if len(key.encode()) + len(item.encode()) > envfiles.MAX_VALUE:
+            raise ValueError(f"{key}: the value is over 128 KiB, more than an environment holds")
+    # A `$` is literal in both modes: compose.yaml writes it `$$` (render.compose.escape).
     return tuple(value.items())
+
+
+MAX_TASK = 4096  # a command line, not a script: longer is a mistake (and slow to split)
+# Words a shell runs itself: a task is exec'd as a program in every mode, so none of them can
+# mean there what it means in a shell (`exit 0` would end VS Code's script early, `cd` leak).
+SHELL_BUILTINS = frozenset(
+    {
+        ".", ":", "alias", "bg", "break", "builtin", "cd", "command", "continue", "declare",
+        "eval", "exec", "exit", "export", "fg", "function", "hash", "jobs", "local", "read",
+        "readonly", "return", "set", "shift", "source", "trap", "typeset", "ulimit", "umask",
+        "unalias", "unset", "wait", "if", "then", "else", "fi", "for", "while", "until", "do",
+        "done", "case", "esac", "!", "{", "}", "[[", "]]", "time",
+    }
+)  # fmt: skip
 
 
 def _task(value: str) -> str:
     validate.no_control(value)
+    if len(value) > MAX_TASK:
+        raise ValueError(
+            f"a task is over {MAX_TASK} characters; put a long command in a script and run that"
+        )
     try:
         words = shlex.split(value)
     except ValueError as exc:
@@ -347,6 +401,17 @@ def _task(value: str) -> str:
             f"{value!r}: tasks run without a shell, so {(operators or ['$'])[0]!r} would not mean "
             "what it does in one; put a pipeline or variables in a script and run that"
         )
+    if shlex.split(value, comments=True) != words:
+        raise ValueError(
+            f"{value!r}: tasks run without a shell, so '#' would be passed as an argument, not "
+            "start a comment; remove the comment (or quote the '#')"
+        )
+    if words[0] in SHELL_BUILTINS or "=" in words[0]:
+        what = "sets a variable" if "=" in words[0] else f"starts with {words[0]!r}, a shell word"
+        raise ValueError(
+            f"{value!r} {what}; tasks run as programs without a shell in every mode, so it "
+            "would not do there what it does in a shell; put it in a script and run that"
+        )
     return value
 
 
@@ -357,8 +422,8 @@ def _vscode_settings(value: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
             raise ValueError(f"{key!r} is not a VS Code setting name (like editor.tabSize)")
         try:
             json.dumps(item, allow_nan=False)
-        except ValueError:
-            raise ValueError(f"{key}: the value is not JSON") from None
+        except (ValueError, TypeError):  # NaN, or a TOML date/time: JSON has neither
+            raise ValueError(f"{key}: the value is not JSON (a TOML date or time is not)") from None
     return tuple(value.items())
 
 
@@ -382,7 +447,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
         "host_port": (int, 5432, validate.port),
         "user": (str, "postgres", validate.pg_role),
         "database": (str, "app", validate.pg_database),
-        "init": (list, [], _each(_init_folder)),
+        "init": (list, [], _init_folders),
     },
     "python": {
         "venv": (str, ".venv", _venv_path),
@@ -417,17 +482,17 @@ SCHEMA: dict[str, dict[str, tuple[type, Any, Check]]] = {
 
 
 def load_plan(project_dir: Path) -> Plan:
-    project_dir = project_dir.resolve()
+    try:
+        project_dir = project_dir.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise PlanError(f"{project_dir}: the project folder can't be resolved: {exc}") from None
     path = project_dir / PLAN_FILE
     if not path.is_file():
         raise PlanError(
             f"{path}: no plan here", hint="run `devenv init` to write one, or pass -C DIR"
         )
     text = read_text(path, what="plan")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PlanError(f"{path}: invalid TOML: {exc}") from None
+    data = parse_toml(text, path)
     lock = read_lock(project_dir)
     plan = plan_from_dict(data, project_dir=project_dir, source=path, text=text, lock=lock)
     from devenv.plan.local import read_local
@@ -435,13 +500,23 @@ def load_plan(project_dir: Path) -> Plan:
     return dataclasses.replace(plan, local=read_local(project_dir, plan))
 
 
+def parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
+    except tomllib.TOMLDecodeError as exc:
+        raise PlanError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise PlanError(f"{path}: invalid TOML: nested too deep") from None
+
+
+MAX_TEXT = 1024 * 1024  # a plan is configuration: bigger is a mistake (or /dev/zero)
+
+
 def read_text(path: Path, *, what: str) -> str:
     """A UTF-8 file devenv reads, or one line: exit 1 when it can't be read, 2 when it is not
     UTF-8 text."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DevenvError(f"{path}: can't read the {what}: {exc.strerror or exc}") from None
+    data = safety.read_bounded(path, limit=MAX_TEXT, what=what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -582,8 +657,10 @@ def plan_from_dict(
                 f"{folder!r} is not a folder in {project_dir}",
                 hint="create it (with *.sql, *.sql.gz or *.sh files) or remove it from the list",
             )
-        if project_dir.resolve() not in path.resolve().parents:
-            raise fail("postgres", "init", f"{folder!r} leads outside the project folder")
+        try:
+            safety.files_in(project_dir.resolve(), folder, what="[postgres] init folder")
+        except DevenvError as exc:
+            raise fail("postgres", "init", exc.message, hint=exc.hint) from None
 
     return Plan(
         project_dir=project_dir.resolve(),

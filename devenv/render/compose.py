@@ -150,8 +150,21 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def escape(data: Any) -> Any:
+    """Every string with `$` written `$$`: Compose substitutes variables in every value of the
+    file, so a `$` of the plan's (an [env] vars value, a `${localEnv:HOME}` VS Code setting)
+    would be taken from the environment compose runs in, or refused."""
+    if isinstance(data, str):
+        return data.replace("$", "$$")
+    if isinstance(data, dict):
+        return {escape(k): escape(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return type(data)(escape(v) for v in data)
+    return data
+
+
 def render_compose(plan: Plan) -> str:
-    return yaml.dump(compose_data(plan), Dumper=_Dumper, sort_keys=False, width=100)
+    return yaml.dump(escape(compose_data(plan)), Dumper=_Dumper, sort_keys=False, width=100)
 
 
 def render_local_compose(plan: Plan) -> str:
@@ -191,7 +204,8 @@ def render_local_compose(plan: Plan) -> str:
         label = json.dumps([team, metadata], sort_keys=True)
         services.setdefault("app", {})["labels"] = {"devcontainer.metadata": label}
     head = f"# From {local.path.name} (this machine only): `devenv generate` rewrites it.\n"
-    return head + yaml.dump({"services": services}, Dumper=_Dumper, sort_keys=False, width=100)
+    body = escape({"services": services})
+    return head + yaml.dump(body, Dumper=_Dumper, sort_keys=False, width=100)
 
 
 class _Override(list[Any]):

@@ -399,7 +399,9 @@ run_task() {
     printf 'task %s/%s: %s\n' "$n" "$total" "$1"
     shift
     start=$(date +%s%N)
-    "$@"
+    # Through env: the task is exec'd as a program, as devenv up and host-install run it,
+    # never a builtin of this shell (the plan refuses those; this keeps it so).
+    env -- "$@"
     code=$?
     ms=$((($(date +%s%N) - start) / 1000000))
     if [ "$code" -ne 0 ]; then
@@ -435,4 +437,49 @@ else
     printf 'engine access: %s is not a socket here: is the engine running?\n' "$socket" >&2
 fi
 exec sleep infinity
+"""
+
+
+# `devenv up`'s tasks, `devenv run` and `devenv shell` in the app container: started as root
+# (`docker compose exec --user root`), this gives the image's user the caller's UID and GID
+# (the first time in a container; as VS Code's updateRemoteUserUID does at build time, so the
+# team's image stays one), then drops to that UID with setpriv, which execs, so the command is
+# the process. Root stays root: the workspace's files are then root's, the caller's own.
+# As that user: records the command's PID for signals, takes the env file devenv wrote for
+# this run (export lines, quoted; it removes itself), then execs the command, no shell
+# between.
+# Usage: sh -c AS_USER as-user UID GID NAME PIDFILE ENVFILE CMD [ARG]...
+AS_USER = r"""set -eu
+uid=$1
+gid=$2
+name=$3
+shift 3
+if [ "$uid" != 0 ]; then
+    if [ "$(id -u "$name")" != "$uid" ] || [ "$(id -g "$name")" != "$gid" ]; then
+        exec 9>/run/devenv-as-user.lock
+        flock 9
+        if [ "$(id -u "$name")" != "$uid" ] || [ "$(id -g "$name")" != "$gid" ]; then
+            groupmod --non-unique --gid "$gid" "$(id -gn "$name")"
+            usermod --non-unique --uid "$uid" --gid "$gid" "$name"
+            chown -R "$uid:$gid" "$(getent passwd "$name" | cut -d: -f6)"
+        fi
+        exec 9>&-
+    fi
+    HOME=$(getent passwd "$name" | cut -d: -f6)
+    USER=$name
+    LOGNAME=$name
+    export HOME USER LOGNAME
+    groups=$(id -G "$name" | tr ' ' ,)
+    set -- /usr/bin/setpriv --reuid="$uid" --regid="$gid" --groups="$groups" -- "$@"
+fi
+exec "$@"
+"""
+# Runs as the command's user, after AS_USER: $0 the PID file, $1 the env file (or "").
+AS_USER_COMMAND = r"""echo $$ >"$0"
+if [ -n "$1" ]; then
+    # shellcheck disable=SC1090 # devenv's export lines for this run
+    . "$1"
+fi
+shift
+exec "$@"
 """

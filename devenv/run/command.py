@@ -6,30 +6,39 @@ engine answers): in the project folder with the host venv first on PATH, DATABAS
 database `host-install --with-db` made, and the env files and `[env] vars` (devenv.plan.envfiles
 gives the precedence, the same in both modes).
 
-The command's exit code is devenv's; it gets a TTY when stdin is one. On the host devenv
-execs the command, so it is the process: signals and the terminal reach it directly. In the
-container a signal sent to devenv (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) is
-passed on with `kill` to the command itself (its PID inside the container is recorded by a
-one-line wrapper), not to the `docker` process between them. Values of env files travel in the
-environment of `docker compose exec` (`-e NAME` without a value), never in an argv.
+The command's exit code is devenv's (127: not found, 126: not executable, as a shell says); it
+gets a TTY when stdin is one. On the host devenv execs the command, so it is the process:
+signals and the terminal reach it directly. In the container the command runs as you: your UID
+and GID (render.scripts.AS_USER maps the image's user to them), so what it writes in the
+workspace is yours. A signal sent to devenv (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+SIGUSR2) is passed on with `kill` to the command itself (its PID inside the container is
+recorded by a one-line wrapper), not to the `docker` process between them.
+
+Only devenv decides the environment of docker and compose: the user's own, never a value of the
+project. The env files' values reach the command through a file devenv writes for the run
+(.devenv/run/, mode 0600, removed as it is read), never an argv or docker's environment.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from devenv.container.compose import Compose
 from devenv.errors import DevenvError, UsageError
+from devenv.files import safety
 from devenv.plan import envfiles
 from devenv.plan.model import Plan
+from devenv.render.scripts import AS_USER, AS_USER_COMMAND
 
 Log = Callable[[str], None]
 APP = "app"
@@ -41,9 +50,9 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
-# Records the command's PID (inside the container) in $0, then becomes the command.
-WRAPPER = 'echo $$ > "$0" && exec "$@"'
+EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
+RUN_DIR = f"{safety.STATE_DIR}/run"  # the per-run env files, inside the project
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,13 +124,27 @@ def run_on_host(plan: Plan, argv: Sequence[str], log: Log) -> int:
     if database.note:
         log(database.note)
     found = shutil.which(argv[0], path=env["PATH"]) if "/" not in argv[0] else argv[0]
+    # A path is the project folder's (the command runs there), not devenv's working folder.
+    where = os.path.join(plan.project_dir, found) if found is not None else ""
+    if found is not None and not os.path.lexists(where):
+        found = None
     if found is None:
         log(f"devenv: error: {argv[0]}: command not found (in the host venv or on PATH)")
         return EXIT_NOT_FOUND
+    if os.path.isdir(where) or not os.access(where, os.X_OK):
+        log(f"devenv: error: {argv[0]}: not an executable file")
+        return EXIT_NOT_EXECUTABLE
     os.chdir(plan.project_dir)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(found, list(argv), env)  # noqa: S606 (an argv, as given: no shell)
+    try:
+        os.execve(found, list(argv), env)  # noqa: S606 (an argv, as given: no shell)
+    except FileNotFoundError:  # a script whose interpreter is missing
+        log(f"devenv: error: {argv[0]}: its interpreter was not found")
+        return EXIT_NOT_FOUND
+    except OSError as exc:
+        log(f"devenv: error: {argv[0]}: can't run it: {exc.strerror}")
+        return EXIT_NOT_EXECUTABLE
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -142,25 +165,68 @@ def ensure_services(compose: Compose, log: Log, timeout: float) -> None:
     Compose(compose.plan, log=log).up(timeout=timeout)
 
 
+def as_user(
+    plan: Plan, argv: Sequence[str], *, pidfile: str, envfile: str, uid: int, gid: int
+) -> list[str]:
+    """What `compose exec --user root` runs: AS_USER maps the image's user to UID:GID and
+    drops to it, AS_USER_COMMAND records the PID, reads the env file, execs argv."""
+    return [
+        "sh", "-c", AS_USER, "as-user", str(uid), str(gid), plan.environment.user,
+        "/bin/sh", "-c", AS_USER_COMMAND, pidfile, envfile, *argv,
+    ]  # fmt: skip
+
+
 def container_argv(
-    compose: Compose, plan: Plan, argv: Sequence[str], names: Sequence[str], pidfile: str, tty: bool
+    compose: Compose,
+    plan: Plan,
+    argv: Sequence[str],
+    *,
+    pidfile: str,
+    envfile: str,
+    tty: bool,
+    uid: int | None = None,
+    gid: int | None = None,
 ) -> list[str]:
     exec_args = [
         "exec",
         *([] if tty else ["-T"]),
         "--user",
-        plan.environment.user,
+        "root",
         "--workdir",
         plan.devcontainer.workspace,
-        *(arg for name in names for arg in ("-e", name)),
         APP,
-        "sh",
-        "-c",
-        WRAPPER,
-        pidfile,
-        *argv,
+        *as_user(
+            plan,
+            argv,
+            pidfile=pidfile,
+            envfile=envfile,
+            uid=os.getuid() if uid is None else uid,
+            gid=os.getgid() if gid is None else gid,
+        ),
     ]
     return compose.argv(*exec_args)
+
+
+def env_script(values: Mapping[str, str], container_path: str) -> str:
+    """The env file of one run, for AS_USER_COMMAND to read: `export KEY='value'` lines (keys
+    are shell names, values quoted), then a line removing the file."""
+    lines = [f"export {key}={shlex.quote(value)}\n" for key, value in sorted(values.items())]
+    return "".join(lines) + f"/bin/rm -f -- {shlex.quote(container_path)}\n"
+
+
+def write_run_env(plan: Plan, values: Mapping[str, str]) -> tuple[Path, str]:
+    """(host path, container path) of this run's env file, written 0600 in .devenv/run/."""
+    safety.check_real_dirs(plan.project_dir, [RUN_DIR])
+    safety.inside(plan.project_dir, RUN_DIR, what="run folder")
+    folder = plan.project_dir / RUN_DIR
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    name = f"{secrets.token_hex(8)}.env"
+    container_path = f"{plan.devcontainer.workspace}/{RUN_DIR}/{name}"
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(env_script(values, container_path))
+    return path, container_path
 
 
 def run_in_container(plan: Plan, argv: Sequence[str], log: Log, timeout: float = 120.0) -> int:
@@ -174,17 +240,28 @@ def run_in_container(plan: Plan, argv: Sequence[str], log: Log, timeout: float =
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     # In the container's own /tmp, under a name nobody can guess, written by the command's user.
     pidfile = f"/tmp/devenv-run-{secrets.token_hex(8)}.pid"  # noqa: S108
-    full = container_argv(compose, plan, argv, sorted(files), pidfile, tty)
-    env = {**os.environ, **files}
+    host_env, container_env = write_run_env(plan, files) if files else (None, "")
+    full = container_argv(compose, plan, argv, pidfile=pidfile, envfile=container_env, tty=tty)
+    try:
+        return _wait(compose, full, pidfile, tty)
+    finally:
+        if host_env is not None:
+            host_env.unlink(missing_ok=True)
+
+
+def _wait(compose: Compose, full: list[str], pidfile: str, tty: bool) -> int:
+    # docker gets the user's environment as it is: no value of the project's reaches it.
     # Without a TTY the docker process gets a session of its own, so a Ctrl-C reaches only
     # devenv, which passes it to the command; with one, the terminal is docker's (raw mode).
-    proc = subprocess.Popen(full, env=env, start_new_session=not tty)
+    proc = subprocess.Popen(full, start_new_session=not tty)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name.removeprefix("SIG")
+        # As root: the command runs as the caller's UID, which the image's user may not be.
         kill = compose.argv(
-            "exec", "-T", APP, "sh", "-c", 'kill -s "$1" "$(cat "$0")"', pidfile, name
-        )
+            "exec", "-T", "--user", "root", APP, "sh", "-c", 'kill -s "$1" "$(cat "$0")"',
+            pidfile, name,
+        )  # fmt: skip
         subprocess.run(kill, capture_output=True, check=False, timeout=30)
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}

@@ -98,7 +98,7 @@ def test_init_folders_change_no_image(make_project: MakeProject) -> None:
         ('["/etc"]', "must be a relative path inside the project folder"),
         ('["../up"]', "must be a relative path inside the project folder"),
         ('["db init"]', "must be a folder path of plain names"),
-        ('["out"]', "leads outside the project folder"),
+        ('["out"]', "leads outside the project"),
         ('"db"', "must be a list"),
     ],
 )

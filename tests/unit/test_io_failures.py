@@ -136,8 +136,8 @@ def test_a_non_utf8_generated_file_is_not_replaced(make_project: MakeProject) ->
     (project / "docker/Dockerfile").write_text("# stale\n")
     before = files(project)
     code, err = generate(project)
-    assert code == 1
-    assert "compose.yaml" in one_line(err) and "nothing was written" in err
+    assert code == 2  # not a file devenv wrote, and not text: bad input, one line
+    assert "compose.yaml: not UTF-8 text" in one_line(err) and "nothing was written" in err
     assert files(project) == before
 
 

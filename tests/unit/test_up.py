@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def test_attach_shows_vscode_and_the_terminal(make_project: MakeProject, tmp_pat
     elsewhere = "\n".join(attach_lines(plan, cwd=tmp_path, uid=1234))
     assert f"docker compose -f {plan.project_dir / 'compose.yaml'} exec app bash" in elsewhere
     assert f"devenv -C {plan.project_dir} down" in elsewhere
-    assert "UID 1234" in elsewhere  # says files made through exec belong to UID 1000
+    assert "run as you (UID 1234)" in elsewhere
 
 
 def test_database_url_carries_no_password(make_project: MakeProject) -> None:
@@ -83,9 +84,12 @@ def test_no_docker_cli_says_how_to_get_compose(
 def test_compose_argv_names_the_file_or_the_project(make_project: MakeProject) -> None:
     plan = load_plan(make_project())
     compose = Compose(plan, log=lambda line: None, docker="/usr/bin/docker")
-    assert compose.argv("ps") == ["/usr/bin/docker", "compose", "--project-name", "proj", "ps"]
+    # Always the plan's project name, and never the project's .env for compose's own settings.
+    own = ["--project-name", "proj", "--env-file", os.devnull]
+    assert compose.argv("ps") == ["/usr/bin/docker", "compose", *own, "ps"]
     (plan.project_dir / "compose.yaml").write_text("name: proj\n")
-    assert compose.argv("ps")[2:6] == [
+    assert compose.argv("ps")[2:6] == own
+    assert compose.argv("ps")[6:10] == [
         "--project-directory",
         str(plan.project_dir),
         "-f",
