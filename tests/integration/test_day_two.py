@@ -177,7 +177,8 @@ def test_run_exit_code_user_workspace_and_env_precedence(project: Path) -> None:
         "DATABASE_URL": "postgresql://postgres@db:5432/app",  # devenv's, over everything
         "PGPASSWORD": password,
     }
-    assert data["cwd"] == "/workspace" and data["user"] == 1000 and data["tty"] is False
+    # `devenv run` runs as the caller (issue 24: the container user is you), root included.
+    assert data["cwd"] == "/workspace" and data["user"] == os.getuid() and data["tty"] is False
     # An edit after the container started counts at once (devenv re-reads the files).
     (project / ".env.shared").write_text("LAYER=edited\n")
     try:
