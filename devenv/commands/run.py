@@ -41,8 +41,8 @@ def run_argv(
 def command(
     ctx: Context, host: bool, container: bool, timeout: float, argv: tuple[str, ...]
 ) -> None:
-    """Run a command in the environment: the app container (as its user, in the workspace,
-    starting the services if needed) or the host venv; its exit code is devenv's.
+    """Run a command in the environment: the app container (as you: your UID and GID, in the
+    workspace, starting the services if needed) or the host venv; its exit code is devenv's.
 
     Env files: `.env` (if present), then [env] files, then [env] vars, then the database's
     DATABASE_URL/PG* variables; a later one wins. Format: KEY=VALUE lines, `export ` and `#`
