@@ -439,6 +439,8 @@ def _host_runner(
             )
         except FileNotFoundError:
             return 127, f"{argv[0]}: command not found (in the venv or on PATH)"
+        except PermissionError:  # as a shell says it, and as in the container (setpriv)
+            return 126, f"{argv[0]}: not an executable file"
         try:
             for raw in proc.stdout or ():
                 line = raw.rstrip()
