@@ -33,6 +33,7 @@ from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
 from devenv.review import smoke, source_builds
 from devenv.review.requirements import normalise
+from devenv.steps import native_libs
 from devenv.steps.recipe import Recipe, compile_plan
 
 TARGETS = (Target.DEV, Target.DB)
@@ -83,6 +84,7 @@ class TargetResult:
     image_id: str = ""
     steps: list[StepRecord] = field(default_factory=list)
     last_layer: str = ""  # the image of the last step that finished (what a retry resumes from)
+    finished: bool = False  # the build ran to its end (image_id alone may name an earlier stage)
 
 
 class Progress:
@@ -137,6 +139,7 @@ def read_stream(
                 or unlocated_package(tail, stage, target)
                 or unbuilt_source(step_lines, tail, release)
                 or failed_smoke(tail, stage, target)
+                or missing_libraries(tail, stage, target)
                 or incompatible_pin(step_lines, tail, release, advice or {})
                 or BuildError(
                     f"building {_what(stage, target)} failed at {where}: {text}",
@@ -234,6 +237,21 @@ def failed_smoke(output: Iterable[str], stage: str, target: str) -> BuildError |
     return BuildError(
         f"building {_what(stage, target)} failed at the smoke imports: {'; '.join(found)}",
         hint=smoke.HINT,
+        details="\n".join(lines),
+    )
+
+
+def missing_libraries(output: Iterable[str], stage: str, target: str) -> BuildError | None:
+    """The run-time library check's lines (devenv.steps.native_libs): each library the venv's
+    extension modules link that the image lacks, with the package that provides it."""
+    lines = list(output)
+    found = native_libs.failures(lines)
+    if not found:
+        return None
+    return BuildError(
+        f"building {_what(stage, target)} failed at the run-time library check: "
+        + "; ".join(found),
+        hint=native_libs.HINT,
         details="\n".join(lines),
     )
 
@@ -452,6 +470,7 @@ def build_images(
                 or [r for refs in cache_from.values() for r in refs],
             )
             read_stream(target, stream, progress, result, release, advice)
+            result.finished = True
         if result.ref:
             progress.done(result)
 
@@ -499,7 +518,7 @@ def tidy_up(
                 continue
             partial = f"{result.ref.rsplit(':', 1)[0]}:{PARTIAL_TAG}"
             before = engine.inspect_image(partial)
-            if result.image_id:
+            if result.finished:
                 engine.remove_image(partial)
             elif result.last_layer and engine.tag_image(result.last_layer, partial):
                 log(f"kept the failed build's last finished step as {partial} (a retry resumes)")

@@ -14,6 +14,9 @@ never through a shell, and the Dockerfile renders it in exec form.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from devenv.review import native
 
 PROGRAM = r"""
@@ -22,11 +25,12 @@ release, ignored = sys.argv[1], tuple(sys.argv[2].split(","))
 known = dict(arg.split("=", 1) for arg in sys.argv[3:])
 suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 roots = sorted({sysconfig.get_paths()[key] for key in ("purelib", "platlib")})
-modules = []
+modules, present = [], set()
 for root in roots:
     for folder, dirs, names in os.walk(root):
         dirs.sort()
         modules += [os.path.join(folder, n) for n in sorted(names) if n.endswith(suffixes)]
+        present.update(names)
 missing = {}
 for start in range(0, len(modules), 100):
     batch = modules[start:start + 100]
@@ -38,7 +42,8 @@ for start in range(0, len(modules), 100):
             current = line[:-1]
         elif line.rstrip().endswith("=> not found"):
             soname = line.split("=>")[0].strip()
-            if not soname.startswith(ignored):
+            # A library the venv carries itself (a wheel's .libs) is the wheel's to find.
+            if not soname.startswith(ignored) and soname not in present:
                 missing.setdefault(soname, []).append(os.path.relpath(current, roots[0]))
 for soname, needers in sorted(missing.items()):
     more = " and %d more" % (len(needers) - 1) if len(needers) > 1 else ""
@@ -50,6 +55,16 @@ for soname, needers in sorted(missing.items()):
 print("%d extension modules checked, %d libraries missing" % (len(modules), len(missing)))
 sys.exit(1 if missing else 0)
 """
+
+
+# The program's words for a missing library, and what to do about them (host and image alike).
+_FAILURE = re.compile(r"^\s*(\S+ is not on this system, and .* links it: .*)$")
+HINT = "add the packages named to [system] packages in devenv.toml, then build again"
+
+
+def failures(lines: Iterable[str]) -> list[str]:
+    """The lines in which the check named a missing library."""
+    return [m[1] for m in map(_FAILURE.match, lines) if m]
 
 
 def argv(python: str, codename: str, release_label: str) -> tuple[str, ...]:

@@ -353,8 +353,10 @@ def _db_job(
 
     def roundtrip() -> None:  # the dev container's, beside the vector checks from here
         container = dev.take(run)
+        # The drivers come once the probe ran: the round trip needs dev-python's verdict, which
+        # the dev container's start alone does not give (it was judged too early, and skipped).
+        found = drivers.take(run)
         checks.run(verify_dev.AFTER, lambda: _roundtrip(run, container))
-        found = drivers.take(run)  # the drivers the probe found; their checks are listed
         if found is not None and found.drivers:
             _driver_roundtrips(run, checks, container, found)
 

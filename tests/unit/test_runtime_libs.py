@@ -147,6 +147,41 @@ def test_a_library_an_extension_module_links_and_the_system_lacks_is_named(
 
 
 @needs_cc
+def test_a_library_the_venv_carries_itself_is_the_wheels_to_find(tmp_path: Path) -> None:
+    """opencv-python's bundled OpenBLAS links a bundled libgfortran that ldd cannot find from
+    outside (no RPATH of its own): a file of that name in the venv is the wheel's business."""
+    python = _venv_with_a_module_linking(tmp_path, "libgfortran-91cc3cb1.so.3.0.0")
+    site = next((tmp_path / "venv").glob("lib/python3*/site-packages"))
+    (site / "needy.libs").mkdir()
+    (site / "needy.libs" / "libgfortran-91cc3cb1.so.3.0.0").write_bytes(b"")
+    done = subprocess.run(
+        native_libs.argv(str(python), "noble", "Ubuntu 24.04 (noble)"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert "0 libraries missing" in done.stdout
+
+
+def test_a_build_that_fails_the_check_says_which_library_and_package() -> None:
+    from devenv.container.build import missing_libraries
+
+    tail = [
+        "libGL.so.1 is not on this system, and cv2/cv2.abi3.so links it: libgl1 provides it on "
+        "Debian 13 (trixie): add it to [system] packages",
+        "23 extension modules checked, 1 libraries missing",
+    ]
+    error = missing_libraries(tail, "dev", "dev")
+    assert error is not None
+    assert error.message == (
+        "building the dev image failed at the run-time library check: " + tail[0]
+    )
+    assert error.hint == native_libs.HINT
+    assert missing_libraries(["something else"], "dev", "dev") is None
+
+
+@needs_cc
 def test_a_gpu_driver_library_is_not_asked_of_the_archive(tmp_path: Path) -> None:
     python = _venv_with_a_module_linking(tmp_path, "libcuda.so.1")
     done = subprocess.run(
