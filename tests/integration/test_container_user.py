@@ -151,6 +151,11 @@ def test_up_tasks_and_run_write_in_the_workspace_as_the_caller(
         os.chown(root / "not-exec", uid, uid)
         denied = run("run", "--container", "--", "./not-exec")
         assert denied.returncode == 126, denied.stderr
+        who = run("run", "--container", "--", "id")
+        assert who.returncode == 0 and who.stdout.startswith(f"uid={uid}("), who.stdout
+        shown = subprocess.run(["ls", "-ln", str(root)], capture_output=True, text=True)
+        log(f"demonstration (caller UID {uid}):\n{up.stdout}{who.stdout}{shown.stdout}"
+            f"setup-ran: {made.read_text()}")  # fmt: skip
         # Nothing in the workspace belongs to anyone else.
         strangers = [
             str(p)
