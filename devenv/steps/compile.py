@@ -629,6 +629,8 @@ def _project_path(plan: Plan, python: str, *, in_image: bool) -> Step:
     mount at run time, so the line is written at build time without any source in the image:
     a source edit re-runs nothing, and there is no start-up install for VS Code to wait on."""
     rel = plan.python.import_root or "."
+    project = plan.python.project or "."
+    pyproject = "pyproject.toml" if project == "." else f"{project}/pyproject.toml"
     if in_image:
         folder = plan.devcontainer.workspace + ("" if rel == "." else f"/{rel}")
     else:
@@ -639,7 +641,7 @@ def _project_path(plan: Plan, python: str, *, in_image: bool) -> Step:
         kind=Kind.PIP_BOOTSTRAP,
         scope=Scope.DEV,
         root=False,
-        title=f"The project {plan.python.project} importable from {folder} (editable)",
+        title=f"The project of {pyproject} importable from {folder} (editable)",
         commands=(Command(argv=(python, "-c", _WRITE_PTH, PROJECT_PTH, folder)),),
     )
 
