@@ -356,9 +356,16 @@ def _db_job(
         # The drivers come once the probe ran: the round trip needs dev-python's verdict, which
         # the dev container's start alone does not give (it was judged too early, and skipped).
         found = drivers.take(run)
-        checks.run(verify_dev.AFTER, lambda: _roundtrip(run, container))
-        if found is not None and found.drivers:
-            _driver_roundtrips(run, checks, container, found)
+
+        def psql() -> None:
+            checks.run(verify_dev.AFTER, lambda: _psql(run, container))
+
+        with Workers(run) as side:  # devenv's psql beside the project's drivers
+            side.spawn("psql", psql)
+            answers = _driver_answers(run, checks, container, found)
+        if found is not None:  # judged once psql's is: each needs it (and says whose fault)
+            for driver in found.drivers:
+                checks.run(f"dev-db-{driver.name}", _judged(run, found, driver, answers))
 
     try:
         with ExitStack() as stack:
@@ -415,38 +422,43 @@ def _pg_env(run: Run) -> dict[str, str]:
     }
 
 
-def _roundtrip(run: Run, dev: Any) -> str:
+def _psql(run: Run, dev: Any) -> str:
     result = _exec(dev, verify_dev.roundtrip_argv(run.plan), _pg_env(run))
     answer = verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK)
     vector = verify_dev.has_vector(run.plan)
     return verify_dev.judge_psql(answer, run.name("net"), vector=vector)
 
 
-def _driver_roundtrips(run: Run, checks: Checks, dev: Any, found: verify_dev.Stack) -> None:
-    """One check per driver, all answered by one program run in the dev container (run by the
-    first check that is not skipped; its failure to answer fails each of them)."""
-    answers: list[dict[str, Any] | Exception] = []
+Answers = dict[str, Any] | Exception | None
 
-    def answer(name: str) -> dict[str, Any] | None:
-        if not answers:
-            try:
-                result = _exec(dev, verify_dev.drivers_argv(run.plan, found), _pg_env(run))
-                answers.append(verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK))
-            except CheckFailed as exc:
-                answers.append(CheckFailed(f"devenv's: the drivers' round trip: {exc}"))
-            except Exception as exc:  # an engine error: each check says it
-                answers.append(exc)
-        if isinstance(answers[0], Exception):
-            raise answers[0]
-        found_answer = answers[0].get(name)
-        return found_answer if isinstance(found_answer, dict) else None
 
-    def judged(driver: verify_dev.Driver) -> Callable[[], str]:
+def _driver_answers(run: Run, checks: Checks, dev: Any, found: verify_dev.Stack | None) -> Answers:
+    """Every driver's round trip, from one program in the dev container, run while psql runs;
+    None when their checks will be skipped (no driver, or what psql needs did not pass)."""
+    if dev is None or found is None or not found.drivers:
+        return None
+    if not all(checks.passed(n) for n in checks.spec(verify_dev.AFTER).needs):
+        return None
+    try:
+        result = _exec(dev, verify_dev.drivers_argv(run.plan, found), _pg_env(run))
+        return verify_dev.marked_json(result, verify_dev.ROUNDTRIP_MARK)
+    except CheckFailed as exc:
+        return CheckFailed(f"devenv's: the drivers' round trip: {exc}")
+    except engine_errors() as exc:  # each driver's check says it
+        return exc
+
+
+def _judged(
+    run: Run, found: verify_dev.Stack, driver: verify_dev.Driver, answers: Answers
+) -> Callable[[], str]:
+    def judge() -> str:
+        if isinstance(answers, Exception):
+            raise answers
+        answer = answers.get(driver.name) if answers is not None else None
         vector = verify_dev.has_vector(run.plan)
-        return lambda: verify_dev.judge_driver(driver, found, answer(driver.name), vector=vector)
+        return verify_dev.judge_driver(driver, found, answer, vector=vector)
 
-    for driver in found.drivers:
-        checks.run(f"dev-db-{driver.name}", judged(driver))
+    return judge
 
 
 def _dev_job(
