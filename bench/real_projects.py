@@ -105,7 +105,7 @@ def run_project(
     said = [
         line.split(":", 1)[1].split(" (")[0].strip()
         for line in (init.stdout + init.stderr).splitlines()
-        if line.startswith("requirements:")
+        if line.startswith(("requirements:", "project:"))
     ]
     row.requirements = "; ".join(said)
     if init.returncode != 0:
