@@ -535,7 +535,9 @@ class Engine:
         docker = _docker()
 
         info = self.inspect_image(ref)
-        if info is not None and str(info["Id"]) == image_id:
+        # image_id may be the short form the classic builder prints (`---> 0123456789ab`).
+        short = image_id.removeprefix("sha256:")
+        if info is not None and str(info["Id"]).removeprefix("sha256:").startswith(short):
             return False
         repository, tag = split_ref(ref)
         try:

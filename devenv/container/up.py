@@ -26,6 +26,7 @@ from devenv.errors import ComposeError, DevenvError, UsageError
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.render.compose import compose_data
+from devenv.render.scripts import as_user
 from devenv.run.tasks import Runner, TasksReport, run_tasks
 from devenv.steps.compile import DEV_UID
 
@@ -117,11 +118,10 @@ def container_runner(
     """A task in the app container, as `devenv run` runs commands: as you (your UID and GID,
     the image's user mapped to them), in the workspace, the container's environment (compose
     gave it the env files), the task's argv exec'd with no shell between."""
-    from devenv.run.command import as_user
 
     def run(argv: Sequence[str]) -> tuple[int, str]:
         mapped = as_user(
-            plan,
+            plan.environment.user,
             argv,
             pidfile="/dev/null",
             envfile="",

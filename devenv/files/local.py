@@ -52,14 +52,6 @@ def ensure_env_file(project_dir: Path) -> bool:
     return True
 
 
-def read_env_file(project_dir: Path) -> dict[str, str]:
-    path = project_dir / ENV_FILE
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs}
-
-
 def gitignore_update(project_dir: Path) -> tuple[bytes | None, tuple[str, ...]]:
     """(new .gitignore content or None when nothing is missing, the lines added). Read as
     bytes: git takes any encoding, and so does this."""

@@ -588,6 +588,17 @@ def plan_from_dict(
         )
     root = project_dir.resolve()
     project = None
+    folder = py["project"] if py["project"] is not None else "."
+    for rel in (
+        folder,
+        *(f"{folder}/{name}" for name in (pyproject.PYPROJECT, "uv.lock", "poetry.lock")),
+        f"{folder}/{pyproject.PYTHON_VERSION_FILE}",
+        pyproject.PYTHON_VERSION_FILE,
+    ):  # read below (and the lock by uv): never through a symlink out of the project
+        try:
+            safety.inside(root, rel, what="[python] project file")
+        except DevenvError as exc:
+            raise fail("python", "project", exc.message) from None
     if py["project"] is not None:
         try:
             project = pyproject.read_project(root, py["project"])
@@ -618,6 +629,8 @@ def plan_from_dict(
         roots = (*(py["requirements"] if given is not None else ()), project_lock.GENERATED)
         try:  # the review and the installers read it as a file, so it is there before them
             project_lock.materialise(root, exported)
+        except project_lock.ExportError as exc:
+            raise fail("python", "project", str(exc)) from None
         except OSError as exc:
             message = f"can't write {project_lock.GENERATED}: {exc}"
             raise fail("python", "project", message) from None

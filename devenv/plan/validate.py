@@ -326,6 +326,12 @@ def image_paths(*, venv: str, workspace: str, user: str) -> tuple[str, str] | No
             f"{workspace!r} holds the home of the image's user, where the venv lives; "
             "mounting the project there would hide it"
         )
+    if inside(workspace, home):
+        return "workspace", (
+            f"{workspace!r} is inside the home of the image's user, which devenv re-owns "
+            "(chown -R) when it maps that user to yours: the mounted project would be re-owned "
+            "too (use a folder of its own, like /workspace)"
+        )
     return None
 
 

@@ -6,6 +6,8 @@ Plan values never reach these texts: they take everything as arguments or enviro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # Shared by the db image's entrypoint and `host-install --with-db`, so init scripts run the same
 # way, in the same order, on both paths.
 _INIT_FUNCTIONS = r"""
@@ -483,3 +485,14 @@ fi
 shift
 exec "$@"
 """
+
+
+def as_user(
+    user: str, argv: Sequence[str], *, pidfile: str, envfile: str, uid: int, gid: int
+) -> list[str]:
+    """What `compose exec --user root` runs: AS_USER maps the image's user to UID:GID and
+    drops to it, AS_USER_COMMAND records the PID, reads the env file, execs argv."""
+    return [
+        "sh", "-c", AS_USER, "as-user", str(uid), str(gid), user,
+        "/bin/sh", "-c", AS_USER_COMMAND, pidfile, envfile, *argv,
+    ]  # fmt: skip

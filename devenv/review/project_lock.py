@@ -20,7 +20,7 @@ from typing import Any
 
 from devenv.files.safety import check_real_dirs
 from devenv.plan.pyproject import PYPROJECT, Project, python_fits
-from devenv.render.header import with_header
+from devenv.render.header import edited_by_hand, with_header
 from devenv.review.resolver import _find_uv
 
 if sys.version_info >= (3, 11):
@@ -59,12 +59,38 @@ def export(root: Path, project: Project, groups: tuple[str, ...], python: str) -
         body = poetry_pins(root / project.folder, groups, python)
         how = "poetry.lock's pins"
     else:
-        body = "".join(f"{d}\n" for d in project.dependencies)
+        wanted = (*project.dependencies, *_group_dependencies(root / project.folder, groups))
+        body = "".join(f"{d}\n" for d in dict.fromkeys(wanted))
         how = "[project] dependencies as written (not pinned: `devenv lock` pins them)"
     source = project.path(project.lock_file or PYPROJECT)
     names = f" + groups {', '.join(groups)}" if groups else ""
     head = f"# The dependencies of {source}{names}: {how}. The project itself is not here.\n"
     return Export(text=head + body, source=source, how=how)
+
+
+def _group_dependencies(folder: Path, groups: tuple[str, ...]) -> list[str]:
+    """The requirements of `groups` as the pyproject writes them (PEP 735 groups, with their
+    include-group entries, and uv's dev-dependencies as "dev"): what a lock would have added."""
+    try:
+        data = tomllib.loads((folder / PYPROJECT).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ExportError(f"{PYPROJECT} can't be read: {exc}") from None
+    declared = data.get("dependency-groups", {})
+    out: list[str] = []
+
+    def add(group: str, seen: tuple[str, ...]) -> None:
+        for item in declared.get(group, []) if isinstance(declared, dict) else []:
+            if isinstance(item, str):
+                out.append(item)
+            elif isinstance(item, dict) and item.get("include-group") not in (None, *seen):
+                add(str(item["include-group"]), (*seen, group))
+
+    for group in groups:
+        add(group, ())
+        if group == "dev":
+            uv_dev = data.get("tool", {}).get("uv", {}).get("dev-dependencies", [])
+            out += [d for d in uv_dev if isinstance(d, str)]
+    return out
 
 
 def file_text(exported: Export) -> str:
@@ -78,10 +104,18 @@ def materialise(root: Path, exported: Export) -> None:
     path = root / GENERATED
     text = file_text(exported)
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = None
     except (OSError, UnicodeDecodeError):
-        pass
+        old = ""  # not devenv's text: refused below, as generate refuses it
+    if old == text:
+        return
+    if old is not None and edited_by_hand(old):
+        raise ExportError(
+            f"{GENERATED} exists and is not the file devenv wrote (edited by hand, or the "
+            "project's own); move it aside, devenv writes the lock's pins there"
+        )
     check_real_dirs(root, [GENERATED])
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".devenv-tmp")

@@ -9,7 +9,6 @@ index, no process, no file.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +47,15 @@ IMPORTS: dict[str, tuple[str, ...]] = {
     "opencv-python-headless": ("cv2",),
     "opencv-contrib-python": ("cv2",),
     "opencv-contrib-python-headless": ("cv2",),
+    # ... each of native.RUNTIME's that loads its library at import: a wrong package name for a
+    # release fails here, where ldd (which sees only linked libraries) cannot look
+    "file-magic": ("magic",),
+    "pyzbar": ("pyzbar.pyzbar",),
+    "cairocffi": ("cairocffi",),
+    "weasyprint": ("weasyprint",),
+    "pyvips": ("pyvips",),
+    "sounddevice": ("sounddevice",),
+    "pyodbc": ("pyodbc",),
 }
 
 # (distribution, extra) -> the distributions that extra installs, where that names a driver or
@@ -94,8 +102,8 @@ PGVECTOR: tuple[Integration, ...] = (
 )
 
 # Tries each import; prints one line per failure (module, error, the requirement expected to
-# provide it) and exits 1. Arguments: MODULE or MODULE=REQUIREMENT. Double quotes only, so it
-# travels as one shell word in a Dockerfile RUN.
+# provide it) and exits 1. Arguments: MODULE or MODULE=REQUIREMENT. Run as `python -c PROGRAM`:
+# the Dockerfile carries it in the exec form (render.dockerfile), the host runs the same argv.
 PROGRAM = """\
 import importlib, sys
 failed = 0
@@ -115,8 +123,6 @@ HINT = (
     "add the requirement (or the system package the module loads), or set [python] smoke to "
     "the modules the project imports"
 )
-# A RUN line can't carry a newline, so `python -c` gets the program as one escaped string.
-ONE_LINE = f"exec({json.dumps(PROGRAM)})"
 _FAILURE = re.compile(r"import [A-Za-z_][\w.]* failed: .*")
 # What a specifier may show in a message (it reaches the Dockerfile as an argument).
 _SHOWN_SPECIFIER = re.compile(r"[\w.*+!=<>~,()]*")

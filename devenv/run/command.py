@@ -38,7 +38,7 @@ from devenv.errors import DevenvError, UsageError
 from devenv.files import safety
 from devenv.plan import envfiles
 from devenv.plan.model import Plan
-from devenv.render.scripts import AS_USER, AS_USER_COMMAND
+from devenv.render.scripts import as_user
 
 Log = Callable[[str], None]
 APP = "app"
@@ -165,17 +165,6 @@ def ensure_services(compose: Compose, log: Log, timeout: float) -> None:
     Compose(compose.plan, log=log).up(timeout=timeout)
 
 
-def as_user(
-    plan: Plan, argv: Sequence[str], *, pidfile: str, envfile: str, uid: int, gid: int
-) -> list[str]:
-    """What `compose exec --user root` runs: AS_USER maps the image's user to UID:GID and
-    drops to it, AS_USER_COMMAND records the PID, reads the env file, execs argv."""
-    return [
-        "sh", "-c", AS_USER, "as-user", str(uid), str(gid), plan.environment.user,
-        "/bin/sh", "-c", AS_USER_COMMAND, pidfile, envfile, *argv,
-    ]  # fmt: skip
-
-
 def container_argv(
     compose: Compose,
     plan: Plan,
@@ -196,7 +185,7 @@ def container_argv(
         plan.devcontainer.workspace,
         APP,
         *as_user(
-            plan,
+            plan.environment.user,
             argv,
             pidfile=pidfile,
             envfile=envfile,

@@ -575,7 +575,7 @@ def compile_steps(plan: Plan, mode: Mode, *, venv: str | None = None) -> tuple[S
                         argv=(
                             python,
                             "-c",
-                            smoke.ONE_LINE,
+                            smoke.PROGRAM,
                             *smoke.arguments(
                                 plan.python.smoke,
                                 plan.requirements,

@@ -293,3 +293,12 @@ def test_a_slow_review_says_what_it_is_doing_and_a_fast_one_stays_quiet(
     with _said_while_slow("reviewing", after=5):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_every_library_loaded_at_import_is_proven_by_a_smoke_import() -> None:
+    """ldd sees only linked libraries: a package that loads one by name (ctypes, cffi) is
+    proven by importing it, so the smoke list derived from the requirements names it."""
+    from devenv.review import smoke
+
+    run_programs = {"pdf2image", "pytesseract"}  # they run programs when called, not at import
+    assert set(native.RUNTIME) - run_programs <= set(smoke.IMPORTS)

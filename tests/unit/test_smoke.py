@@ -4,6 +4,7 @@ module and the requirement expected to provide it (the program runs for real her
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from devenv.host.install import _smoke as host_diagnosis
 from devenv.lock.file import Lock, render_lock
 from devenv.lock.resolve import lock_inputs
 from devenv.plan.model import load_plan
+from devenv.render.dockerfile import render_dockerfile
 from devenv.review import smoke
 from devenv.review.requirements import RequirementsSet, read_requirements
 from devenv.steps.compile import Mode, compile_steps
@@ -134,7 +136,7 @@ def test_an_explicit_list_is_used_as_written(make_project: MakeProject) -> None:
     assert step.notes == ()
     assert step.commands[0].argv[1:] == (
         "-c",
-        smoke.ONE_LINE,
+        smoke.PROGRAM,
         "app",
         "pgvector.psycopg=pgvector==0.3.6 in requirements.txt",
     )
@@ -171,7 +173,7 @@ def test_a_failing_import_names_the_module_and_the_requirement(tmp_path: Path) -
     (tmp_path / "vecpkg" / "drv.py").write_text("import devenv_no_such_driver\n")
     args = ("json", "vecpkg.drv=vecpkg==0.3.6 in requirements.txt", "devenv_no_such_module")
     result = subprocess.run(
-        [python3(), "-c", smoke.ONE_LINE, *args],
+        [python3(), "-c", smoke.PROGRAM, *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -186,7 +188,7 @@ def test_a_failing_import_names_the_module_and_the_requirement(tmp_path: Path) -
     ]
     assert smoke.failures(result.stderr.splitlines()) == tuple(result.stderr.splitlines())
     passing = subprocess.run(
-        [python3(), "-c", smoke.ONE_LINE, "json", "os.path=nothing in requirements.txt"],
+        [python3(), "-c", smoke.PROGRAM, "json", "os.path=nothing in requirements.txt"],
         capture_output=True,
         text=True,
         check=False,
@@ -194,21 +196,25 @@ def test_a_failing_import_names_the_module_and_the_requirement(tmp_path: Path) -
     assert (passing.returncode, passing.stdout, passing.stderr) == (0, "", "")
 
 
-def test_the_step_runs_through_a_shell_as_a_dockerfile_run_does(
+def test_the_step_runs_as_the_dockerfile_carries_it(
     make_project: MakeProject, tmp_path: Path
 ) -> None:
-    """The Dockerfile joins the step's argv into a RUN line for /bin/sh -c: the same words."""
+    """The Dockerfile carries the program in an exec-form RUN: the same argv, byte for byte."""
     plan = load_plan(make_project("[python]\nsmoke = ['json', 'fastapi']\n"))
     step = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}["smoke-imports"]
     (command,) = step.commands
-    line = command.display().replace(plan.python.container_venv + "/bin/python", python3(), 1)
-    assert "\n" not in line
+    run = next(
+        line
+        for line in render_dockerfile(plan).splitlines()
+        if line.startswith("RUN [") and "importlib.import_module" in line
+    )
+    argv = json.loads(run[len("RUN ") :])
+    assert argv == list(command.argv)
+    argv[0] = python3()
     # A fastapi here (first on sys.path) that needs what is not installed.
     (tmp_path / "fastapi").mkdir()
     (tmp_path / "fastapi" / "__init__.py").write_text("import devenv_no_such_dependency\n")
-    result = subprocess.run(
-        ["sh", "-c", line], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "import fastapi failed: ModuleNotFoundError: No module named "
@@ -229,7 +235,8 @@ def test_a_build_says_which_import_failed_not_the_program() -> None:
         "import pgvector.psycopg failed: ModuleNotFoundError: No module named 'psycopg' "
         "(expected from requirement pgvector==0.3.6 in requirements.txt)"
     )
-    lines = ["Step 1/3 : FROM ubuntu:24.04 AS dev", f"Step 2/3 : RUN python -c '{smoke.ONE_LINE}'"]
+    program = json.dumps(["python", "-c", smoke.PROGRAM])
+    lines = ["Step 1/3 : FROM ubuntu:24.04 AS dev", f"Step 2/3 : RUN {program}"]
     messages = [{"stream": line + "\n"} for line in (*lines, " ---> Running in 01", said)]
     messages.append({"error": "The command returned a non-zero code: 1"})
     with pytest.raises(BuildError) as caught:
