@@ -156,6 +156,8 @@ wanted_packages() {
             ! command -v apparmor_parser >/dev/null 2>&1; then echo apparmor; fi
     fi
     [[ -x $VENV/bin/python ]] || python_has_venv || echo python3-venv
+    # The tests run verify's psql program here too (tests/unit/test_verify_dev.py).
+    if ((TESTS)) && ! command -v psql >/dev/null 2>&1; then echo postgresql-client; fi
     # A user with sudo gets the engine's socket through an ACL at once (see engine_access).
     if ((EUID != 0)) && ! command -v setfacl >/dev/null 2>&1; then echo acl; fi
 }
