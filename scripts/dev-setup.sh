@@ -115,12 +115,14 @@ step() {
     printf '  %-17s ' "$title"
     printf 'same\tdone\n' >"$STATUS"
     printf '\n== %s (%s)\n' "$title" "$(date -u +%FT%TZ)" >>"$LOG"
-    # In the background and waited for, so that `set -e` holds inside the step.
+    # A subshell outside any `||`, so that `set -e` holds inside the step (and Ctrl-C reaches it).
+    set +e
     (
         set -euo pipefail
         "$fn"
-    ) </dev/null >>"$LOG" 2>&1 &
-    wait $! || rc=$?
+    ) </dev/null >>"$LOG" 2>&1
+    rc=$?
+    set -e
     secs=$(elapsed "$t0" "${EPOCHREALTIME/./}")
     if ((rc != 0)); then
         printf 'FAILED (%ss)\n' "$secs"
