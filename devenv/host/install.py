@@ -30,6 +30,7 @@ from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.review import diagnosis as build_diagnosis
 from devenv.review import smoke
+from devenv.steps import native_libs
 from devenv.steps.compile import Kind, Mode, Place, Role, Scope, Step
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import host_lock
@@ -304,9 +305,15 @@ class _Runner:
         memo = self._check_memo(compiled)
         if memo is not None and self.pending is None and host_checks.passed_before(*memo):
             return Status.UNCHANGED, "passed before; nothing installed or removed since"
-        if step.id == "smoke-imports":  # a failure names the module and its requirement
+        # A failure of these names what failed (module or library) and what provides it.
+        diagnosis = {
+            "smoke-imports": ("the smoke imports", _smoke),
+            "native-libs": ("the run-time library check", _native_libs),
+        }.get(step.id)
+        if diagnosis is not None:
+            what, diagnose = diagnosis
             for command in compiled.commands_for(Mode.HOST):
-                self.ex.run(self.ex.plain(command), what="the smoke imports", diagnose=_smoke)
+                self.ex.run(self.ex.plain(command), what=what, diagnose=diagnose)
         else:
             self._run_plain(compiled)
         if memo is not None:
@@ -416,6 +423,15 @@ def _smoke(lines: Sequence[str]) -> tuple[str, str] | None:
     if not found:
         return None
     return "; ".join(found), f"{smoke.HINT}; the previous venv (if any) is untouched"
+
+
+def _native_libs(lines: Sequence[str]) -> tuple[str, str] | None:
+    """The run-time library check's lines: which library is missing, who links it, and the
+    release's package that provides it."""
+    found = native_libs.failures(tuple(lines))
+    if not found:
+        return None
+    return "; ".join(found), f"{native_libs.HINT}; the previous venv (if any) is untouched"
 
 
 def _host_runner(

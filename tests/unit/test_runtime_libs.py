@@ -302,3 +302,18 @@ def test_every_library_loaded_at_import_is_proven_by_a_smoke_import() -> None:
 
     run_programs = {"pdf2image", "pytesseract"}  # they run programs when called, not at import
     assert set(native.RUNTIME) - run_programs <= set(smoke.IMPORTS)
+
+
+def test_host_install_says_which_library_is_missing_not_the_program() -> None:
+    from devenv.host.install import _native_libs
+
+    said = (
+        "libmagic.so.1 is not on this system, and magic/x.so links it: libmagic1t64 provides it"
+        " on Ubuntu 24.04 (noble): add it to [system] packages"
+    )
+    message, hint = _native_libs(["+ python -c ...", said, "9 extension modules checked"]) or (
+        "",
+        "",
+    )
+    assert message == said and hint.startswith(native_libs.HINT)
+    assert _native_libs(["Traceback (most recent call last):"]) is None
