@@ -12,7 +12,6 @@ import hashlib
 import os
 import platform
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,6 +22,7 @@ from devenv.errors import DevenvError, StaleError
 from devenv.files.atomic import atomic_write
 from devenv.lock.file import LOCK_FILE, AptPin, Lock, fingerprint, render_lock, stale_reasons
 from devenv.plan.model import Plan
+from devenv.review.resolver import find_uv
 from devenv.steps.compile import Kind, Mode
 from devenv.steps.installers import installer
 from devenv.steps.recipe import compile_plan
@@ -96,7 +96,7 @@ def resolve_apt(engine: Engine, plan: Plan, old: Lock | None) -> tuple[AptPin, .
 
 
 def resolve_python(plan: Plan, old: Lock | None, upgrade: bool) -> str:
-    uv = shutil.which("uv")
+    uv = find_uv()  # the one beside devenv: its venv's bin need not be on PATH
     if not uv:
         raise LockError("uv is needed to resolve the Python packages", hint="pip install uv")
     arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}

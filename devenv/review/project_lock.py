@@ -21,7 +21,7 @@ from typing import Any
 from devenv.files.safety import check_real_dirs
 from devenv.plan.pyproject import PYPROJECT, Project, python_fits
 from devenv.render.header import edited_by_hand, with_header
-from devenv.review.resolver import _find_uv
+from devenv.review.resolver import find_uv
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -130,7 +130,7 @@ def materialise(root: Path, exported: Export) -> None:
 
 
 def _uv_export(folder: Path, groups: tuple[str, ...]) -> str:
-    uv = _find_uv()
+    uv = find_uv()
     if uv is None:
         raise ExportError("uv.lock needs uv to read it, and uv is not installed beside devenv")
     argv = [uv, "export", "--frozen", "--no-emit-project", "--no-emit-workspace"]

@@ -255,7 +255,7 @@ def _run_uv(roots: tuple[Path, ...], target: Target) -> str:
 
 def _uv_compile(args: tuple[str, ...], target: Target, cwd: str) -> str:
     """`uv pip compile ARGS` for `target`; its stdout, or ResolveError."""
-    uv = _find_uv()
+    uv = find_uv()
     if not uv:
         raise ResolveError("uv is not installed (pip install uv)", unreachable=False)
     # uv's own TLS roots miss a corporate CA; the system store has it. One retry and a short
@@ -297,7 +297,7 @@ def _uv_compile(args: tuple[str, ...], target: Target, cwd: str) -> str:
     return result.stdout
 
 
-def _find_uv() -> str | None:
+def find_uv() -> str | None:
     """uv is a dependency of devenv: the one installed beside it, else the first on PATH."""
     try:
         from uv import find_uv_bin
