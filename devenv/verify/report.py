@@ -320,9 +320,12 @@ def write_reports(report: Report, *, json_file: Path | None, junit_file: Path | 
 
 
 def failure(report: Report) -> VerifyFailed:
-    names = ", ".join(report.failed)
+    if report.failed:
+        said = f"{len(report.failed)} check(s) failed: {', '.join(report.failed)}"
+    else:  # nothing failed, yet not everything ran: say what did not
+        said = f"{len(report.skipped)} check(s) skipped: {', '.join(report.skipped)}"
     return VerifyFailed(
-        f"verify of {report.project}: {len(report.failed)} check(s) failed: {names}",
+        f"verify of {report.project}: {said}",
         hint="the table above says why, and whose it is: fix the project's requirements or "
         "plan, `devenv build`, then verify again; report devenv's",
     )

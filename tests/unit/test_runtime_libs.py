@@ -317,3 +317,21 @@ def test_host_install_says_which_library_is_missing_not_the_program() -> None:
     )
     assert message == said and hint.startswith(native_libs.HINT)
     assert _native_libs(["Traceback (most recent call last):"]) is None
+
+
+def test_a_verify_with_only_skipped_checks_names_them() -> None:
+    from devenv.verify.report import CheckResult, Report, Status, failure
+
+    def check(name: str, status: Status) -> CheckResult:
+        return CheckResult(name=name, title=name, group="dev", status=status, detail="", seconds=0)
+
+    report = Report(
+        project="p",
+        run_id="r",
+        images={},
+        checks=(check("dev-python", Status.PASSED), check("dev-db-roundtrip", Status.SKIPPED)),
+        postgres={},
+        dev={},
+        seconds=0.0,
+    )
+    assert failure(report).message == "verify of p: 1 check(s) skipped: dev-db-roundtrip"
