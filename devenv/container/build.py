@@ -463,7 +463,9 @@ def build_images(
                 dockerfile=str(own.relative_to(root)),
                 target=target,
                 tag=result.ref or None,
-                labels=own_labels if result.ref else labels,
+                # The shared stage unlabelled: its end is the images' parent, never a dangling
+                # image of its own (a label would add a layer nothing stands on).
+                labels=own_labels if result.ref else {},
                 buildargs=proxy_build_args(environ),
                 nocache=nocache,
                 cache_from=cache_from.get(target)

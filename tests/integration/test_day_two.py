@@ -105,19 +105,17 @@ def compose(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
 
 
+# Who runs commands in the app container: you (the image's user mapped to your UID, or root
+# for root), as `devenv run` does and as VS Code's updateRemoteUserUID makes its remote user.
+YOU = f"{os.getuid()}:{os.getgid()}"
+YOUR_NAME = "root" if os.getuid() == 0 else "dev"
+
+
 def in_app(*argv: str) -> subprocess.CompletedProcess[str]:
-    """A command in the app container as VS Code's postStartCommand runs one: the dev user,
-    in the workspace, the container's own environment."""
-    full = ["docker", "exec", "-u", "dev", "-w", "/workspace", f"{NAME}-app-1", *argv]
+    """A command in the app container as VS Code's postStartCommand runs one: as you, in the
+    workspace, the container's own environment."""
+    full = ["docker", "exec", "-u", YOU, "-w", "/workspace", f"{NAME}-app-1", *argv]
     return subprocess.run(full, capture_output=True, text=True, timeout=300, check=False)
-
-
-def own(root: Path) -> None:
-    """The workspace belongs to the image's user (UID 1000), as a developer's checkout is
-    theirs (VS Code maps the UID; `devenv run` is that user)."""
-    if os.geteuid() == 0:
-        for path in (root, *root.rglob("*")):
-            os.chown(path, 1000, 1000, follow_symlinks=False)
 
 
 def db_port() -> str:
@@ -138,7 +136,6 @@ def project(
 ) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("day2")
     write_project(root, name=NAME, port=PORT)
-    own(root)
     try:
         up = devenv(root, "up", "--no-verify")
         assert up.returncode == 0, up.stdout + up.stderr[-4000:]
@@ -231,7 +228,7 @@ def test_signals_reach_the_command(
 def test_shell_reads_its_commands_from_stdin(project: Path) -> None:
     done = devenv(project, "shell", input='echo "$0 $LAYER $(id -un)"; exit 3\n')
     assert done.returncode == 3, done.stderr
-    assert done.stdout.strip() == "bash shared dev"
+    assert done.stdout.strip() == f"bash shared {YOUR_NAME}"
 
 
 def test_secrets_of_env_files_are_in_no_image_layer_or_history(project: Path) -> None:
@@ -482,7 +479,6 @@ def engine_project(
     (root / "devenv.toml").write_text(plan)
     (root / "requirements.txt").write_text(ENGINE_REQUIREMENTS)
     (root / "tc_check.py").write_text(TC_CHECK)
-    own(root)
     try:
         yield root
     finally:
@@ -506,7 +502,7 @@ def test_testcontainers_from_inside_the_app_container(engine_project: Path) -> N
     up = devenv(engine_project, "up", "--no-verify")
     assert up.returncode == 0, up.stdout + up.stderr[-4000:]
     who = devenv(engine_project, "run", "--", "id", "-un")
-    assert who.stdout.strip() == "dev", who.stderr  # commands still run as the dev user
+    assert who.stdout.strip() == YOUR_NAME, who.stderr  # commands still run as you
     ran = devenv(engine_project, "run", "--", "python", "tc_check.py", timeout=300)
     assert ran.returncode == 0, ran.stdout + ran.stderr[-4000:]
     assert "answer 42 host.docker.internal:" in ran.stdout, ran.stdout

@@ -113,7 +113,9 @@ def apt_packages(steps: list[dict[str, object]]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def workspace(noble_base: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Ubuntu 24.04 made (under the workers' lock) before any `devenv up` here could start
+    bootstrapping it beside another worker."""
     return tmp_path_factory.mktemp("real-projects")
 
 
