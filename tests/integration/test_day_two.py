@@ -412,12 +412,15 @@ def test_run_on_the_host_by_default_without_an_engine(host: Host) -> None:
 
 
 def test_signals_reach_the_command_on_the_host(host: Host) -> None:
-    argv = ["timeout", "--preserve-status", "-s", "TERM", "3", "devenv", "-C", HOST_PROJECT,
-            "run", "--", "sh", "-c", TRAP, "TERM"]  # fmt: skip
+    # --foreground: the signal goes to devenv alone, once. Without it timeout also signals its
+    # whole process group, so the command got SIGINT twice and Python's print in the handler
+    # could be re-entered (RuntimeError: reentrant call) — the test's doing, not devenv's.
+    argv = ["timeout", "--foreground", "--preserve-status", "-s", "TERM", "3", "devenv", "-C",
+            HOST_PROJECT, "run", "--", "sh", "-c", TRAP, "TERM"]  # fmt: skip
     code, out = host.run(argv)
     assert code == 42 and "got-TERM" in out, out
-    argv = ["timeout", "--preserve-status", "-s", "INT", "3", "devenv", "-C", HOST_PROJECT,
-            "run", "--", "python", "int.py"]  # fmt: skip
+    argv = ["timeout", "--foreground", "--preserve-status", "-s", "INT", "3", "devenv", "-C",
+            HOST_PROJECT, "run", "--", "python", "int.py"]  # fmt: skip
     code, out = host.run(argv)
     assert code == 43 and "got-INT" in out, out
 
