@@ -196,6 +196,18 @@ def devenv_cli(
     )
 
 
+def cli(root: Path, *args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
+    """`devenv -C ROOT ARGS`, its exit logged under the project's folder name."""
+    done = devenv_cli("-C", str(root), *args, timeout=timeout)
+    log(f"{root.name}: devenv {' '.join(args)}: exit {done.returncode}")
+    return done
+
+
+def tail(done: subprocess.CompletedProcess[str]) -> str:
+    """The end of a command's output, for an assertion's message."""
+    return done.stdout[-3000:] + "\n--- stderr ---\n" + done.stderr[-5000:]
+
+
 @dataclass(frozen=True)
 class BuiltProject:
     root: Path

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,3 +225,25 @@ def start_host(
 
 def stop_host(host: Host) -> None:
     host.engine.api.remove_container(host.id, force=True)
+
+
+def put_tree(
+    box: Host, source: Path, dest: str, owner: str, extra: Mapping[str, str] | None = None
+) -> None:
+    """Copy a project folder (subfolders too, not its SOURCE.md) into the host container, with
+    `extra` files (relative path -> text) beside it, all owned by `owner`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and path.name != "SOURCE.md":
+                tar.add(path, arcname=str(path.relative_to(source)))
+        for name, text in (extra or {}).items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    code, out = box.run(["mkdir", "-p", dest], user="root", timeout=30)
+    assert code == 0, out
+    assert box.engine.api.put_archive(box.id, dest, buffer.getvalue())
+    code, out = box.run(["chown", "-R", f"{owner}:{owner}", dest], user="root", timeout=30)
+    assert code == 0, out

@@ -13,13 +13,11 @@ as init wrote it and parallel ups never meet on 5432.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,10 +26,11 @@ from pathlib import Path
 import pytest
 
 from devenv.container.engine import Engine
-from tests.integration.conftest import devenv_cli, log
+from tests.integration.conftest import cli, log, tail
 from tests.integration.conftest_host import (
     Host,
     bare_noble_host_image,  # noqa: F401 (a fixture)
+    put_tree,
     start_host,
     stop_host,
 )
@@ -60,16 +59,6 @@ CASES = (
     Case("fastapi-template-uv", "uv.lock", 56731),
     Case("fastapi-template-poetry", "poetry.lock", 56732),
 )
-
-
-def cli(root: Path, *args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
-    done = devenv_cli("-C", str(root), *args, timeout=timeout)
-    log(f"{root.name}: devenv {' '.join(args)}: exit {done.returncode}")
-    return done
-
-
-def tail(done: subprocess.CompletedProcess[str]) -> str:
-    return done.stdout[-3000:] + "\n--- stderr ---\n" + done.stderr[-5000:]
 
 
 @pytest.fixture(scope="module")
@@ -198,19 +187,8 @@ def noble_host(engine: Engine, bare_noble_host_image: str) -> Iterator[Host]:  #
         engine, bare_noble_host_image, user="dev", project=project, docker_socket=False
     )
     try:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for path in sorted((PROJECTS / CASES[0].project).rglob("*")):
-                if path.is_file() and path.name != "SOURCE.md":
-                    tar.add(path, arcname=str(path.relative_to(PROJECTS / CASES[0].project)))
-            source = SOURCE.format(word="host").encode()
-            info = tarfile.TarInfo("backend/app/__init__.py")
-            info.size = len(source)
-            tar.addfile(info, io.BytesIO(source))
-        assert box.run(["mkdir", "-p", project], user="root", timeout=30)[0] == 0
-        assert box.engine.api.put_archive(box.id, project, buffer.getvalue())
-        code, out = box.run(["chown", "-R", "dev:dev", project], user="root", timeout=30)
-        assert code == 0, out
+        app = {"backend/app/__init__.py": SOURCE.format(word="host")}
+        put_tree(box, PROJECTS / CASES[0].project, project, "dev", extra=app)
         yield box
     finally:
         stop_host(box)

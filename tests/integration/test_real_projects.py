@@ -14,12 +14,10 @@ through devenv.local.toml, the documented personal override, so the plan stays a
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
 import sys
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +25,11 @@ from pathlib import Path
 import pytest
 
 from devenv.container.engine import Engine
-from tests.integration.conftest import devenv_cli, log
+from tests.integration.conftest import cli, tail
 from tests.integration.conftest_host import (
     Host,
     bare_noble_host_image,  # noqa: F401 (a fixture)
+    put_tree,
     start_host,
     stop_host,
 )
@@ -79,16 +78,6 @@ CASES = (
     ),
 )
 HOST_CASE = CASES[3]
-
-
-def cli(root: Path, *args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
-    done = devenv_cli("-C", str(root), *args, timeout=timeout)
-    log(f"{root.name}: devenv {' '.join(args)}: exit {done.returncode}")
-    return done
-
-
-def tail(done: subprocess.CompletedProcess[str]) -> str:
-    return done.stdout[-3000:] + "\n--- stderr ---\n" + done.stderr[-5000:]
 
 
 def compose_ps(name: str) -> str:
@@ -196,20 +185,6 @@ cur.execute("SELECT id, embedding FROM rp_items ORDER BY embedding <-> '[4,4,6]'
 found, embedding = cur.fetchone()
 print(found, [float(v) for v in embedding])
 """
-
-
-def put_tree(box: Host, source: Path, dest: str, owner: str) -> None:
-    """Copy a project folder (subfolders too) into the host container, owned by `owner`."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and path.name != "SOURCE.md":
-                tar.add(path, arcname=str(path.relative_to(source)))
-    code, out = box.run(["mkdir", "-p", dest], user="root", timeout=30)
-    assert code == 0, out
-    assert box.engine.api.put_archive(box.id, dest, buffer.getvalue())
-    code, out = box.run(["chown", "-R", f"{owner}:{owner}", dest], user="root", timeout=30)
-    assert code == 0, out
 
 
 @pytest.fixture(scope="module")
