@@ -43,7 +43,7 @@ from devenv.container.build import (
 from devenv.container.engine import Engine
 from devenv.files.generate import generate_files
 from devenv.plan.model import load_plan
-from devenv.steps.compile import Kind, Mode
+from devenv.steps.model import Kind, Mode
 from devenv.steps.recipe import Recipe, compile_plan
 
 ROOT = Path(__file__).resolve().parents[1]

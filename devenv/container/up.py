@@ -28,7 +28,7 @@ from devenv.plan.model import Plan
 from devenv.render.compose import compose_data
 from devenv.render.scripts import as_user
 from devenv.run.tasks import Runner, TasksReport, run_tasks
-from devenv.steps.compile import DEV_UID
+from devenv.steps.model import DEV_UID
 
 if TYPE_CHECKING:
     from devenv.container.engine import Engine

@@ -16,7 +16,7 @@ from devenv.files.safety import check_real_dirs
 from devenv.plan.model import Plan
 from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
 from devenv.render.files import TMP_SUFFIX, render_all
-from devenv.steps.compile import CERTS_DIR
+from devenv.steps.model import CERTS_DIR
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import generate_lock
 

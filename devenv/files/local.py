@@ -20,7 +20,7 @@ from devenv.render.compose import (
     render_local_dockerfile,
 )
 from devenv.render.files import TMP_SUFFIX
-from devenv.steps.compile import CERTS_DIR
+from devenv.steps.model import CERTS_DIR
 from devenv.steps.recipe import Recipe
 
 GITIGNORE = ".gitignore"

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from devenv.errors import HostError
 from devenv.host.execute import Executor
-from devenv.steps.compile import Command, Kind, Role, Scope, Step
+from devenv.steps.model import Command, Kind, Role, Scope, Step
 
 # dpkg-query expands \t and \n itself, so the argv stays one printable line.
 DPKG_FORMAT = r"${Package}\t${Status}\t${Version}\n"

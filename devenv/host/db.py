@@ -21,7 +21,7 @@ from devenv.errors import HostError
 from devenv.host.execute import Env, Executor
 from devenv.plan.model import Plan
 from devenv.render.scripts import HOST_DB_INIT
-from devenv.steps.compile import Place, Role, Step
+from devenv.steps.model import Place, Role, Step
 
 SOCKET_DIR = "/var/run/postgresql"  # Debian's unix_socket_directories
 DEFAULT_PORT = 5432

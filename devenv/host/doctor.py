@@ -23,7 +23,7 @@ from devenv.host import release as host_release
 from devenv.host import venv as host_venv
 from devenv.host.execute import Echo, Executor
 from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, Scope
+from devenv.steps.model import Mode, Scope
 from devenv.steps.recipe import Recipe, compile_plan
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "PIP_INDEX_URL")

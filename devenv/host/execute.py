@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from devenv.errors import HostError
-from devenv.steps.compile import Command
+from devenv.steps.model import Command
 
 Echo = Callable[[str], None]
 Env = tuple[tuple[str, str], ...]

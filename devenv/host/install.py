@@ -31,7 +31,7 @@ from devenv.plan.model import Plan
 from devenv.review import diagnosis as build_diagnosis
 from devenv.review import smoke
 from devenv.steps import native_libs
-from devenv.steps.compile import Kind, Mode, Place, Role, Scope, Step
+from devenv.steps.model import Kind, Mode, Place, Role, Scope, Step
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import host_lock
 from devenv.support.process import stop_process

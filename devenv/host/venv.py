@@ -28,7 +28,7 @@ from devenv.files.atomic import atomic_write
 from devenv.files.safety import STATE_DIR, check_real_dirs, remove_tree
 from devenv.host.execute import Executor
 from devenv.plan.model import Plan
-from devenv.steps.compile import Kind, Mode
+from devenv.steps.model import Kind, Mode
 from devenv.steps.recipe import Recipe, compile_plan
 
 VENVS_DIR = f"{STATE_DIR}/venvs"

@@ -23,8 +23,8 @@ from devenv.files.atomic import atomic_write
 from devenv.lock.file import LOCK_FILE, AptPin, Lock, fingerprint, render_lock, stale_reasons
 from devenv.plan.model import Plan
 from devenv.review.resolver import find_uv
-from devenv.steps.compile import Kind, Mode
 from devenv.steps.installers import installer
+from devenv.steps.model import Kind, Mode
 from devenv.steps.recipe import compile_plan
 
 # uv prints nothing with --quiet: without a bound an index that never answers would hang

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devenv.files import safety
 from devenv.plan.model import Plan
-from devenv.steps.compile import DB_INIT_DIR
+from devenv.steps.model import DB_INIT_DIR
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,7 +15,7 @@ from devenv.container.labels import LABEL_PROJECT
 from devenv.plan import db_init
 from devenv.plan.envfiles import DOTENV
 from devenv.plan.model import Plan
-from devenv.steps.compile import DB_DATA
+from devenv.steps.model import DB_DATA
 from devenv.steps.recipe import Recipe
 
 ENV_FILE = ".devenv/db.env"

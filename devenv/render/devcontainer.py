@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, python_path, venv_path
+from devenv.steps.model import Mode, python_path, venv_path
 
 
 def devcontainer_data(plan: Plan) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import Command, Kind, Mode, Step
+from devenv.steps.model import Command, Kind, Mode, Step
 from devenv.steps.recipe import Recipe, Setting, Stage, recipe_of
 
 # hadolint rules we waive, each with the reason written next to it in the output.

@@ -14,7 +14,7 @@ from devenv.render.header import with_header
 from devenv.review.project_lock import GENERATED as PROJECT_PINS
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
-from devenv.steps.compile import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
+from devenv.steps.model import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
 from devenv.steps.recipe import Recipe, recipe_of
 
 TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files

@@ -7,7 +7,7 @@ from typing import Any
 from devenv.host.execute import Executor
 from devenv.plan import local as local_plan
 from devenv.plan.model import Plan, Target
-from devenv.steps.compile import Command, Mode, Place, Role, Step
+from devenv.steps.model import Command, Mode, Place, Role, Step
 from devenv.steps.recipe import Recipe, compile_plan
 
 # The local cluster's role and database are made as the postgres user.

@@ -26,7 +26,7 @@ class InstallerSpec:
     ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
         """(argv, env) installing `requirement_args` (`-r FILE` pairs, `--require-hashes`)
         into `venv`. Images keep no installer cache."""
-        python = f"{venv}/bin/python"  # see steps.compile.python_path
+        python = f"{venv}/bin/python"  # see steps.model.python_path
         if self.name is Installer.UV:
             # uv reads the system trust store only when told to (TLS-intercepting proxies). The
             # image's ENV names the bundle in SSL_CERT_FILE, which every uv honours; newer ones

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.plan.model import Plan, Target
-from devenv.steps.compile import (
+from devenv.steps.compile import compile_steps, host_only_steps
+from devenv.steps.model import (
     DB_DATA,
     DB_ENTRYPOINT_IMAGE,
     DB_LOCALE,
@@ -33,8 +34,6 @@ from devenv.steps.compile import (
     Places,
     Scope,
     Step,
-    compile_steps,
-    host_only_steps,
     python_path,
     venv_path,
 )

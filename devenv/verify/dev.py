@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from devenv.plan.model import Plan
-from devenv.steps.compile import Mode, python_path, venv_path
+from devenv.steps.model import Mode, python_path, venv_path
 from devenv.verify.db import DIM, Vec, cosine_distance, float32, order_problem, sample_vectors
 from devenv.verify.report import CheckFailed, Checks, CheckSpec, one_line
 

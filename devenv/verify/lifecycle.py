@@ -44,7 +44,7 @@ from devenv.container.engine import Engine, engine_errors, is_read_timeout
 from devenv.errors import VerifyError
 from devenv.plan import db_init
 from devenv.plan.model import Plan, Target
-from devenv.steps.compile import DB_DATA
+from devenv.steps.model import DB_DATA
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.verify import db as verify_db
 from devenv.verify import dev as verify_dev

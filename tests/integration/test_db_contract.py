@@ -29,7 +29,7 @@ from devenv.container.engine import Engine
 from devenv.container.labels import LABEL_PREFIX
 from devenv.plan import db_init
 from devenv.plan.model import load_plan
-from devenv.steps.compile import DB_DATA
+from devenv.steps.model import DB_DATA
 from devenv.verify.db import judge_init_log
 from tests.integration.conftest import base as ensure_base_once
 from tests.integration.conftest import devenv_cli

@@ -9,7 +9,8 @@ from devenv.host import apt as host_apt
 from devenv.host import db as host_db
 from devenv.host.execute import Executor
 from devenv.plan.model import load_plan
-from devenv.steps.compile import Command, Kind, Mode, Role, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Command, Kind, Mode, Role
 from tests.conftest import MakeProject
 
 DPKG = (

@@ -18,7 +18,8 @@ from devenv.cli import cli
 from devenv.host.install import host_install
 from devenv.host.report import HostReport, Options, Status
 from devenv.plan.model import load_plan
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Mode
 from tests.conftest import MakeProject
 from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixture)
 

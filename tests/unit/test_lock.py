@@ -13,7 +13,8 @@ from devenv.lock.file import AptPin, Lock, parse_lock, render_lock
 from devenv.lock.resolve import lock_inputs, write_lock
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Mode
 from tests.conftest import MakeProject
 
 REQS = (

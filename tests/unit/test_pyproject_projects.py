@@ -17,7 +17,8 @@ from devenv.plan.init import init_plan
 from devenv.plan.model import load_plan
 from devenv.plan.pyproject import python_fits, read_project
 from devenv.review.project_lock import GENERATED, export, poetry_pins
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Mode
 
 if sys.version_info >= (3, 11):
     import tomllib

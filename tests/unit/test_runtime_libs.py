@@ -18,7 +18,8 @@ from devenv.render.dockerfile import render_dockerfile
 from devenv.review import native, source_builds
 from devenv.review.resolver import Dist, Resolution, Target
 from devenv.steps import native_libs
-from devenv.steps.compile import Mode, compile_steps, system_packages
+from devenv.steps.compile import compile_steps, system_packages
+from devenv.steps.model import Mode
 from tests.conftest import MakeProject
 
 NOBLE = Target(python="3.12", machine="x86_64", glibc="2.39")

@@ -20,7 +20,8 @@ from devenv.plan.model import load_plan
 from devenv.render.dockerfile import render_dockerfile
 from devenv.review import smoke
 from devenv.review.requirements import RequirementsSet, read_requirements
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Mode
 from tests.conftest import MakeProject
 
 CASES = {

@@ -17,7 +17,8 @@ from devenv.plan.model import load_plan
 from devenv.review import diagnosis as build_diagnosis
 from devenv.review import native, resolver, source_builds
 from devenv.review.resolver import Dist, Resolution, Target
-from devenv.steps.compile import Mode, compile_steps
+from devenv.steps.compile import compile_steps
+from devenv.steps.model import Mode
 from tests.conftest import MakeProject
 
 PYLOCK = Path(__file__).resolve().parent.parent / "data" / "pylock"

@@ -6,7 +6,8 @@ import pytest
 
 from devenv.errors import PlanError
 from devenv.plan.model import Installer, load_plan
-from devenv.steps.compile import Kind, Mode, Phase, Scope, compile_steps, venv_store
+from devenv.steps.compile import compile_steps, venv_store
+from devenv.steps.model import Kind, Mode, Phase, Scope
 from tests.conftest import MakeProject
 
 DEBIAN13 = "[environment]\nbase = 'debian:trixie'\n[postgres]\nversion = 17\n"
