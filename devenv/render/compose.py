@@ -16,7 +16,7 @@ from devenv.plan import db_init
 from devenv.plan.envfiles import DOTENV
 from devenv.plan.model import Plan
 from devenv.steps.model import DB_DATA
-from devenv.steps.recipe import Recipe
+from devenv.steps.recipe import Recipe, compile_plan
 
 ENV_FILE = ".devenv/db.env"
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -232,7 +232,7 @@ def render_local_dockerfile(plan: Plan, recipe: Recipe | None = None) -> str | N
     install = " ".join(plan.local.packages)  # each a validated Debian package spec
     return (
         f"# From {plan.local.path.name} (this machine only): `devenv generate` rewrites it.\n"
-        + render_dockerfile(recipe or plan)
+        + render_dockerfile(recipe or compile_plan(plan))
         + f"\nFROM dev AS {LOCAL_STAGE}\nUSER root\n"
         "# hadolint ignore=DL3008\n"
         "RUN apt-get -o DPkg::Lock::Timeout=120 update \\\n"

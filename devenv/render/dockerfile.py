@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 
-from devenv.plan.model import Plan
 from devenv.steps.model import Command, Kind, Mode, Step
-from devenv.steps.recipe import Recipe, Setting, Stage, recipe_of
+from devenv.steps.recipe import Recipe, Setting, Stage
 
 # hadolint rules we waive, each with the reason written next to it in the output.
 _APT_UNPINNED = (
@@ -23,8 +22,7 @@ _APT_UNPINNED = (
 _PIP_UNPINNED = ("DL3013", "the installer itself is upgraded on purpose; requirements are pinned")
 
 
-def render_dockerfile(source: Plan | Recipe) -> str:
-    recipe = recipe_of(source)
+def render_dockerfile(recipe: Recipe) -> str:
     out: list[str] = []
     for n, stage in enumerate(recipe.stages):
         last = n == len(recipe.stages) - 1

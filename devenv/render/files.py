@@ -15,7 +15,7 @@ from devenv.review.project_lock import GENERATED as PROJECT_PINS
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
 from devenv.steps.model import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
-from devenv.steps.recipe import Recipe, recipe_of
+from devenv.steps.recipe import Recipe
 
 TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"
@@ -56,8 +56,7 @@ belong to this machine's network, not to the project. Files holding a private ke
 """
 
 
-def render_all(source: Plan | Recipe) -> tuple[GeneratedFile, ...]:
-    recipe = recipe_of(source)
+def render_all(recipe: Recipe) -> tuple[GeneratedFile, ...]:
     plan = recipe.plan
 
     def sh(path: str, body: str) -> GeneratedFile:

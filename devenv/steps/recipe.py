@@ -245,12 +245,6 @@ def _file_digest(project: Path, source: str) -> object:
         return None
 
 
-def recipe_of(source: Plan | Recipe) -> Recipe:
-    """A renderer given a bare plan (a caller outside any command run, such as a test)
-    compiles it; a command run hands its recipe down instead."""
-    return source if isinstance(source, Recipe) else compile_plan(source)
-
-
 def compile_plan(plan: Plan) -> Recipe:
     """The one compile of a command run: hand the recipe to everything that needs steps."""
     return Recipe(plan)

@@ -23,6 +23,7 @@ from devenv.render.dockerfile import render_dockerfile
 from devenv.render.files import render_all
 from devenv.run.command import HostDatabase, host_environment
 from devenv.run.tasks import TaskError, render_script, run_tasks
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 # -- env files -------------------------------------------------------------------------------
@@ -237,8 +238,8 @@ def test_tasks_render_a_post_start_command_and_nothing_without_them(
     without = load_plan(make_project(same, name="b"))
     assert devcontainer_data(with_tasks)["postStartCommand"] == ["sh", "docker/setup-tasks.sh"]
     assert "postStartCommand" not in devcontainer_data(without)
-    assert "docker/setup-tasks.sh" in {f.path for f in render_all(with_tasks)}
-    assert "docker/setup-tasks.sh" not in {f.path for f in render_all(without)}
+    assert "docker/setup-tasks.sh" in {f.path for f in render_all(compile_plan(with_tasks))}
+    assert "docker/setup-tasks.sh" not in {f.path for f in render_all(compile_plan(without))}
     # Tasks and env change no image: the images' digests are the same.
     assert with_tasks.digest("dev") == without.digest("dev")
     assert with_tasks.digest("db") == without.digest("db")
@@ -262,10 +263,10 @@ def test_local_overrides_merge_over_the_plan_and_never_change_committed_files(
     make_project: MakeProject,
 ) -> None:
     root = make_project('[devcontainer]\nsettings = { "editor.tabSize" = 2 }\n')
-    team = {f.path: f.content for f in render_all(load_plan(root))}
+    team = {f.path: f.content for f in render_all(compile_plan(load_plan(root)))}
     (root / "devenv.local.toml").write_text(LOCAL)
     plan = load_plan(root)
-    assert {f.path: f.content for f in render_all(plan)} == team  # the team's files
+    assert {f.path: f.content for f in render_all(compile_plan(plan))} == team  # the team's files
     mine = plan.personal()
     assert mine.postgres.host_port == 56499 and plan.postgres.host_port == 5432
     assert mine.system.packages == ("build-essential", "libpq-dev", "ripgrep")
@@ -287,7 +288,7 @@ def test_local_overrides_merge_over_the_plan_and_never_change_committed_files(
         "target": "local",
     }
     dockerfile = render_local_dockerfile(plan)
-    assert dockerfile is not None and render_dockerfile(plan) in dockerfile
+    assert dockerfile is not None and render_dockerfile(compile_plan(plan)) in dockerfile
     assert dockerfile.rstrip().endswith("FROM dev AS local\nUSER root\n# hadolint ignore=DL3008\n"
         "RUN apt-get -o DPkg::Lock::Timeout=120 update \\\n && DEBIAN_FRONTEND=noninteractive "
         "apt-get -o DPkg::Lock::Timeout=120 install -y --no-install-recommends ripgrep "
@@ -381,7 +382,7 @@ def test_init_env_makes_the_empty_local_compose_file_generate_would(
 ) -> None:
     """VS Code's initializeCommand, on a fresh clone: the second compose file must exist."""
     root = make_project()
-    for f in render_all(load_plan(root)):
+    for f in render_all(compile_plan(load_plan(root))):
         (root / f.path).parent.mkdir(parents=True, exist_ok=True)
         (root / f.path).write_text(f.content)
     subprocess.run(["sh", "docker/init-env.sh"], cwd=root, check=True)
@@ -411,7 +412,7 @@ def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
     off = load_plan(make_project(name="off"))
     app = compose_data(off)["services"]["app"]
     assert "user" not in app and not [v for v in app["volumes"] if "docker.sock" in v]
-    assert "docker/engine-access.sh" not in {f.path for f in render_all(off)}
+    assert "docker/engine-access.sh" not in {f.path for f in render_all(compile_plan(off))}
     on = load_plan(make_project("[devcontainer]\nengine_access = true\n", name="on"))
     app = compose_data(on)["services"]["app"]
     assert "/var/run/docker.sock:/var/run/docker.sock" in app["volumes"]
@@ -424,7 +425,7 @@ def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
     assert app["extra_hosts"] == ["host.docker.internal:host-gateway"]
     dc = devcontainer_data(on)
     assert dc["containerUser"] == "root" and dc["remoteUser"] == "dev"
-    assert "docker/engine-access.sh" in {f.path for f in render_all(on)}
+    assert "docker/engine-access.sh" in {f.path for f in render_all(compile_plan(on))}
 
 
 def test_values_of_env_files_never_reach_the_docker_argv_or_its_environment(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from devenv.plan.model import load_plan
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.scripts import DB_ENTRYPOINT, HOST_DB_INIT
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 
 def db_stage(make_project: MakeProject, toml: str = "") -> str:
-    text = render_dockerfile(load_plan(make_project(toml)))
+    text = render_dockerfile(compile_plan(load_plan(make_project(toml))))
     return text.split("FROM base AS db", 1)[1].split("FROM base AS dev", 1)[0]
 
 

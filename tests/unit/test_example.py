@@ -8,6 +8,7 @@ from pathlib import Path
 from devenv.files import atomic as output
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
+from devenv.steps.recipe import compile_plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backend"
 
@@ -16,4 +17,4 @@ def test_the_example_backends_generated_files_are_current() -> None:
     """On failure: `devenv -C examples/backend generate`, then review and commit the diff."""
     plan = load_plan(EXAMPLE)
     assert plan.environment.base == "ubuntu:24.04" and plan.postgres.version == 16  # the default
-    output.check(EXAMPLE, render_all(plan))
+    output.check(EXAMPLE, render_all(compile_plan(plan)))

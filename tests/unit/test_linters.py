@@ -13,6 +13,7 @@ import pytest
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.render.scripts import HOST_DB_INIT
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 # A copy of the Dev Containers spec's base schema (offline-usable part), kept in the tree so a
@@ -36,7 +37,7 @@ def generated(request: pytest.FixtureRequest, make_project: MakeProject) -> Path
     root = make_project(PLANS[request.param])
     for folder in ("db/init", "db/more"):
         (root / folder).mkdir(parents=True)
-    for f in render_all(load_plan(root)):
+    for f in render_all(compile_plan(load_plan(root))):
         (root / f.path).parent.mkdir(parents=True, exist_ok=True)
         (root / f.path).write_text(f.content)
     return root

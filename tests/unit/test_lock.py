@@ -15,6 +15,7 @@ from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 REQS = (
@@ -95,7 +96,9 @@ def test_steps_install_from_the_lock(make_project: MakeProject) -> None:
 
 
 def test_generated_files_follow_the_lock(make_project: MakeProject) -> None:
-    files = {f.path: f.content for f in render_all(load_plan(locked_project(make_project)))}
+    files = {
+        f.path: f.content for f in render_all(compile_plan(load_plan(locked_project(make_project))))
+    }
     assert "!devenv.lock" in files[".dockerignore"]
     dockerfile = files["docker/Dockerfile"]
     assert "COPY --chown=dev:dev devenv.lock /opt/devenv/requirements/devenv.lock" in dockerfile

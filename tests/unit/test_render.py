@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from devenv.cli import cli
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 GOLDEN = Path(__file__).parent.parent / "golden"
@@ -24,7 +25,7 @@ PLANS = {
 @pytest.mark.parametrize("case", sorted(PLANS))
 def test_golden_files(make_project: MakeProject, case: str) -> None:
     """Set DEVENV_UPDATE_GOLDEN=1 to rewrite them after an intended change, then review."""
-    files = render_all(load_plan(make_project(PLANS[case])))
+    files = render_all(compile_plan(load_plan(make_project(PLANS[case]))))
     folder = GOLDEN / case
     if os.environ.get("DEVENV_UPDATE_GOLDEN"):
         for f in files:
@@ -37,13 +38,13 @@ def test_golden_files(make_project: MakeProject, case: str) -> None:
 
 
 def test_same_plan_same_bytes(make_project: MakeProject) -> None:
-    first = render_all(load_plan(make_project(name="a")))
-    second = render_all(load_plan(make_project(name="a")))
+    first = render_all(compile_plan(load_plan(make_project(name="a"))))
+    second = render_all(compile_plan(load_plan(make_project(name="a"))))
     assert first == second
 
 
 def test_dockerfile_shape(make_project: MakeProject) -> None:
-    files = {f.path: f.content for f in render_all(load_plan(make_project()))}
+    files = {f.path: f.content for f in render_all(compile_plan(load_plan(make_project())))}
     dockerfile = files["docker/Dockerfile"]
     lines = dockerfile.splitlines()
     stages = [line for line in lines if line.startswith("FROM ")]
@@ -62,7 +63,7 @@ def test_dockerfile_shape(make_project: MakeProject) -> None:
 
 
 def test_compose_binds_db_to_loopback_without_password(make_project: MakeProject) -> None:
-    files = {f.path: f.content for f in render_all(load_plan(make_project()))}
+    files = {f.path: f.content for f in render_all(compile_plan(load_plan(make_project())))}
     compose = files["compose.yaml"]
     assert "127.0.0.1:5432:5432" in compose
     assert "PASSWORD" not in compose.replace("env_file", "")

@@ -20,6 +20,7 @@ from devenv.review.resolver import Dist, Resolution, Target
 from devenv.steps import native_libs
 from devenv.steps.compile import compile_steps, system_packages
 from devenv.steps.model import Mode
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 NOBLE = Target(python="3.12", machine="x86_64", glibc="2.39")
@@ -200,7 +201,7 @@ def test_the_check_renders_as_an_exec_form_run_that_keeps_every_byte(
 ) -> None:
     plan = load_plan(make_project())
     step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "native-libs")
-    lines = render_dockerfile(plan).splitlines()
+    lines = render_dockerfile(compile_plan(plan)).splitlines()
     run = next(x for x in lines if x.startswith('RUN ["') and "ldd" in x)
     assert json.loads(run[len("RUN ") :]) == list(step.commands[0].argv)
 
@@ -215,7 +216,7 @@ def test_a_plan_without_requirements_installs_nothing_and_still_checks(
         ids = [s.id for s in compile_steps(plan, mode)]
         assert "requirements" not in ids
         assert {"venv", "pip-check", "native-libs"} <= set(ids)
-    assert "uv pip install" not in render_dockerfile(plan)
+    assert "uv pip install" not in render_dockerfile(compile_plan(plan))
 
 
 def test_a_virtual_name_is_found_through_the_package_that_provides_it() -> None:

@@ -22,6 +22,7 @@ from devenv.review import smoke
 from devenv.review.requirements import RequirementsSet, read_requirements
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
+from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 
 CASES = {
@@ -206,7 +207,7 @@ def test_the_step_runs_as_the_dockerfile_carries_it(
     (command,) = step.commands
     run = next(
         line
-        for line in render_dockerfile(plan).splitlines()
+        for line in render_dockerfile(compile_plan(plan)).splitlines()
         if line.startswith("RUN [") and "importlib.import_module" in line
     )
     argv = json.loads(run[len("RUN ") :])
