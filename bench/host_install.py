@@ -26,6 +26,8 @@ from devenv.container.base import ensure_base  # noqa: E402
 from devenv.container.engine import Engine  # noqa: E402
 from devenv.plan.model import load_plan  # noqa: E402
 from devenv.steps.compile import system_packages  # noqa: E402
+from devenv.steps.model import Mode  # noqa: E402
+from devenv.steps.recipe import requirements_review  # noqa: E402
 from tests.integration.conftest_host import (  # noqa: E402
     Host,
     build_bare_host,
@@ -67,7 +69,8 @@ def main() -> None:
         project = Path(tmp)
         (project / "devenv.toml").write_text(PLAN)
         (project / "requirements.txt").write_text(REQUIREMENTS)
-        packages, _ = system_packages(load_plan(project))
+        plan = load_plan(project)
+        packages, _ = system_packages(plan, requirements_review(plan, Mode.CONTAINER))
         by_hand = [
             ["apt-get", "update"],
             [

@@ -43,6 +43,7 @@ def command(
     from devenv.container.progress import choose
     from devenv.container.registry import registry_of
     from devenv.lock.resolve import lock_status
+    from devenv.steps.model import Mode
     from devenv.steps.recipe import compile_plan
     from devenv.support.exclusive_run import images_lock
     from devenv.support.preload import preload
@@ -53,7 +54,7 @@ def command(
         registry_of(plan)  # no registry to push to: say so before building
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
     recipe = compile_plan(plan)
-    recipe.container  # noqa: B018 - the review, before connecting (see preload)
+    recipe.review(Mode.CONTAINER)  # before connecting: the index answers meanwhile (preload)
     to_stdout = json_target is not None and json_target.stdout
     json_file = json_target.file if json_target is not None else None
     with (

@@ -31,9 +31,10 @@ from devenv.plan.distro import Release
 from devenv.plan.model import Plan, Target
 from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
-from devenv.review import smoke, source_builds
+from devenv.review import smoke
 from devenv.review.requirements import normalise
 from devenv.steps import native_libs
+from devenv.steps.model import Mode
 from devenv.steps.recipe import Recipe, compile_plan
 
 TARGETS = (Target.DEV, Target.DB)
@@ -403,8 +404,8 @@ def build_images(
     started = time.monotonic()
     results: list[TargetResult] = []
     release = plan.environment.release
-    # What the review found (the recipe's compile did it: no index query here).
-    advice = dict(source_builds.review(plan, source_builds.container_target(plan)).advice)
+    # What the review found (the recipe did it before its compile: no index query here).
+    advice = dict(recipe.review(Mode.CONTAINER).advice)
     dockerfile = render_dockerfile(recipe)  # what generate just wrote, without its header
     progress = _OneAtATime(progress)
     tags = plan_tags(

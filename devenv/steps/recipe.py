@@ -10,6 +10,8 @@ parity, verify and lock. `devenv plan` prints it.
 - host: the shared step list for the host plus what only host-install does (the local
   cluster, the init scripts, the setup tasks), with symbolic places (`Place`) for what only
   the host knows when it runs;
+- each mode's requirements review (`Recipe.review`), done before that mode compiles: the
+  compiler (steps.compile) is pure, everything that asks uv or reads a file happens here;
 - one fingerprint per image over its stages' steps, settings and the bytes of every file they
   copy: the image label `verify` and `parity` compare, and what a content tag builds on.
 """
@@ -19,10 +21,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devenv.plan.model import Plan, Target
+from devenv.review import source_builds
+from devenv.review.source_builds import Review
 from devenv.steps.compile import compile_steps, host_only_steps
 from devenv.steps.model import (
     DB_DATA,
@@ -75,62 +79,68 @@ class Stage:
 
 
 def _stages(plan: Plan) -> tuple[Stage, ...]:
+    return (_base_stage(plan), _db_stage(plan), _dev_stage(plan))
+
+
+def _base_stage(plan: Plan) -> Stage:
+    return Stage(
+        name="base",
+        parent=plan.environment.base,
+        scope=Scope.BASE,
+        user=None,
+        # Tools in both images use the system trust store, which now holds the host's extra CAs.
+        after=(
+            _env(
+                ("SSL_CERT_FILE", CA_BUNDLE),
+                ("REQUESTS_CA_BUNDLE", CA_BUNDLE),
+                ("PIP_CERT", CA_BUNDLE),
+            ),
+        ),
+    )
+
+
+def _db_stage(plan: Plan) -> Stage:
     major = plan.postgres.version
+    return Stage(
+        name="db",
+        parent="base",
+        scope=Scope.DB,
+        user=None,
+        # As in the official image: root by default (the entrypoint drops to postgres, and
+        # images built FROM this one can still RUN apt-get), PGDATA a volume.
+        after=(
+            _env(
+                ("PATH", f"/usr/lib/postgresql/{major}/bin:$PATH"),
+                ("PGDATA", DB_DATA),
+                ("LANG", DB_LOCALE),
+                ("PG_MAJOR", str(major)),
+            ),
+            Setting(instruction="VOLUME", value=DB_DATA),
+            Setting(instruction="EXPOSE", value="5432"),
+            Setting(instruction="STOPSIGNAL", value="SIGINT"),
+            Setting(
+                instruction="ENTRYPOINT", value=_exec_form(DB_ENTRYPOINT_IMAGE.rsplit("/", 1)[-1])
+            ),
+            Setting(instruction="CMD", value=_exec_form("postgres")),
+        ),
+    )
+
+
+def _dev_stage(plan: Plan) -> Stage:
     venv = plan.python.container_venv
-    return (
-        Stage(
-            name="base",
-            parent=plan.environment.base,
-            scope=Scope.BASE,
-            user=None,
-            # Tools in both images use the system trust store, which now holds the host's
-            # extra CAs.
-            after=(
-                _env(
-                    ("SSL_CERT_FILE", CA_BUNDLE),
-                    ("REQUESTS_CA_BUNDLE", CA_BUNDLE),
-                    ("PIP_CERT", CA_BUNDLE),
-                ),
-            ),
-        ),
-        Stage(
-            name="db",
-            parent="base",
-            scope=Scope.DB,
-            user=None,
-            # As in the official image: root by default (the entrypoint drops to postgres,
-            # and images built FROM this one can still RUN apt-get), PGDATA a volume.
-            after=(
-                _env(
-                    ("PATH", f"/usr/lib/postgresql/{major}/bin:$PATH"),
-                    ("PGDATA", DB_DATA),
-                    ("LANG", DB_LOCALE),
-                    ("PG_MAJOR", str(major)),
-                ),
-                Setting(instruction="VOLUME", value=DB_DATA),
-                Setting(instruction="EXPOSE", value="5432"),
-                Setting(instruction="STOPSIGNAL", value="SIGINT"),
-                Setting(
-                    instruction="ENTRYPOINT",
-                    value=_exec_form(DB_ENTRYPOINT_IMAGE.rsplit("/", 1)[-1]),
-                ),
-                Setting(instruction="CMD", value=_exec_form("postgres")),
-            ),
-        ),
-        Stage(
-            name="dev",
-            parent="base",
-            scope=Scope.DEV,
-            user=plan.environment.user,
-            # Before the steps, so a requirements edit re-runs no layer after the install. (The
-            # venv's bin first on PATH changes nothing for the build: it is empty until the venv
-            # step makes it, and the later steps name the venv's interpreter by path.)
-            before=(
-                _env(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("VIRTUAL_ENV", venv)),
-                _env(("PATH", f"{venv}/bin:$PATH")),
-                Setting(instruction="WORKDIR", value=plan.devcontainer.workspace),
-                Setting(instruction="CMD", value=_exec_form("sleep", "infinity")),
-            ),
+    return Stage(
+        name="dev",
+        parent="base",
+        scope=Scope.DEV,
+        user=plan.environment.user,
+        # Before the steps, so a requirements edit re-runs no layer after the install. (The
+        # venv's bin first on PATH changes nothing for the build: it is empty until the venv
+        # step makes it, and the later steps name the venv's interpreter by path.)
+        before=(
+            _env(("PIP_DISABLE_PIP_VERSION_CHECK", "1"), ("VIRTUAL_ENV", venv)),
+            _env(("PATH", f"{venv}/bin:$PATH")),
+            Setting(instruction="WORKDIR", value=plan.devcontainer.workspace),
+            Setting(instruction="CMD", value=_exec_form("sleep", "infinity")),
         ),
     )
 
@@ -141,15 +151,27 @@ TARGET_STAGES = {Target.DB: ("base", "db"), Target.DEV: ("base", "dev")}
 
 @dataclass(frozen=True)
 class Recipe:
-    """Each mode is compiled the first time it is asked for, once: a command that only
-    renders or builds never reviews the requirements for the host's Python."""
+    """Each mode is compiled the first time it is asked for, once, after its requirements
+    review: a command that only renders or builds never reviews the requirements for the
+    host's Python."""
 
     plan: Plan
+    _reviews: dict[Mode, Review] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def review(self, mode: Mode) -> Review:
+        """The requirements review for `mode`'s Python (`requirements_review`), done the first
+        time it is asked for: a command that waits on the index anyway (build, before it
+        connects to the engine) asks for it early."""
+        if mode not in self._reviews:
+            self._reviews[mode] = requirements_review(self.plan, mode)
+        return self._reviews[mode]
 
     @functools.cached_property
     def container(self) -> tuple[Step, ...]:
         """In compile order (base, dev and db steps interleaved)."""
-        return compile_steps(self.plan, Mode.CONTAINER)
+        return compile_steps(self.plan, Mode.CONTAINER, self.review(Mode.CONTAINER))
 
     @functools.cached_property
     def stages(self) -> tuple[Stage, ...]:
@@ -161,7 +183,7 @@ class Recipe:
         generation folder the venv is built in); `steps` resolves them. The host-only steps
         sit after the database's packages (the cluster, its init scripts) and at the end (the
         setup tasks)."""
-        shared = compile_steps(self.plan, Mode.HOST, venv=Place.VENV.value)
+        shared = compile_steps(self.plan, Mode.HOST, self.review(Mode.HOST), venv=Place.VENV.value)
         host_only = host_only_steps(self.plan)
         db_apt = [i for i, s in enumerate(shared) if s.kind is Kind.APT and s.scope is Scope.DB]
         at = db_apt[-1] + 1 if db_apt else len(shared)
@@ -243,6 +265,15 @@ def _file_digest(project: Path, source: str) -> object:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         return None
+
+
+def requirements_review(plan: Plan, mode: Mode) -> Review:
+    """What the plan's requirements need from the system on `mode`'s Python: the one input of
+    the step compiler that asks uv (against the index, or its cache), probes the host's
+    python3 and reads the requirements files."""
+    if mode is Mode.CONTAINER:
+        return source_builds.review(plan, source_builds.container_target(plan))
+    return source_builds.review(plan, source_builds.host_target())
 
 
 def compile_plan(plan: Plan) -> Recipe:

@@ -11,6 +11,7 @@ from devenv.host.execute import Executor
 from devenv.plan.model import load_plan
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Command, Kind, Mode, Role
+from devenv.steps.recipe import requirements_review
 from tests.conftest import MakeProject
 
 DPKG = (
@@ -36,7 +37,11 @@ def test_dpkg_status_counts_only_what_is_really_installed() -> None:
 def test_every_apt_step_marks_its_update_and_install(make_project: MakeProject) -> None:
     plan = load_plan(make_project("[environment]\nbase='debian:12'\n[postgres]\nsource='pgdg'\n"))
     for mode in Mode:
-        for step in (s for s in compile_steps(plan, mode) if s.kind is Kind.APT):
+        for step in (
+            s
+            for s in compile_steps(plan, mode, requirements_review(plan, mode))
+            if s.kind is Kind.APT
+        ):
             roles = [c.role for c in step.commands_for(mode)]
             # An image may run commands of its own between them (postgresql-common first).
             assert roles[0] is Role.APT_UPDATE and roles.count(Role.APT_INSTALL) == 1, step.id
@@ -47,12 +52,21 @@ def test_every_apt_step_marks_its_update_and_install(make_project: MakeProject) 
             narrowed = host_apt.narrowed(install, step, step.packages[:1])
             assert narrowed.argv == install.argv[: -len(step.packages)] + step.packages[:1]
             assert narrowed.env == (("DEBIAN_FRONTEND", "noninteractive"),)
-    pgdg = next(s for s in compile_steps(plan, Mode.HOST) if s.id == "pgdg")
+    pgdg = next(
+        s
+        for s in compile_steps(plan, Mode.HOST, requirements_review(plan, Mode.HOST))
+        if s.id == "pgdg"
+    )
     assert [c.role for c in pgdg.commands_for(Mode.HOST)][2:] == [Role.RUN]
 
 
 def test_narrowing_refuses_a_command_that_is_not_the_install(make_project: MakeProject) -> None:
-    step = next(s for s in compile_steps(load_plan(make_project()), Mode.HOST) if s.packages)
+    plan = load_plan(make_project())
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.HOST, requirements_review(plan, Mode.HOST))
+        if s.packages
+    )
     with pytest.raises(HostError, match="does not end with its packages"):
         host_apt.narrowed(step.commands[0], step, ())
 

@@ -20,6 +20,7 @@ from devenv.host.report import HostReport, Options, Status
 from devenv.plan.model import load_plan
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
+from devenv.steps.recipe import requirements_review
 from tests.conftest import MakeProject
 from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixture)
 
@@ -470,7 +471,13 @@ def test_a_repository_step_runs_only_when_something_will_be_installed(
     assert f"+ {script} -y" in out  # packages are missing: the repository is needed
     assert {s.name: s.status for s in report.steps}["pgdg"] is Status.CHANGED
     plan = load_plan(root)
-    fake_host.install(*(p for s in compile_steps(plan, Mode.HOST) for p in s.packages))
+    fake_host.install(
+        *(
+            p
+            for s in compile_steps(plan, Mode.HOST, requirements_review(plan, Mode.HOST))
+            for p in s.packages
+        )
+    )
     report, out = run(root, dry_run=True, with_db=True)
     assert script not in out
     assert {s.name for s in report.steps if s.status is Status.CHANGED} == {

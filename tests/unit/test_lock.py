@@ -15,7 +15,7 @@ from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
-from devenv.steps.recipe import compile_plan
+from devenv.steps.recipe import compile_plan, requirements_review
 from tests.conftest import MakeProject
 
 REQS = (
@@ -85,7 +85,7 @@ def test_no_lock_is_reported_by_check(make_project: MakeProject) -> None:
 def test_steps_install_from_the_lock(make_project: MakeProject) -> None:
     plan = load_plan(locked_project(make_project))
     for mode in Mode:
-        steps = {s.id: s for s in compile_steps(plan, mode)}
+        steps = {s.id: s for s in compile_steps(plan, mode, requirements_review(plan, mode))}
         assert "libpq-dev=16.4-0ubuntu0.24.04.1" in steps["system-packages"].packages
         assert "postgresql-16-pgvector=0.6.0-1" in steps["postgres-server"].packages
         (install,) = steps["requirements"].commands

@@ -19,6 +19,7 @@ from devenv.plan.pyproject import python_fits, read_project
 from devenv.review.project_lock import GENERATED, export, poetry_pins
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
+from devenv.steps.recipe import requirements_review
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -248,8 +249,11 @@ def test_the_project_is_editable_from_the_workspace_and_the_lock_installs_first(
     copy(UV, tmp_path)
     (tmp_path / "devenv.toml").write_text('[python]\nproject = "backend"\n')
     plan = load_plan(tmp_path)
-    container = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}
-    host = {s.id: s for s in compile_steps(plan, Mode.HOST)}
+    container = {
+        s.id: s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+    }
+    host = {s.id: s for s in compile_steps(plan, Mode.HOST, requirements_review(plan, Mode.HOST))}
     pth = container["project-path"].commands[0].argv
     assert pth[-2:] == ("devenv-project.pth", "/workspace/backend")
     assert host["project-path"].commands[0].argv[-1] == str(tmp_path.resolve() / "backend")

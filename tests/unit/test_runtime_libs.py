@@ -20,7 +20,7 @@ from devenv.review.resolver import Dist, Resolution, Target
 from devenv.steps import native_libs
 from devenv.steps.compile import compile_steps, system_packages
 from devenv.steps.model import Mode
-from devenv.steps.recipe import compile_plan
+from devenv.steps.recipe import compile_plan, requirements_review
 from tests.conftest import MakeProject
 
 NOBLE = Target(python="3.12", machine="x86_64", glibc="2.39")
@@ -69,12 +69,16 @@ def test_a_plans_package_is_installed_under_its_releases_name_in_both_modes(
     )
     plan = load_plan(project)
     for mode in Mode:
-        packages, notes = system_packages(plan, mode)
+        packages, notes = system_packages(plan, requirements_review(plan, mode))
         assert installed in packages
         if written != installed:
             assert written not in packages
             assert any(f"{written} is named {installed}" in n for n in notes)
-        apt = next(s for s in compile_steps(plan, mode) if s.id == "system-packages")
+        apt = next(
+            s
+            for s in compile_steps(plan, mode, requirements_review(plan, mode))
+            if s.id == "system-packages"
+        )
         assert installed in apt.packages
 
 
@@ -200,7 +204,11 @@ def test_the_check_renders_as_an_exec_form_run_that_keeps_every_byte(
     make_project: MakeProject,
 ) -> None:
     plan = load_plan(make_project())
-    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "native-libs")
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+        if s.id == "native-libs"
+    )
     lines = render_dockerfile(compile_plan(plan)).splitlines()
     run = next(x for x in lines if x.startswith('RUN ["') and "ldd" in x)
     assert json.loads(run[len("RUN ") :]) == list(step.commands[0].argv)
@@ -213,7 +221,7 @@ def test_a_plan_without_requirements_installs_nothing_and_still_checks(
     images must still build (an installer given no files refuses to run)."""
     plan = load_plan(make_project("[python]\nrequirements = []\nsmoke = []\n", requirements=None))
     for mode in Mode:
-        ids = [s.id for s in compile_steps(plan, mode)]
+        ids = [s.id for s in compile_steps(plan, mode, requirements_review(plan, mode))]
         assert "requirements" not in ids
         assert {"venv", "pip-check", "native-libs"} <= set(ids)
     assert "uv pip install" not in render_dockerfile(compile_plan(plan))

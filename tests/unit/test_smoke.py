@@ -22,7 +22,7 @@ from devenv.review import smoke
 from devenv.review.requirements import RequirementsSet, read_requirements
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
-from devenv.steps.recipe import compile_plan
+from devenv.steps.recipe import compile_plan, requirements_review
 from tests.conftest import MakeProject
 
 CASES = {
@@ -126,7 +126,10 @@ def test_the_plan_derives_it_and_says_so(make_project: MakeProject) -> None:
     plan = load_plan(make_project())  # fastapi, sqlalchemy, psycopg[binary], pgvector 0.3.6
     derived = ("fastapi", "sqlalchemy", "psycopg", "pgvector.psycopg", "pgvector.sqlalchemy")
     assert plan.python.smoke == derived and plan.python.smoke_derived
-    step = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}["smoke-imports"]
+    step = {
+        s.id: s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+    }["smoke-imports"]
     assert step.title == f"Import {', '.join(derived)}"
     assert any(n.startswith("smoke (derived from requirements)") for n in step.notes)
 
@@ -134,7 +137,9 @@ def test_the_plan_derives_it_and_says_so(make_project: MakeProject) -> None:
 def test_an_explicit_list_is_used_as_written(make_project: MakeProject) -> None:
     plan = load_plan(make_project("[python]\nsmoke = ['app', 'pgvector.psycopg']\n"))
     assert plan.python.smoke == ("app", "pgvector.psycopg") and not plan.python.smoke_derived
-    step = {s.id: s for s in compile_steps(plan, Mode.HOST)}["smoke-imports"]
+    step = {s.id: s for s in compile_steps(plan, Mode.HOST, requirements_review(plan, Mode.HOST))}[
+        "smoke-imports"
+    ]
     assert step.notes == ()
     assert step.commands[0].argv[1:] == (
         "-c",
@@ -143,7 +148,9 @@ def test_an_explicit_list_is_used_as_written(make_project: MakeProject) -> None:
         "pgvector.psycopg=pgvector==0.3.6 in requirements.txt",
     )
     empty = load_plan(make_project("[python]\nsmoke = []\n", name="none"))
-    assert "smoke-imports" not in {s.id for s in compile_steps(empty, Mode.HOST)}
+    assert "smoke-imports" not in {
+        s.id for s in compile_steps(empty, Mode.HOST, requirements_review(empty, Mode.HOST))
+    }
 
 
 def test_a_derived_list_is_no_input_of_the_lock(make_project: MakeProject) -> None:
@@ -203,7 +210,10 @@ def test_the_step_runs_as_the_dockerfile_carries_it(
 ) -> None:
     """The Dockerfile carries the program in an exec-form RUN: the same argv, byte for byte."""
     plan = load_plan(make_project("[python]\nsmoke = ['json', 'fastapi']\n"))
-    step = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}["smoke-imports"]
+    step = {
+        s.id: s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+    }["smoke-imports"]
     (command,) = step.commands
     run = next(
         line

@@ -19,6 +19,7 @@ from devenv.review import native, resolver, source_builds
 from devenv.review.resolver import Dist, Resolution, Target
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
+from devenv.steps.recipe import requirements_review
 from tests.conftest import MakeProject
 
 PYLOCK = Path(__file__).resolve().parent.parent / "data" / "pylock"
@@ -107,7 +108,10 @@ def test_a_cached_resolution_is_used_without_the_index(
     )
     (tmp_path / "cache" / "resolutions").mkdir(parents=True)
     (tmp_path / "cache" / "resolutions" / f"{key}.json").write_text(resolver.dump(cached))
-    steps = {s.id: s for s in compile_steps(plan, Mode.CONTAINER)}
+    steps = {
+        s.id: s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+    }
     assert {"build-essential", "python3-dev"} <= set(steps["system-packages"].packages)
     assert steps["system-packages"].notes[0].startswith("asyncpg 0.29.0 has no wheel for CPython")
 
@@ -118,7 +122,11 @@ def test_offline_the_table_decides_and_says_so_in_one_line(
     monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("DEVENV_OFFLINE", "1")
     plan = load_plan(make_project(TRIXIE, "fastapi==0.115.6\nasyncpg==0.29.0\nlxml==5.3.0\n"))
-    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+        if s.id == "system-packages"
+    )
     assert step.notes[0] == (
         "the package index can't be reached for CPython 3.13 on x86_64 (DEVENV_OFFLINE is set):"
         " reviewed from devenv's table only"
@@ -137,7 +145,11 @@ def test_offline_with_only_pure_python_nothing_is_added(
     monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("DEVENV_OFFLINE", "1")
     plan = load_plan(make_project(TRIXIE, "fastapi==0.115.6\npsycopg[binary]==3.2.3\n"))
-    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+        if s.id == "system-packages"
+    )
     assert len(step.notes) == 1 and "python3-dev" not in step.packages
 
 
@@ -260,7 +272,11 @@ def test_with_a_lock_its_pins_are_reviewed_and_the_lock_pins_the_additions(
     from devenv.lock.resolve import apt_packages
 
     plan = load_plan(locked(make_project))
-    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+        if s.id == "system-packages"
+    )
     assert step.notes[0].startswith("asyncpg 0.29.0 has no wheel for CPython 3.13 on x86_64")
     assert ("dev", "python3-dev") in apt_packages(plan)
 
@@ -271,7 +287,11 @@ def test_with_a_lock_offline_the_table_reads_its_pins(
     monkeypatch.setenv("DEVENV_CACHE_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("DEVENV_OFFLINE", "1")
     plan = load_plan(locked(make_project))
-    step = next(s for s in compile_steps(plan, Mode.CONTAINER) if s.id == "system-packages")
+    step = next(
+        s
+        for s in compile_steps(plan, Mode.CONTAINER, requirements_review(plan, Mode.CONTAINER))
+        if s.id == "system-packages"
+    )
     assert step.notes[1].startswith("asyncpg not known to be pure Python")
 
 
