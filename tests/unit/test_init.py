@@ -3,13 +3,14 @@ and a plan that loads as written (so `devenv plan` works right after)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.plan.init import MAX_SUBFOLDERS, choose_requirements
+from devenv.plan.init import MAX_SUBFOLDERS, choose_requirements, init_plan
 from devenv.plan.model import load_plan
 from tests.conftest import REQUIREMENTS
 
@@ -166,3 +167,53 @@ def test_plan_runs_right_after_init(tmp_path: Path) -> None:
     assert "Import fastapi, sqlalchemy, psycopg, pgvector.psycopg, pgvector.sqlalchemy" in (
         result.output
     )
+
+
+# -- the file init writes, byte for byte -----------------------------------------------------
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "init"
+PROJECTS = Path(__file__).resolve().parents[1] / "projects"
+
+
+def pyproject(requires: str) -> dict[str, str]:
+    return {
+        "pyproject.toml": '[project]\nname = "app"\nversion = "0"\n'
+        f'requires-python = "{requires}"\n'
+        'dependencies = ["fastapi==0.115.6"]\n'
+    }
+
+
+def locked(template: str, lock: str, into: str) -> dict[str, str]:
+    source = PROJECTS / template / "backend"
+    return {f"{into}/{name}": (source / name).read_text() for name in ("pyproject.toml", lock)}
+
+
+# case -> the files init finds. Each is what init detects today: keep its plan byte-identical.
+WRITTEN: dict[str, dict[str, str]] = {
+    "default": {},
+    "requirements": {"requirements.txt": APP},
+    "requirements-chosen-among-others": LAYOUTS["a dev file includes the app's"][0],
+    "requirements-none-loads": {"requirements.txt": "-e .\n"},
+    "index-options": {
+        "requirements.txt": "--extra-index-url https://packages.example/simple\nfastapi\n"
+    },
+    "uv-project-backend": locked("fastapi-template-uv", "uv.lock", "backend"),
+    "poetry-project-root": locked("fastapi-template-poetry", "poetry.lock", "."),
+    "pyproject-dependencies": pyproject(">=3.10"),
+    "base-debian-13": pyproject(">=3.13"),
+    "base-debian-12-pgdg": pyproject("~3.11"),
+    "base-ubuntu-22.04-pgdg": pyproject("<3.11"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRITTEN))
+def test_the_plan_init_writes(tmp_path: Path, case: str) -> None:
+    """Set DEVENV_UPDATE_GOLDEN=1 to rewrite tests/golden/init after an intended change."""
+    root = make_layout(tmp_path / "proj", WRITTEN[case])
+    text = init_plan(root).path.read_text()
+    golden = GOLDEN / f"{case}.toml"
+    if os.environ.get("DEVENV_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text()
+    load_plan(root)  # and it loads as written
