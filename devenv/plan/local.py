@@ -1,103 +1,68 @@
 """devenv.local.toml: one developer's overrides, git-ignored, merged over the plan.
 
-Only what is personal may be set, each validated exactly as the plan validates it:
-  [postgres] host_port           replaces the plan's (another port on this machine)
-  [devcontainer] forward_ports   added to the plan's
-  [devcontainer] extensions      added to the plan's
-  [devcontainer] settings        merged over the plan's (a key here wins)
-  [system] packages              added to the plan's: host-install installs them; the app
-                                 container runs an image of this machine's own, the team's dev
-                                 stage plus them (.devenv/Dockerfile.local)
+Only what is personal may be set: the keys devenv.plan.schema declares with a `local` rule
+(the db port replaces the plan's; ports, extensions and apt packages are added; VS Code
+settings merged over), each validated exactly as the plan validates it. Extra packages are
+installed by host-install; the app container runs an image of this machine's own, the team's
+dev stage plus them (.devenv/Dockerfile.local).
 The committed files (compose.yaml, devcontainer.json, the Dockerfile) never depend on it;
 devenv passes the overrides to compose and VS Code through .devenv/compose.local.yaml.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from devenv.errors import PlanError
-
-if TYPE_CHECKING:
-    from devenv.plan.model import LocalOverrides, Plan
+from devenv.files.safety import inside
+from devenv.plan import schema
+from devenv.plan.read import PlanFile, parse_toml, read_text, read_values
 
 LOCAL_FILE = "devenv.local.toml"
-ALLOWED = {
-    "postgres": ("host_port",),
-    "devcontainer": ("forward_ports", "extensions", "settings"),
-    "system": ("packages",),
-}
 
 
-def read_local(project_dir: Path, plan: Plan) -> LocalOverrides | None:
-    from devenv.plan import model as plan_module
+@dataclass(frozen=True, kw_only=True)
+class LocalOverrides:
+    """What devenv.local.toml sets (schema.LOCAL_KEYS, by name): a port, extra
+    ports/extensions/packages, settings."""
 
+    path: Path
+    host_port: int | None = None
+    forward_ports: tuple[int, ...] = ()
+    extensions: tuple[str, ...] = ()
+    settings: tuple[tuple[str, Any], ...] = ()
+    packages: tuple[str, ...] = ()
+
+
+def read_local(project_dir: Path) -> LocalOverrides | None:
     path = project_dir / LOCAL_FILE
     if not path.is_file():
         return None
-    from devenv.files.safety import inside
-
     inside(project_dir, LOCAL_FILE, what="local overrides")
-    text = plan_module.read_text(path, what="local overrides")
-    data = plan_module.parse_toml(text, path)
-
-    def fail(section: str, key: str | None, message: str) -> PlanError:
-        where = f"[{section}] {key}" if key else f"[{section}]"
-        line = plan_module._line_of(text, section, key)
-        return PlanError(
-            f"{path}{f':{line}' if line else ''}: {where}: {message}",
-            hint=f"{LOCAL_FILE} may set only: "
-            + "; ".join(f"[{s}] {', '.join(keys)}" for s, keys in ALLOWED.items()),
-        )
-
-    values: dict[str, Any] = {}
-    for section, table in data.items():
-        if section not in ALLOWED:
-            if section in plan_module.SCHEMA:
-                raise fail(
-                    section, None, "belongs to the team's devenv.toml, not to local overrides"
-                )
-            raise fail(
-                section, None, f"unknown section{plan_module._near(section, tuple(ALLOWED))}"
-            )
-        if not isinstance(table, dict):
-            raise fail(section, None, "must be a table")
-        for key, value in table.items():
-            if key not in ALLOWED[section]:
-                why = (
-                    "belongs to the team's devenv.toml, not to local overrides"
-                    if key in plan_module.SCHEMA[section]
-                    else f"unknown key{plan_module._near(key, ALLOWED[section])}"
-                )
-                raise fail(section, key, why)
-            kind, default, check = plan_module.SCHEMA[section][key]
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise fail(
-                    section,
-                    key,
-                    f"must be {plan_module._kind(kind)}, not {plan_module._kind(type(value))}",
-                )
-            if isinstance(value, list):
-                inner = type(default[0]) if default else str
-                for item in value:
-                    if not isinstance(item, inner) or (isinstance(item, bool) and inner is int):
-                        raise fail(section, key, f"items must be {plan_module._kind(inner)}, "
-                                   f"got {item!r}")  # fmt: skip
-                if len(set(value)) != len(value):
-                    raise fail(section, key, "lists a value twice")
-            try:
-                values[key] = check(value)
-            except ValueError as exc:
-                raise fail(section, key, str(exc)) from None
-    return plan_module.LocalOverrides(
-        path=path,
-        host_port=values.get("host_port"),
-        forward_ports=values.get("forward_ports", ()),
-        extensions=values.get("extensions", ()),
-        settings=values.get("settings", ()),
-        packages=values.get("packages", ()),
+    text = read_text(path, what="local overrides")
+    data = parse_toml(text, path)
+    allowed = "; ".join(
+        f"[{section}] {', '.join(k.name for k in schema.in_section(section, schema.LOCAL_KEYS))}"
+        for section in schema.LOCAL_SECTIONS
     )
+    file = PlanFile(path=path, text=text, hint=f"{LOCAL_FILE} may set only: {allowed}")
+    values: dict[str, Any] = {}
+    for one in _one_by_one(data):  # the first problem a reader meets is the one said
+        read = read_values(one, file, schema.LOCAL_KEYS, schema.LOCAL_SECTIONS, defaults=False)
+        values.update(item for table in read.values() for item in table.items())
+    return LocalOverrides(path=path, **values)
+
+
+def _one_by_one(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file's keys, one a table, in its order (a table that is empty or no table, whole)."""
+    out: list[dict[str, Any]] = []
+    for section, table in data.items():
+        if isinstance(table, dict) and table:
+            out += [{section: {name: value}} for name, value in table.items()]
+        else:
+            out.append({section: table})
+    return out
 
 
 def describe(local: LocalOverrides | None) -> list[str]:

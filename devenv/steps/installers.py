@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from devenv.plan.model import Installer
+from devenv.plan.schema import Installer
 
 # What the bootstrap step installs with the venv's own pip. pip upgrades itself and the
 # classic build tools; uv needs only itself: the venv keeps the pip its Python ships (for

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devenv.cli import cli
-from devenv.plan.model import SCHEMA
+from devenv.plan import schema
 from tests.conftest import REQUIREMENTS
 from tests.unit.test_linters import SCHEMA as DEVCONTAINER_SCHEMA
 
@@ -141,11 +141,12 @@ hostile_text = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
 def plans(draw: st.DrawFn) -> tuple[str, str, str]:
     """(devenv.toml text, requirements.txt text, project folder name)."""
     lines = []
-    for section, keys in SCHEMA.items():
+    for section in schema.SECTIONS:
         if not draw(st.booleans()):
             continue
         lines.append(f"[{section}]")
-        for key, (kind, default, _) in keys.items():
+        for declared in schema.in_section(section):
+            key, kind, default = declared.name, declared.kind, declared.default
             choice = draw(st.integers(0, 5))
             valid = VALID.get((section, key)) or ([default] if isinstance(default, kind) else [])
             if choice <= 2 or (choice <= 4 and not valid):

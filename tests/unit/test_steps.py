@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devenv.errors import PlanError
-from devenv.plan.model import Installer, load_plan
+from devenv.plan.model import load_plan
+from devenv.plan.schema import Installer
 from devenv.steps.compile import compile_steps, venv_store
 from devenv.steps.model import Kind, Mode, Phase, Scope
 from devenv.steps.recipe import requirements_review
