@@ -17,45 +17,75 @@ from pathlib import Path, PurePosixPath
 
 from devenv.errors import UsageError
 from devenv.files.atomic import atomic_write
-from devenv.plan import distro, pyproject, validate
+from devenv.plan import distro, pyproject, schema, validate
 from devenv.plan.model import PLAN_FILE
 from devenv.review import smoke
 from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
 
-TEMPLATE = """\
+HEADER = """\
 # devenv plan: one file for the container (VS Code, `devenv build`) and the host
 # (`devenv host-install`). Edit, then run `devenv generate`. Every key is optional.
-
-[environment]
-name = {name}                  # names images, compose project and volumes
-base = {base}{base_pad}# image reference; distro and release come from it
-# mirror = "http://…/ubuntu"      # archive for `devenv base` (default: host apt config)
-# keyring = "keys/archive.gpg"    # keyring for that archive (default: found or fetched)
-# user = "dev"                    # the non-root user of the dev image
-
-[system]
-packages = ["build-essential", "libpq-dev"]   # apt packages, `name` or `name=version`
-
-[postgres]
-version = {pg_version}                      # {pg_comment}
-extensions = ["pgvector"]
-source = {pg_source}{source_pad}# {source_comment}
-# host_port = 5432                # published on 127.0.0.1 only
-# user = "postgres"
-# database = "app"
-
-[python]
-venv = ".venv"                    # the host venv; the image's is /opt/venv
-{project}{requirements_comment}requirements = {requirements}
-# installer = "pip"               # default uv; pip when a requirements file needs pip
-# smoke = ["app"]                 # modules imported after install. Default: derived from the
-#                                 # requirements (framework, ORM, driver, pgvector integration)
-{allow}
-
-[devcontainer]
-forward_ports = [8000]
-# extensions = ["ms-python.python"]
 """
+NOTE_COLUMN = 34  # where a key's note starts, after `# `
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chosen:
+    """A value init chose for a key: written in place of the key's declared line."""
+
+    value: str  # TOML
+    note: str | None = None  # None: the key's own
+    gap: int | None = None  # spaces before the note; None: the key's own
+    above: str | None = None  # a comment line above it
+
+
+def template(chosen: dict[str, Chosen]) -> str:
+    """The plan init writes: each section's keys as their declarations show them (set,
+    commented or left out), with what init chose (by `[section] key`) in their place."""
+    sections = []
+    for section in schema.SECTIONS:
+        lines = [
+            line
+            for key in _written_order(schema.in_section(section))
+            for line in _key_lines(key, chosen.get(key.title))
+        ]
+        if lines:
+            sections.append("\n".join((f"[{section}]", *lines)))
+    return HEADER + "\n" + "\n\n".join(sections) + "\n"
+
+
+def _written_order(keys: tuple[schema.Key, ...]) -> list[schema.Key]:
+    """The keys in their declared order, each moved before the key its template names."""
+    moved = [k for k in keys if k.init and k.init.before]
+    return [
+        key
+        for place in keys
+        if place not in moved
+        for key in (*(k for k in moved if k.init and k.init.before == place.name), place)
+    ]
+
+
+def _key_lines(key: schema.Key, chosen: Chosen | None) -> list[str]:
+    shown = key.init
+    if shown is None or (chosen is None and shown.shown is schema.Shown.CHOSEN):
+        return []
+    if chosen is None:
+        commented = shown.shown is schema.Shown.COMMENTED
+        body = f"{'# ' if commented else ''}{key.name} = {shown.example or key.toml_default()}"
+        return _noted(body, shown.note, shown.gap)
+    note = shown.note if chosen.note is None else chosen.note
+    gap = shown.gap if chosen.gap is None else chosen.gap
+    above = [chosen.above] if chosen.above else []
+    return [*above, *_noted(f"{key.name} = {chosen.value}", note, gap)]
+
+
+def _noted(body: str, note: str, gap: int | None) -> list[str]:
+    if not note:
+        return [body]
+    first, *more = note.split("\n")
+    pad = " " * (gap if gap is not None else max(1, NOTE_COLUMN - len(body)))
+    return [f"{body}{pad}# {first}", *(f"{'#'.ljust(NOTE_COLUMN)}# {line}" for line in more)]
+
 
 # Folders (besides the root) where projects keep requirements, one level deep; src/ also one
 # level below it. Bounded, so init stays instant in a large tree.
@@ -190,46 +220,43 @@ def init_plan(project_dir: Path) -> Written:
     picked = choice.chosen_candidate()
     others = ", ".join(c.path for c in choice.others())
     if not others:
-        comment = ""
+        comment = None
     elif choice.chosen:
-        comment = f"# chosen by devenv init ({choice.why}); also found: {others}\n"
+        comment = f"# chosen by devenv init ({choice.why}); also found: {others}"
     else:
-        comment = f"# devenv init found {others}; none loads as the plan's requirements\n"
-    text = TEMPLATE.format(
-        name=json.dumps(validate.slug(project_dir.resolve().name)),
-        base=json.dumps(base),
-        base_pad=" " * max(1, 27 - len(json.dumps(base))),
-        pg_version=pg_version,
-        pg_comment=(
-            f"PostgreSQL major; {release.label.split(' (')[0]}'s archive ships {pg_version}"
+        comment = f"# devenv init found {others}; none loads as the plan's requirements"
+    named = release.label.split(" (")[0]
+    chosen = {
+        "[environment] name": Chosen(value=json.dumps(validate.slug(project_dir.resolve().name))),
+        "[environment] base": Chosen(value=json.dumps(base)),
+        "[postgres] version": Chosen(
+            value=str(pg_version),
+            note=f"PostgreSQL major; {named}'s archive ships {pg_version}"
             if offered
-            else f"PostgreSQL major; {release.label.split(' (')[0]}'s pgvector is only in PGDG"
+            else f"PostgreSQL major; {named}'s pgvector is only in PGDG",
         ),
-        pg_source=json.dumps(pg_source),
-        source_pad=" " * max(1, 25 - len(json.dumps(pg_source))),
-        source_comment=(
-            'or "pgdg" (the PostgreSQL apt repository)'
+        "[postgres] source": Chosen(
+            value=json.dumps(pg_source),
+            note='or "pgdg" (the PostgreSQL apt repository)'
             if offered
-            else "the PostgreSQL apt repository: this base's archive has no pgvector"
+            else "the PostgreSQL apt repository: this base's archive has no pgvector",
         ),
-        project=(
-            f"project = {json.dumps(project.folder)}".ljust(34)
-            + f"# pyproject.toml's folder: {project.lock_file or 'its dependencies'}, "
-            "the project editable\n"
-            + f"groups = {json.dumps(list(groups))}".ljust(34)
-            + "# dependency groups installed with it\n"
-            if project is not None
-            else ""
+        "[python] requirements": Chosen(
+            value=json.dumps([choice.chosen] if choice.chosen else []), above=comment
         ),
-        requirements=json.dumps([choice.chosen] if choice.chosen else []),
-        requirements_comment=comment,
-        allow=(
-            "allow_index_options = true       # set by devenv init: the requirements choose an "
-            "index or URL"
-            if picked and picked.index_options
-            else "# allow_index_options = false     # allow --index-url & co. in requirements files"
-        ),
-    )
+    }
+    if project is not None:
+        what = project.lock_file or "its dependencies"
+        chosen["[python] project"] = Chosen(
+            value=json.dumps(project.folder),
+            note=f"pyproject.toml's folder: {what}, the project editable",
+        )
+        chosen["[python] groups"] = Chosen(value=json.dumps(list(groups)))
+    if picked and picked.index_options:
+        chosen["[python] allow_index_options"] = Chosen(
+            value="true", note="set by devenv init: the requirements choose an index or URL", gap=7
+        )
+    text = template(chosen)
     atomic_write(path, text)
     derived = smoke.derive(chosen_set) if chosen_set else ()
     return Written(
