@@ -150,3 +150,40 @@ def test_nothing_executed_for_a_bad_plan(make_project: MakeProject, tmp_path: Pa
     assert code == 2
     assert not marker.exists()
     assert not os.path.exists(project / "docker")
+
+
+@pytest.mark.parametrize(
+    ("toml", "local", "says"),
+    [
+        # The unknown-key list is the section's keys in the plan's order.
+        (
+            "[python]\nextension = 1\n",
+            None,
+            "devenv.toml:2: [python] extension: unknown key; expected one of venv, "
+            "container_venv, requirements, project, groups, installer, smoke, allow_index_options",
+        ),
+        # devenv.local.toml: the first problem in the file is the one said, with what it may set.
+        (
+            "",
+            "[postgres]\nhost_port = 'x'\nversion = 17\n",
+            "devenv.local.toml:2: [postgres] host_port: must be an integer, not a string (devenv."
+            "local.toml may set only: [postgres] host_port; [devcontainer] forward_ports, "
+            "extensions, settings; [system] packages)",
+        ),
+        (
+            "",
+            "[system]\npackages = ['git']\n[python]\nvenv = 'x'\n",
+            "devenv.local.toml:3: [python]: belongs to the team's devenv.toml, not to local "
+            "overrides",
+        ),
+        ("", "[nope]\n", "[nope]: unknown section; expected one of postgres, devcontainer, system"),
+    ],
+)
+def test_which_problem_is_said_and_how(
+    make_project: MakeProject, toml: str, local: str | None, says: str
+) -> None:
+    project = make_project(toml)
+    if local is not None:
+        (project / "devenv.local.toml").write_text(local)
+    result = CliRunner().invoke(cli, ["-C", str(project), "plan"])
+    assert result.exit_code == 2 and says in result.stderr, result.stderr
