@@ -211,52 +211,16 @@ def init_plan(project_dir: Path) -> Written:
         project = None
     groups = tuple(g for g in DEV_GROUPS if project and g in project.groups)[:1]
     base, base_why = choose_base(project)
-    family, tag = base.split(":")
-    release = distro.find_release(family, tag)
-    assert release is not None  # every PREFERRED base is a release
-    offered = distro.available(release, "distro")
-    pg_version = offered[0] if offered else 16
-    pg_source = "distro" if offered else "pgdg"
-    picked = choice.chosen_candidate()
-    others = ", ".join(c.path for c in choice.others())
-    if not others:
-        comment = None
-    elif choice.chosen:
-        comment = f"# chosen by devenv init ({choice.why}); also found: {others}"
-    else:
-        comment = f"# devenv init found {others}; none loads as the plan's requirements"
-    named = release.label.split(" (")[0]
-    chosen = {
-        "[environment] name": Chosen(value=json.dumps(validate.slug(project_dir.resolve().name))),
-        "[environment] base": Chosen(value=json.dumps(base)),
-        "[postgres] version": Chosen(
-            value=str(pg_version),
-            note=f"PostgreSQL major; {named}'s archive ships {pg_version}"
-            if offered
-            else f"PostgreSQL major; {named}'s pgvector is only in PGDG",
-        ),
-        "[postgres] source": Chosen(
-            value=json.dumps(pg_source),
-            note='or "pgdg" (the PostgreSQL apt repository)'
-            if offered
-            else "the PostgreSQL apt repository: this base's archive has no pgvector",
-        ),
-        "[python] requirements": Chosen(
-            value=json.dumps([choice.chosen] if choice.chosen else []), above=comment
-        ),
-    }
-    if project is not None:
-        what = project.lock_file or "its dependencies"
-        chosen["[python] project"] = Chosen(
-            value=json.dumps(project.folder),
-            note=f"pyproject.toml's folder: {what}, the project editable",
-        )
-        chosen["[python] groups"] = Chosen(value=json.dumps(list(groups)))
-    if picked and picked.index_options:
-        chosen["[python] allow_index_options"] = Chosen(
-            value="true", note="set by devenv init: the requirements choose an index or URL", gap=7
-        )
-    text = template(chosen)
+    text = template(
+        {
+            "[environment] name": Chosen(
+                value=json.dumps(validate.slug(project_dir.resolve().name))
+            ),
+            "[environment] base": Chosen(value=json.dumps(base)),
+            **_postgres_chosen(base),
+            **_python_chosen(choice, project, groups),
+        }
+    )
     atomic_write(path, text)
     derived = smoke.derive(chosen_set) if chosen_set else ()
     return Written(
@@ -268,6 +232,66 @@ def init_plan(project_dir: Path) -> Written:
         base=base,
         base_why=base_why,
     )
+
+
+def _postgres_chosen(base: str) -> dict[str, Chosen]:
+    """The PostgreSQL the base gives with pgvector: its archive's, else PGDG's."""
+    family, tag = base.split(":")
+    release = distro.find_release(family, tag)
+    assert release is not None  # every PREFERRED base is a release
+    offered = distro.available(release, "distro")
+    version = offered[0] if offered else 16
+    named = release.label.split(" (")[0]
+    if offered:
+        return {
+            "[postgres] version": Chosen(
+                value=str(version), note=f"PostgreSQL major; {named}'s archive ships {version}"
+            ),
+            "[postgres] source": Chosen(
+                value='"distro"', note='or "pgdg" (the PostgreSQL apt repository)'
+            ),
+        }
+    return {
+        "[postgres] version": Chosen(
+            value=str(version), note=f"PostgreSQL major; {named}'s pgvector is only in PGDG"
+        ),
+        "[postgres] source": Chosen(
+            value='"pgdg"',
+            note="the PostgreSQL apt repository: this base's archive has no pgvector",
+        ),
+    }
+
+
+def _python_chosen(
+    choice: Choice, project: pyproject.Project | None, groups: tuple[str, ...]
+) -> dict[str, Chosen]:
+    """The project or requirements init chose (with what else it found), and the index
+    options the chosen file needs."""
+    others = ", ".join(c.path for c in choice.others())
+    if not others:
+        comment = None
+    elif choice.chosen:
+        comment = f"# chosen by devenv init ({choice.why}); also found: {others}"
+    else:
+        comment = f"# devenv init found {others}; none loads as the plan's requirements"
+    chosen = {
+        "[python] requirements": Chosen(
+            value=json.dumps([choice.chosen] if choice.chosen else []), above=comment
+        )
+    }
+    if project is not None:
+        what = project.lock_file or "its dependencies"
+        chosen["[python] project"] = Chosen(
+            value=json.dumps(project.folder),
+            note=f"pyproject.toml's folder: {what}, the project editable",
+        )
+        chosen["[python] groups"] = Chosen(value=json.dumps(list(groups)))
+    picked = choice.chosen_candidate()
+    if picked and picked.index_options:
+        chosen["[python] allow_index_options"] = Chosen(
+            value="true", note="set by devenv init: the requirements choose an index or URL", gap=7
+        )
+    return chosen
 
 
 # Folders (besides the root) where a pyproject project is kept.

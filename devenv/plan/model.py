@@ -188,38 +188,47 @@ def plan_from_dict(
         raise file.error("environment", "base", wrong_python)
     packages = _postgres_packages(release, pg, file)
     if py["groups"] and py["project"] is None:
-        raise file.error(
-            "python", "groups", "groups are a pyproject project's: set [python] project"
-        )
+        message = "groups are a pyproject project's: set [python] project"
+        raise file.error("python", "groups", message)
     exported = _project_pins(root, project, py, release, file)
-    roots = py["requirements"]
-    if exported is not None:  # the plan's own requirements only when it names them
-        given = data.get("python", {}).get("requirements")
-        roots = (*(roots if given is not None else ()), project_lock.GENERATED)
-    requirements = _requirements(project_dir, roots, py["allow_index_options"], file)
-    installer, installer_note = _installer(requirements, py["installer"], file)
+    given = data.get("python", {}).get("requirements")  # with a project: extra files, if any
+    roots = (*(py["requirements"] if given is not None else ()), project_lock.GENERATED)
+    py = {**py, "requirements": py["requirements"] if exported is None else roots}
+    requirements = _requirements(project_dir, py["requirements"], py["allow_index_options"], file)
+    installer = _installer(requirements, py["installer"], file)
     pins = lock.python_pins() if lock else None
     _check_init_folders(project_dir, pg["init"], file)
-    if py["smoke"] is None:  # derived from what the requirements (and the lock's pins) name
-        py = {**py, "smoke": smoke.derive(requirements, pins)}
     return Plan(
         project_dir=root,
         environment=_environment(env, root, release),
         system=System(**values["system"]),
         postgres=Postgres(**pg, packages=packages),
-        python=Python(
-            **{**py, "requirements": roots, "installer": installer},
-            installer_note=installer_note,
-            smoke_derived=values["python"]["smoke"] is None,
-            import_root=project.import_root if exported and project else None,
-            project_pins=exported.text if exported else None,
-            project_source=exported.source if exported else None,
-        ),
+        python=_python(py, installer, requirements, pins, project, exported),
         devcontainer=Devcontainer(**values["devcontainer"]),
         requirements=requirements,
         lock=lock,
         tasks=Tasks(**values["tasks"]),
         env=Env(**values["env"]),
+    )
+
+
+def _python(
+    py: dict[str, Any],
+    installer: tuple[Installer, str | None],
+    requirements: RequirementsSet,
+    pins: dict[str, str] | None,
+    project: pyproject.Project | None,
+    exported: project_lock.Export | None,
+) -> Python:
+    derived = py["smoke"] is None  # from what the requirements (and the lock's pins) name
+    chosen = smoke.derive(requirements, pins) if derived else py["smoke"]
+    return Python(
+        **{**py, "installer": installer[0], "smoke": chosen},
+        installer_note=installer[1],
+        smoke_derived=derived,
+        import_root=project.import_root if exported and project else None,
+        project_pins=exported.text if exported else None,
+        project_source=exported.source if exported else None,
     )
 
 
