@@ -71,8 +71,9 @@ def test_hadolint_waivers_carry_a_reason(generated: Path) -> None:
 
 
 def test_shellcheck(generated: Path, tmp_path: Path) -> None:
-    """Each script in the dialect of its shebang: POSIX sh, except the db entrypoint and the
-    host's init-script runner, bash like the official postgres image's (see their headers)."""
+    """Each script whole, as generated, in the dialect of its shebang: POSIX sh, except the db
+    entrypoint and the host's init-script runner, bash like the official postgres image's (see
+    their headers)."""
     docker = generated / "docker"
     scripts = sorted(docker.glob("*.sh"))
     optional = ("setup-tasks.sh", "engine-access.sh")
@@ -88,6 +89,39 @@ def test_shellcheck(generated: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "devenv" / "render" / "sh"
+DIALECTS = {"#!/bin/sh": "sh", "#!/usr/bin/env bash": "bash"}
+
+
+def dialect(script: Path) -> str:
+    """The shell a script file is written for: its shebang, or for a part without one (a piece
+    scripts.py joins) the shellcheck directive on its first line."""
+    first = script.read_text().split("\n", 1)[0]
+    declared = DIALECTS.get(first) or first.removeprefix("# shellcheck shell=")
+    assert declared in DIALECTS.values(), f"{script.name}: no shebang or shell directive"
+    return declared
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS.glob("*.sh")), ids=lambda p: p.name)
+def test_shellcheck_script_files(script: Path) -> None:
+    """The package's script files as files, as an editor or .ci/run checks them (with the
+    folder's .shellcheckrc, whose waivers say why)."""
+    result = subprocess.run(
+        [tool("shellcheck"), "-s", dialect(script), script.name],
+        cwd=SCRIPTS,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_script_file_is_used() -> None:
+    source = (SCRIPTS.parent / "scripts.py").read_text()
+    unused = [p.name for p in SCRIPTS.glob("*.sh") if f'"{p.name}"' not in source]
+    assert not unused, f"not read by scripts.py: {unused}"
 
 
 def test_compose_spec(generated: Path) -> None:
