@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import DevenvError, StaleError, UsageError
+from devenv.files.header import edited_by_hand
+from devenv.files.model import TMP_SUFFIX, GeneratedFile
 from devenv.files.safety import read_bounded
-from devenv.render.files import TMP_SUFFIX, GeneratedFile
-from devenv.render.header import edited_by_hand
 
 MAX_GENERATED = 16 * 1024 * 1024
 

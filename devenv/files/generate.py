@@ -12,10 +12,11 @@ from pathlib import Path
 from devenv.container.certs import check_folder, collect_certificates, write_certificates
 from devenv.files import atomic as output
 from devenv.files.local import GITIGNORE, ensure_env_file, gitignore_update, write_local_compose
+from devenv.files.model import TMP_SUFFIX
 from devenv.files.safety import check_real_dirs
 from devenv.plan.model import Plan
 from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
-from devenv.render.files import TMP_SUFFIX, render_all
+from devenv.render.files import render_all
 from devenv.steps.model import CERTS_DIR
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support.exclusive_run import generate_lock

@@ -10,6 +10,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from devenv.files.model import TMP_SUFFIX
 from devenv.plan.local import LOCAL_FILE
 from devenv.plan.model import Plan
 from devenv.render.compose import (
@@ -19,7 +20,6 @@ from devenv.render.compose import (
     render_local_compose,
     render_local_dockerfile,
 )
-from devenv.render.files import TMP_SUFFIX
 from devenv.steps.model import CERTS_DIR
 from devenv.steps.recipe import Recipe
 

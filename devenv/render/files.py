@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from devenv.files.header import with_header
+from devenv.files.model import TMP_SUFFIX, GeneratedFile
 from devenv.lock.file import LOCK_FILE
 from devenv.plan.model import Plan
 from devenv.render import scripts
 from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
-from devenv.render.header import with_header
 from devenv.review.project_lock import GENERATED as PROJECT_PINS
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
 from devenv.steps.model import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
 from devenv.steps.recipe import Recipe
 
-TMP_SUFFIX = ".devenv-tmp"  # what output.atomic_write names its temporary files
 DOCKERFILE = "docker/Dockerfile"
 COMPOSE = "compose.yaml"
 DEVCONTAINER = ".devcontainer/devcontainer.json"
 INIT_ENV = "docker/init-env.sh"
 DOCKERIGNORE = ".dockerignore"
 CERTS_README = f"{CERTS_DIR}/README.md"
-
-
-@dataclass(frozen=True, kw_only=True)
-class GeneratedFile:
-    path: str  # project-relative, POSIX
-    content: str
-    executable: bool = False
 
 
 def render_dockerignore(plan: Plan) -> str:
