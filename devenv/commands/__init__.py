@@ -12,13 +12,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from devenv.errors import UsageError, printable
+from devenv.errors import UsageError
 from devenv.plan.model import Plan, load_plan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +39,8 @@ JSON_HELP = "Print the result as JSON on stdout, and nothing else there (text go
 
 
 def json_option(f: F) -> F:
+    """`--json`, one meaning in every command: the result as JSON on stdout (a flag: a word
+    after it is an operand, which these commands refuse as click's usage error)."""
     return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
 
 
@@ -49,10 +50,6 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
     if value is None:
         return None
     name = f"--{param.name.removesuffix('_file')}" if param.name else "the report path"
-    return check_writable(name, value)
-
-
-def check_writable(name: str, value: Path) -> Path:
     folder = value.parent if str(value.parent) else Path(".")
     if value.is_dir():
         raise UsageError(f"{name} {value}: is a folder", hint="give a file path")
@@ -68,64 +65,22 @@ def check_writable(name: str, value: Path) -> Path:
 REPORT_FILE = click.Path(path_type=Path)  # checked by writable_file, in one line
 
 
-STDOUT = "-"  # `--json` alone (or `--json -`): the result on stdout
+Emit = Callable[[dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class JsonTarget:
-    """Where `--json` sends the result: stdout (file None), or, spelled the old way
-    (`--json FILE`, deprecated), a file while the text stays on stdout."""
-
-    file: Path | None = None
-
-    @property
-    def stdout(self) -> bool:
-        return self.file is None
-
-
-def _json_target(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> JsonTarget | None:
-    if value is None:
-        return None
-    if value == STDOUT:
-        return JsonTarget()
-    path = check_writable("--json", Path(value))
-    click.echo(
-        f"devenv: warning: `--json FILE` is deprecated; use `--json` (the result as JSON on "
-        f"stdout, e.g. `--json > {printable(value)}`)",
-        err=True,
-    )
-    return JsonTarget(path)
-
-
-def json_result_option(f: F) -> F:
-    """`--json` for commands whose JSON used to go to a file: the same meaning as everywhere
-    (the result on stdout, nothing else there). A word right after it is still taken as the
-    old FILE (scripts pass one), with a deprecation note; an option after it is not a value,
-    so `--json --quiet` means stdout. `--json -` is stdout too."""
-    return click.option(
-        "--json",
-        "json_target",
-        metavar="[FILE]",
-        is_flag=False,
-        flag_value=STDOUT,
-        default=None,
-        callback=_json_target,
-        help=f"{JSON_HELP} (`--json FILE`, deprecated: write it to FILE instead.)",
-    )(f)
-
-
-Emit = Callable[[str], None]
+def _json_text(result: dict[str, Any]) -> str:
+    """The one place a result becomes JSON text (each result object's as_json() gives the
+    data)."""
+    return json.dumps(result, indent=2) + "\n"
 
 
 @contextmanager
 def text_to_stderr(enabled: bool) -> Iterator[Emit]:
-    """With `--json` on stdout: while the command works, whatever it writes to stdout (its
-    text, and the commands it runs, which inherit our stdout) goes to stderr instead. Yields
-    emit(text), which writes the JSON result to the real stdout."""
+    """With `--json`: while the command works, whatever it writes to stdout (its text, and the
+    commands it runs, which inherit our stdout) goes to stderr instead. Yields emit(result),
+    which writes the result as JSON to the real stdout."""
     if not enabled:
-        yield lambda text: click.echo(text, nl=False)
+        yield lambda result: click.echo(_json_text(result), nl=False)
         return
     original = sys.stdout
     try:
@@ -135,7 +90,8 @@ def text_to_stderr(enabled: bool) -> Iterator[Emit]:
     original.flush()
     saved = os.dup(out_fd) if out_fd >= 0 else -1
 
-    def emit(text: str) -> None:
+    def emit(result: dict[str, Any]) -> None:
+        text = _json_text(result)
         sys.stdout.flush()
         if saved < 0:
             original.write(text)
@@ -155,7 +111,3 @@ def text_to_stderr(enabled: bool) -> Iterator[Emit]:
         if saved >= 0:
             os.dup2(saved, out_fd)
             os.close(saved)
-
-
-def json_text(data: Any) -> str:
-    return json.dumps(data, indent=2) + "\n"

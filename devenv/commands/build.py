@@ -2,14 +2,7 @@ from __future__ import annotations
 
 import click
 
-from devenv.commands import (
-    Context,
-    JsonTarget,
-    json_result_option,
-    json_text,
-    pass_ctx,
-    text_to_stderr,
-)
+from devenv.commands import Context, json_option, pass_ctx, text_to_stderr
 
 
 @click.command()
@@ -25,7 +18,7 @@ from devenv.commands import (
 @click.option("--frozen", is_flag=True, help="Refuse to build when devenv.lock is stale.")
 @click.option("--push", is_flag=True, help="Push the images to the plan's registry afterwards.")
 @click.option("--no-registry", is_flag=True, help="Build here even when the registry has them.")
-@json_result_option
+@json_option
 @pass_ctx
 def command(
     ctx: Context,
@@ -35,10 +28,10 @@ def command(
     frozen: bool,
     push: bool,
     no_registry: bool,
-    json_target: JsonTarget | None,
+    as_json: bool,
 ) -> None:
     """Build the dev and db images through the Docker Engine API."""
-    from devenv.container.build import TARGETS, FailedBuild, build_images, write_json
+    from devenv.container.build import TARGETS, FailedBuild, build_images
     from devenv.container.engine import Engine
     from devenv.container.progress import choose
     from devenv.container.registry import registry_of
@@ -55,10 +48,8 @@ def command(
     lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
     recipe = compile_plan(plan)
     recipe.review(Mode.CONTAINER)  # before connecting: the index answers meanwhile (preload)
-    to_stdout = json_target is not None and json_target.stdout
-    json_file = json_target.file if json_target is not None else None
     with (
-        text_to_stderr(to_stdout) as emit,
+        text_to_stderr(as_json) as emit,
         images_lock(plan.project_dir),
         Engine.connect() as engine,
     ):
@@ -75,15 +66,11 @@ def command(
                 recipe=recipe,
             )
         except FailedBuild as exc:  # a failed build is reported too: what ran, where it stopped
-            if json_file:
-                write_json(json_file, exc.summary)
-            if to_stdout:
-                emit(json_text(exc.summary.to_json()))  # the bytes write_json writes
+            if as_json:
+                emit(exc.summary.to_json())
             raise
-        if json_file:
-            write_json(json_file, summary)
-        if to_stdout:
-            emit(json_text(summary.to_json()))
+        if as_json:
+            emit(summary.to_json())
         for target, ref in summary.images.items():
             came = summary.pulled.get(target)
             how = f", pulled from {came}" if came else ""

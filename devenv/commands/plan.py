@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import json
-
 import click
 
-from devenv.commands import Context, json_option, pass_ctx
+from devenv.commands import Context, json_option, pass_ctx, text_to_stderr
 
 
 @click.command("plan")
@@ -21,5 +19,9 @@ def command(ctx: Context, as_json: bool, mode: str) -> None:
     """Print the steps, grouped by phase, for the container and the host."""
     from devenv.steps.describe import describe_steps, steps_text
 
-    data = describe_steps(ctx.plan(), mode)
-    click.echo(json.dumps(data, indent=2) if as_json else steps_text(data))
+    with text_to_stderr(as_json) as emit:
+        data = describe_steps(ctx.plan(), mode)
+        if as_json:
+            emit(data)
+        else:
+            click.echo(steps_text(data))

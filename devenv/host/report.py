@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import enum
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from devenv.errors import HostError
-from devenv.files.atomic import atomic_write
 from devenv.plan.model import Plan
 
 
@@ -112,7 +109,3 @@ class HostReport:
             raise KeyboardInterrupt
         if self.error is not None:
             raise self.error
-
-
-def write_report(path: Path, report: HostReport) -> None:
-    atomic_write(path, json.dumps(report.as_json(), indent=2) + "\n")

@@ -1,5 +1,5 @@
-"""The result of `devenv verify`: checks as data, collected while they run, and three writers
-(terminal table, JSON, JUnit XML) that are pure functions of the finished report.
+"""The result of `devenv verify`: checks as data, collected while they run; the terminal table,
+JUnit XML and as_json() are pure functions of the finished report.
 
 A check either passed, failed, or was skipped because a check it needs did not pass (a skipped
 check is not ok, but only failed checks are named as the cause).
@@ -8,7 +8,6 @@ check is not ok, but only failed checks are named as the cause).
 from __future__ import annotations
 
 import enum
-import json
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -79,6 +78,31 @@ class Report:
     @property
     def skipped(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.checks if c.status is Status.SKIPPED)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "project": self.project,
+            "run_id": self.run_id,
+            "seconds": self.seconds,
+            "images": self.images,
+            "postgres": self.postgres,
+            "dev": self.dev,
+            "failed": list(self.failed),
+            "notes": list(self.notes),
+            "checks": [
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    "status": c.status.value,
+                    "group": c.group,
+                    "title": c.title,
+                    "detail": c.detail,
+                    "seconds": c.seconds,
+                }
+                for c in self.checks
+            ],
+        }
 
 
 def one_line(text: str, limit: int = 0) -> str:
@@ -234,36 +258,6 @@ def render_table(report: Report, *, width: int = 0) -> str:
     return "\n".join(lines)
 
 
-def report_data(report: Report) -> dict[str, Any]:
-    return {
-        "ok": report.ok,
-        "project": report.project,
-        "run_id": report.run_id,
-        "seconds": report.seconds,
-        "images": report.images,
-        "postgres": report.postgres,
-        "dev": report.dev,
-        "failed": list(report.failed),
-        "notes": list(report.notes),
-        "checks": [
-            {
-                "name": c.name,
-                "ok": c.ok,
-                "status": c.status.value,
-                "group": c.group,
-                "title": c.title,
-                "detail": c.detail,
-                "seconds": c.seconds,
-            }
-            for c in report.checks
-        ],
-    }
-
-
-def render_json(report: Report) -> str:
-    return json.dumps(report_data(report), indent=2, sort_keys=True) + "\n"
-
-
 def render_junit(report: Report) -> str:
     suites = ET.Element(
         "testsuites",
@@ -306,17 +300,14 @@ def render_junit(report: Report) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def write_reports(report: Report, *, json_file: Path | None, junit_file: Path | None) -> None:
-    for path, render in ((json_file, render_json), (junit_file, render_junit)):
-        if path is None:
-            continue
-        try:
-            atomic_write(path, render(report))
-        except OSError as exc:
-            raise VerifyError(
-                f"cannot write the report to {path}: {exc.strerror or exc}",
-                hint="pass a path in a writable folder",
-            ) from exc
+def write_junit(path: Path, report: Report) -> None:
+    try:
+        atomic_write(path, render_junit(report))
+    except OSError as exc:
+        raise VerifyError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            hint="pass a path in a writable folder",
+        ) from exc
 
 
 def failure(report: Report) -> VerifyFailed:

@@ -221,8 +221,7 @@ def built_project(trixie_base: str, tmp_path_factory: pytest.TempPathFactory) ->
     (root / "requirements.txt").write_text(TRIXIE_REQUIREMENTS)
     generated = devenv_cli("-C", str(root), "generate")
     assert generated.returncode == 0, generated.stderr
-    report = root / "build.json"
     with locked("built-project-itest"):  # one worker builds, the others' builds are cached
-        built = devenv_cli("-C", str(root), "build", "--json", str(report))
+        built = devenv_cli("-C", str(root), "build", "--json")
     assert built.returncode == 0, built.stderr[-4000:]
-    return BuiltProject(root=root, build=json.loads(report.read_text()))
+    return BuiltProject(root=root, build=json.loads(built.stdout))

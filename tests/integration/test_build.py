@@ -23,10 +23,9 @@ def non_from(build: dict[str, Any], target: str | None = None) -> list[dict[str,
 
 
 def rebuild(root: Path, name: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    report = root / f"{name}.json"
-    result = devenv_cli("-C", str(root), "build", "--quiet", "--json", str(report), env=env)
+    result = devenv_cli("-C", str(root), "build", "--quiet", "--json", env=env)
     assert result.returncode == 0, result.stderr[-4000:]
-    data: dict[str, Any] = json.loads(report.read_text())
+    data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
@@ -110,11 +109,10 @@ def test_proxy_reaches_the_build_but_not_the_image(built_project: BuiltProject) 
     """--no-cache, so the canary really passes through RUN steps; it must leave no trace."""
     root = built_project.root
     proxy = f"http://u:{CANARY}@127.0.0.1:9"
-    report = root / "canary.json"
-    argv = ["-C", str(root), "build", "--no-cache", "--target", "db", "--json", str(report)]
+    argv = ["-C", str(root), "build", "--no-cache", "--target", "db", "--json"]
     result = devenv_cli(*argv, env={"FTP_PROXY": proxy, "ftp_proxy": proxy})
     assert result.returncode == 0, result.stderr[-4000:]
-    steps = json.loads(report.read_text())["steps"]
+    steps = json.loads(result.stdout)["steps"]
     assert any(not s["cached"] and s["instruction"].startswith("RUN") for s in steps)
     ref = "devenv/itest-db:latest"
     history = subprocess.run(

@@ -31,7 +31,13 @@ from tests.integration.conftest_host import (
     start_host,
     stop_host,
 )
-from tests.integration.test_host_install import VECTOR_ROUND_TRIP, report, snapshot, statuses
+from tests.integration.test_host_install import (
+    VECTOR_ROUND_TRIP,
+    install_json,
+    report,
+    snapshot,
+    statuses,
+)
 
 NAME = "itest-default"  # the folder's name: init names the environment after it
 
@@ -109,9 +115,9 @@ def test_the_base_sees_every_component_and_the_security_suite(
 def test_build_makes_both_images_without_apt_caches(
     project: Path, engine: Engine, run_container: RunContainer
 ) -> None:
-    done = cli(project, "build", "--json", str(project / "build.json"))
+    done = cli(project, "build", "--json")
     assert done.returncode == 0, done.stderr[-6000:]
-    data = json.loads((project / "build.json").read_text())
+    data = json.loads(done.stdout)
     assert data["ok"] is True and set(data["images"]) == {"dev", "db"}
     for target in ("dev", "db"):
         ref = data["images"][target]
@@ -126,9 +132,9 @@ def test_build_makes_both_images_without_apt_caches(
 
 
 def test_verify_proves_postgresql_16_and_the_archives_pgvector(project: Path) -> None:
-    done = cli(project, "verify", "--json", str(project / "verify.json"), timeout=600)
+    done = cli(project, "verify", "--json", timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    checks = {c["name"]: c for c in json.loads((project / "verify.json").read_text())["checks"]}
+    checks = {c["name"]: c for c in json.loads(done.stdout)["checks"]}
     assert all(c["ok"] for c in checks.values()), checks
     assert checks["db-server-version"]["detail"].startswith("PostgreSQL 16.")
     assert "0.6.0" in checks["db-extension-vector-version"]["detail"]
@@ -169,7 +175,7 @@ def noble_host(
 
 
 def test_host_install_on_ubuntu_as_a_sudo_user(noble_host: Host) -> None:
-    code, out = noble_host.devenv("host-install", "--json", "/tmp/first.json")
+    code, out = install_json(noble_host, "/tmp/first.json")
     assert code == 0, out[-5000:]
     first = statuses(report(noble_host, "/tmp/first.json"))
     assert first["system-packages"] == first["requirements"] == "changed"
@@ -178,7 +184,7 @@ def test_host_install_on_ubuntu_as_a_sudo_user(noble_host: Host) -> None:
     )
     assert code == 0, out
 
-    code, out = noble_host.devenv("host-install", "--json", "/tmp/second.json")
+    code, out = install_json(noble_host, "/tmp/second.json")
     assert code == 0, out[-3000:]
     assert report(noble_host, "/tmp/second.json")["changed"] == 0, out
 

@@ -68,6 +68,13 @@ def snapshot(host: Host) -> tuple[str, str]:
     return packages, "\n".join(sorted(files.splitlines()))
 
 
+def install_json(host: Host, path: str, *args: str) -> tuple[int, str]:
+    """`devenv host-install ARGS --json` in the host: its JSON result goes to PATH there (read
+    it with report), its text is the output."""
+    argv = ["devenv", "-C", host.project, "host-install", *args, "--json"]
+    return host.run(["sh", "-c", 'out=$1; shift; exec "$@" >"$out"', "sh", path, *argv])
+
+
 def report(host: Host, path: str) -> dict[str, object]:
     data: dict[str, object] = json.loads(host.read(path))
     return data
@@ -96,7 +103,7 @@ def test_dry_run_changes_nothing(host: Host) -> None:
 
 def test_first_run_installs_and_the_venv_imports(host: Host) -> None:
     started = time.monotonic()
-    code, out = host.devenv("host-install", "--json", "/tmp/first.json")
+    code, out = install_json(host, "/tmp/first.json")
     log(f"host-install as {host.user}, first run: {time.monotonic() - started:.1f}s")
     assert code == 0, out[-5000:]
     data = report(host, "/tmp/first.json")
@@ -116,7 +123,7 @@ def test_first_run_installs_and_the_venv_imports(host: Host) -> None:
 
 def test_second_run_changes_nothing(host: Host) -> None:
     started = time.monotonic()
-    code, out = host.devenv("host-install", "--json", "/tmp/second.json")
+    code, out = install_json(host, "/tmp/second.json")
     log(f"host-install as {host.user}, second run: {time.monotonic() - started:.1f}s")
     assert code == 0, out[-5000:]
     data = report(host, "/tmp/second.json")
@@ -155,7 +162,7 @@ def test_a_failed_update_keeps_the_working_venv(host: Host) -> None:
     finally:
         write(host, requirements, original_requirements)
         write(host, plan, original_plan)
-    code, out = host.devenv("host-install", "--json", "/tmp/restored.json")
+    code, out = install_json(host, "/tmp/restored.json")
     assert code == 0, out[-3000:]
     assert report(host, "/tmp/restored.json")["changed"] == 0
 
@@ -240,7 +247,7 @@ def test_a_signal_mid_install_keeps_the_working_venv_and_the_next_run_repairs(
 
 
 def test_with_db_gets_a_vector_query_through(host: Host) -> None:
-    code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db.json")
+    code, out = install_json(host, "/tmp/db.json", "--with-db")
     assert code == 0, out[-5000:]
     steps = statuses(report(host, "/tmp/db.json"))
     assert steps["postgres-server"] == steps["db-cluster"] == "changed"
@@ -252,7 +259,7 @@ def test_with_db_gets_a_vector_query_through(host: Host) -> None:
     code, out = host.run([f"{host.project}/.venv/bin/python", "-c", VECTOR_ROUND_TRIP, urls[0]])
     assert (code, out.strip()) == (0, "2 [4.0, 5.0, 6.0]"), out
 
-    code, out = host.devenv("host-install", "--with-db", "--json", "/tmp/db2.json")
+    code, out = install_json(host, "/tmp/db2.json", "--with-db")
     assert code == 0, out[-5000:]
     assert report(host, "/tmp/db2.json")["changed"] == 0, out
 

@@ -147,7 +147,7 @@ def test_plan_shows_what_the_review_adds(case: tuple[Case, Path]) -> None:
         assert word in notes, f"{spec.project}: no note names {word!r}: {notes}"
 
 
-def test_up_verifies_and_down_removes(case: tuple[Case, Path], workspace: Path) -> None:
+def test_up_verifies_and_down_removes(case: tuple[Case, Path]) -> None:
     spec, root = case
     # The personal override (git-ignored, not the plan): a port of this project's own.
     (root / "devenv.local.toml").write_text(f"[postgres]\nhost_port = {spec.port}\n")
@@ -156,10 +156,9 @@ def test_up_verifies_and_down_removes(case: tuple[Case, Path], workspace: Path) 
     assert "checks passed" in up.stdout, tail(up)
     assert f"127.0.0.1:{spec.port}" in up.stdout, tail(up)
 
-    report = workspace / f"{spec.name}-verify.json"
-    verify = cli(root, "verify", "--json", str(report), timeout=900)
+    verify = cli(root, "verify", "--json", timeout=900)
     assert verify.returncode == 0, tail(verify)
-    data = json.loads(report.read_text())
+    data = json.loads(verify.stdout)
     failed = {c["name"]: c.get("detail") for c in data["checks"] if not c["ok"]}
     assert data["ok"] is True and not failed, failed
     assert {c["group"] for c in data["checks"]} >= {"db", "dev"}

@@ -168,11 +168,10 @@ def test_an_import_of_the_projects_own_code_always_runs(
     assert not [c for c in ran if "pip check" in c], ran
 
 
-def test_json_report(project: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli, ["-C", str(project), "host-install", "--json", str(out)])
+def test_json_report(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["-C", str(project), "host-install", "--json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(out.read_text())
+    data = json.loads(result.stdout)
     assert data["ok"] is True and data["changed"] == 4
     assert {"name": "venv", "status": "changed"}.items() <= data["steps"][3].items()
     assert {s["status"] for s in data["steps"]} == {"changed", "unchanged", "skipped"}
@@ -317,19 +316,16 @@ def test_requirements_change_builds_a_new_generation_and_keeps_one_to_switch_bac
 def test_a_failed_install_leaves_the_previous_venv_in_place(
     project: Path,
     fake_host: FakeHost,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     run(project)
     before = venv_target(project)
     (project / "requirements.txt").write_text("httpx\n")
     fake_host.set_flag("pip-fail")
-    result = CliRunner().invoke(
-        cli, ["-C", str(project), "host-install", "--json", str(tmp_path / "r.json")]
-    )
+    result = CliRunner().invoke(cli, ["-C", str(project), "host-install", "--json"])
     assert result.exit_code == 1
     assert "Install requirements.txt with uv failed" in result.stderr
     assert venv_target(project) == before
-    data = json.loads((tmp_path / "r.json").read_text())
+    data = json.loads(result.stdout)
     assert data["ok"] is False
     assert [s["status"] for s in data["steps"][5:]] == [
         "failed",
@@ -387,23 +383,16 @@ def test_with_db_makes_cluster_role_database_and_runs_the_vector_check(
 
 
 def _spawn(project: Path, json_file: Path) -> subprocess.Popen[bytes]:
+    """host-install --json, its result into json_file; its text (stderr) stays readable."""
     env = {**os.environ, "PYTHONPATH": str(SOURCE)}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devenv",
-            "-C",
-            str(project),
-            "host-install",
-            "--json",
-            str(json_file),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with json_file.open("wb") as result:
+        return subprocess.Popen(
+            [sys.executable, "-m", "devenv", "-C", str(project), "host-install", "--json"],
+            env=env,
+            stdout=result,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
 
 
 def _wait_for_pip_install(fake_host: FakeHost, process: subprocess.Popen[bytes]) -> None:  # noqa: F811
@@ -411,7 +400,7 @@ def _wait_for_pip_install(fake_host: FakeHost, process: subprocess.Popen[bytes])
     while time.monotonic() < deadline:
         if any("-r" in c and "install" in c for c in fake_host.calls()):
             return
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.05)
     raise AssertionError("pip install never started")
 
@@ -522,7 +511,7 @@ def test_kill_9_anywhere_keeps_the_old_venv_and_the_next_run_repairs(
     try:
         deadline = time.monotonic() + 30
         while not any(KILL_POINTS[point] in " ".join(c) for c in fake_host.calls()):
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline, f"{point} never started"
             time.sleep(0.05)
         os.killpg(process.pid, signal.SIGKILL)

@@ -1,6 +1,6 @@
 """One meaning for `--json` in every command: the result as JSON on stdout, and nothing else
-there. build, host-install and verify still take the old `--json FILE`, with a deprecation
-note on stderr. Real processes (stdout and stderr are real pipes), with the fake host tools."""
+there. It is a flag: the old `--json FILE` is click's usage error (exit 2), before anything
+runs. Real processes (stdout and stderr are real pipes), with the fake host tools."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.unit.test_host_fakes import FakeHost, fake_host  # noqa: F401 (a fixt
 from tests.unit.test_host_runner import PLAN
 
 SOURCE = Path(__file__).resolve().parents[2]
-DEPRECATED = "devenv: warning: `--json FILE` is deprecated; use `--json`"
+COMMANDS = ["plan", "doctor", "parity", "build", "host-install", "verify"]
 
 
 def devenv(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,7 @@ def test_stdout_holds_only_the_result_even_what_child_processes_print() -> None:
         with text_to_stderr(True) as emit:
             print("our text")
             subprocess.run([sys.executable, "-c", "print('a child inherits stdout')"])
-            emit('{"ok": true}\\n')
+            emit({"ok": True})
             print("more text")
         print("after")
         """
@@ -50,14 +50,13 @@ def test_stdout_holds_only_the_result_even_what_child_processes_print() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=SOURCE
     )
-    assert result.stdout == 'before\n{"ok": true}\nafter\n'
+    assert result.stdout == 'before\n{\n  "ok": true\n}\nafter\n'
     assert result.stderr == "our text\na child inherits stdout\nmore text\n"
 
 
-def test_host_install_json_on_stdout_and_the_old_spelling(
+def test_host_install_json_on_stdout(
     make_project: MakeProject,
     fake_host: FakeHost,  # noqa: F811
-    tmp_path: Path,
 ) -> None:
     fake_host.install("ca-certificates", "python3")
     project = make_project(PLAN)
@@ -65,17 +64,7 @@ def test_host_install_json_on_stdout_and_the_old_spelling(
     assert new.returncode == 0, new.stderr
     data = json.loads(new.stdout)  # all of stdout is the JSON
     assert data["ok"] is True and data["dry_run"] is True
-    assert "+ " in new.stderr and DEPRECATED not in new.stderr  # the commands, on stderr
-
-    report = tmp_path / "r.json"
-    old = devenv("-C", str(project), "host-install", "--dry-run", "--json", str(report))
-    assert old.returncode == 0, old.stderr
-    assert old.stderr.splitlines()[0].startswith(DEPRECATED)
-    assert f"`--json > {report}`" in old.stderr.splitlines()[0]
-    assert "+ " in old.stdout  # the old spelling keeps the text on stdout
-    written = json.loads(report.read_text())
-    assert written.keys() == data.keys()
-    assert [s["name"] for s in written["steps"]] == [s["name"] for s in data["steps"]]
+    assert "+ " in new.stderr  # the commands, on stderr
 
 
 def test_a_failed_host_install_still_prints_its_json(
@@ -92,28 +81,38 @@ def test_a_failed_host_install_still_prints_its_json(
     assert result.stderr.splitlines()[-1].startswith("devenv: error: ")
 
 
-@pytest.mark.parametrize("command", ["plan", "doctor", "parity", "build", "host-install", "verify"])
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_says_the_same_about_json(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Print the result as JSON on stdout, and nothing else" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize(
-    ("args", "meaning"),
+    ("args", "said"),
     [
-        (["--json"], "stdout"),
-        (["--json", "-"], "stdout"),
-        (["--json", "--junit", "x.xml"], "stdout"),  # an option after it is not its value
-        (["--json", "out.json"], "file"),  # a word after it is the old FILE
-        (["--json=out.json"], "file"),
+        (["--json", "out.json"], "Got unexpected extra argument (out.json)"),
+        (["--json", "-"], "Got unexpected extra argument (-)"),
+        (["--json=out.json"], "Option '--json' does not take a value."),
     ],
 )
-def test_how_an_operand_after_json_is_read(
-    make_project: MakeProject, args: list[str], meaning: str
+def test_json_takes_no_file(
+    make_project: MakeProject, command: str, args: list[str], said: str
 ) -> None:
-    # No engine is needed to see how it parsed: the deprecation note comes at parse time, and
-    # the run stops at once (the images are missing, or no engine answers).
+    """The old `--json FILE` is refused at parse time: one line, exit 2, nothing written and
+    nothing run (no engine or host tool is needed to see it)."""
     root = make_project()
-    result = CliRunner().invoke(cli, ["-C", str(root), "verify", *args])
-    assert (DEPRECATED in result.stderr) is (meaning == "file"), result.stderr
+    result = devenv("-C", str(root), command, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"devenv: error: {said}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (root / "out.json").exists() and not (SOURCE / "out.json").exists()
+
+
+def test_an_option_after_json_is_an_option(make_project: MakeProject) -> None:
+    result = devenv("-C", str(make_project()), "plan", "--json", "--mode", "host")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "host" in data and "container" not in data
