@@ -67,10 +67,10 @@ def command(
             )
         except FailedBuild as exc:  # a failed build is reported too: what ran, where it stopped
             if as_json:
-                emit(exc.summary.to_json())
+                emit(exc.summary.as_json())
             raise
         if as_json:
-            emit(summary.to_json())
+            emit(summary.as_json())
         for target, ref in summary.images.items():
             came = summary.pulled.get(target)
             how = f", pulled from {came}" if came else ""

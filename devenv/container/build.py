@@ -36,6 +36,7 @@ from devenv.review.requirements import normalise
 from devenv.steps import native_libs
 from devenv.steps.model import Mode
 from devenv.steps.recipe import Recipe, compile_plan
+from devenv.support.concurrency import side_by_side
 
 TARGETS = (Target.DEV, Target.DB)
 # Docker's predefined proxy build args: usable by RUN without an ARG line, and kept out of
@@ -335,7 +336,7 @@ class BuildSummary:
     current: tuple[str, ...] = ()  # targets whose image on the engine already had the tag
     pushed: tuple[str, ...] = ()  # refs pushed (--push)
 
-    def to_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.error is None,
             "error": self.error,
@@ -490,7 +491,7 @@ def build_images(
             # The shared stage first, once: both images then stand on the same layers (and a
             # --no-cache build makes them anew, so nothing below can come from an old cache).
             job(SHARED_STAGE, no_cache, engine)
-            run_side_by_side(engine, [functools.partial(job, t, False) for t in built])
+            build_side_by_side(engine, [functools.partial(job, t, False) for t in built])
         elif built:
             job(built[0], no_cache, engine)
     except BuildError as exc:
@@ -573,31 +574,16 @@ def stage_dockerfile(text: str, target: str) -> str:
     return "".join(kept)
 
 
-def run_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> None:
+def build_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> None:
     """Run each job with its own engine connection, at once; wait for all, then raise the
     first error. An interrupt closes the connections, which cancels the builds on the engine."""
     connections = [engine.clone() for _ in jobs]
-    errors: list[BaseException | None] = [None] * len(jobs)
-
-    def run(index: int) -> None:
-        try:
-            jobs[index](connections[index])
-        except BaseException as exc:  # handed to the caller's thread below
-            errors[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(jobs))]
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
+        pairs = zip(jobs, connections, strict=True)
+        side_by_side([functools.partial(job, conn) for job, conn in pairs], name="build")
     finally:
         for connection in connections:
             connection.close()
-    for error in errors:
-        if error is not None:
-            raise error
 
 
 def _summary(results: list[TargetResult], started: float, error: str | None = None) -> BuildSummary:
@@ -617,4 +603,4 @@ def _summary(results: list[TargetResult], started: float, error: str | None = No
 
 
 def write_json(path: Path, summary: BuildSummary) -> None:
-    atomic_write(path, json.dumps(summary.to_json(), indent=2) + "\n")
+    atomic_write(path, json.dumps(summary.as_json(), indent=2) + "\n")

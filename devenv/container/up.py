@@ -15,9 +15,10 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 from devenv.container.build import BuildSummary, Progress
 from devenv.container.compose import Compose, Service, compose_file, volume_name
@@ -29,13 +30,13 @@ from devenv.render.compose import compose_data
 from devenv.render.scripts import as_user
 from devenv.run.tasks import Runner, TasksReport, run_tasks
 from devenv.steps.model import DEV_UID
+from devenv.support import concurrency
 
 if TYPE_CHECKING:
     from devenv.container.engine import Engine
     from devenv.verify.report import Report
 
 Log = Callable[[str], None]
-T = TypeVar("T")
 APP = "app"
 
 
@@ -134,34 +135,6 @@ def container_runner(
         return completed.code, completed.output
 
     return run
-
-
-class Alongside(Generic[T]):
-    """``work`` in a thread of its own; ``result()`` waits for it and raises what it raised."""
-
-    def __init__(self, work: Callable[[], T]) -> None:
-        self._value: T | None = None
-        self._error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self._value = work()
-            except BaseException as exc:  # handed to the caller by result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-
-    def wait(self) -> None:
-        while self._thread.is_alive():
-            self._thread.join(timeout=0.5)
-
-    def result(self) -> T:
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
 
 
 def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
@@ -275,14 +248,15 @@ def up(
         had_volume = engine.volume_exists(volume_name(plan))
         podman = engine.is_podman()
     were_running = bool(compose.services())
-    verifying: Alongside[Report] | None = None
+    verifying: Future[Report] | None = None
     if verify:
         from devenv.verify.lifecycle import verify as run_verify
 
         # verify proves the images in containers of its own: it needs nothing of the services,
         # so it runs while they start.
-        verifying = Alongside(
-            lambda: run_verify(plan, timeout=verify_timeout, log=log, recipe=recipe)
+        verifying = concurrency.start(
+            lambda: run_verify(plan, timeout=verify_timeout, log=log, recipe=recipe),
+            name="verify",
         )
     try:
         with podman_healthchecks(plan, log) if podman else contextlib.nullcontext():
@@ -290,7 +264,7 @@ def up(
         services = compose.services()
         database = check_database(compose, plan)
         tasks = run_tasks(plan, container_runner(compose, plan), log, "in the app container")
-        report = verifying.result() if verifying is not None else None
+        report = concurrency.result(verifying) if verifying is not None else None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) and not were_running:
             # Ctrl-C (or SIGTERM) while starting: take down what this run started, and the
@@ -299,7 +273,7 @@ def up(
             with contextlib.suppress(DevenvError):
                 compose.down(volumes=not had_volume)
         if verifying is not None:
-            verifying.wait()  # its own cleanup runs; its result no longer matters
+            concurrency.wait_all([verifying])  # its own cleanup runs; its result no longer matters
         raise
     return UpResult(
         plan=plan,

@@ -36,6 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -58,7 +59,7 @@ from devenv.verify.leftovers import (
     remove_leftovers,
 )
 from devenv.verify.report import CheckFailed, Checks, Report, describe_exception, one_line
-from devenv.verify.resources import Handoff, Interrupts, Run, Workers
+from devenv.verify.resources import Interrupts, Run, Workers
 
 DEFAULT_TIMEOUT = 60.0  # seconds a container may take to become ready
 # What this kind of machine needs, unless the user set it: no reaper (its image can't be pulled
@@ -333,8 +334,8 @@ def _db_job(
     run: Run,
     checks: Checks,
     *,
-    dev: Handoff[Any],
-    drivers: Handoff[verify_dev.Stack],
+    dev: Future[Any],
+    drivers: Future[verify_dev.Stack | None],
     roundtrip_done: threading.Event,
 ) -> None:
     plan = run.plan
@@ -352,10 +353,10 @@ def _db_job(
             packaged[ext.package] = found if result.code == 0 and found else None
 
     def roundtrip() -> None:  # the dev container's, beside the vector checks from here
-        container = dev.take(run)
+        container = run.result(dev)
         # The drivers come once the probe ran: the round trip needs dev-python's verdict, which
         # the dev container's start alone does not give (it was judged too early, and skipped).
-        found = drivers.take(run)
+        found = run.result(drivers)
 
         def psql() -> None:
             checks.run(verify_dev.AFTER, lambda: _psql(run, container))
@@ -465,8 +466,8 @@ def _dev_job(
     run: Run,
     checks: Checks,
     *,
-    dev: Handoff[Any],
-    drivers: Handoff[verify_dev.Stack],
+    dev: Future[Any],
+    drivers: Future[verify_dev.Stack | None],
     roundtrip_done: threading.Event,
 ) -> None:
     probe: dict[str, Any] = {}
@@ -495,7 +496,7 @@ def _dev_job(
             try:
                 checks.run("dev-start", start)
             finally:
-                dev.give(started[0] if started else None)
+                dev.set_result(started[0] if started else None)
             checks.run("dev-python", run_probe)
             verify_dev.judge_probe(checks, run.plan, probe)
             if checks.passed("dev-python"):
@@ -505,7 +506,7 @@ def _dev_job(
                 for note in found.notes:
                     checks.note(f"note: {note}")
         finally:
-            drivers.give(found)  # the db's round trip waits for it
+            drivers.set_result(found)  # the db's round trip waits for it
         run.wait(roundtrip_done)  # the db's round trip runs in this container
 
 
@@ -611,8 +612,8 @@ def verify(
     checks = catalogue(plan, images)
     run = Run(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
     log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
-    dev: Handoff[Any] = Handoff()
-    drivers: Handoff[verify_dev.Stack] = Handoff()
+    dev: Future[Any] = Future()
+    drivers: Future[verify_dev.Stack | None] = Future()
     roundtrip_done = threading.Event()
     interrupts = Interrupts(
         lambda: log("verify: interrupted; removing its containers, network and volume")

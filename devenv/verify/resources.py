@@ -15,14 +15,16 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from devenv.container.engine import engine_errors
 from devenv.errors import DevenvError, EngineError, VerifyError
 from devenv.plan.model import Plan
+from devenv.support import concurrency
 from devenv.verify.leftovers import ignorable
 from devenv.verify.report import describe_exception
 
@@ -76,6 +78,11 @@ class Run:
         while not event.wait(0.05):
             self.check()
 
+    def result(self, future: Future[T]) -> T:
+        """The value another worker hands over through ``future``; Cancelled if the run is
+        torn down first."""
+        return concurrency.result(future, poll=0.05, check=self.check)
+
     @contextmanager
     def started(self, container: C) -> Iterator[C]:
         """`container` started, and removed on leaving — also when its start fails half way
@@ -111,22 +118,6 @@ class Run:
             thread.start()
         for thread in removers:
             thread.join(JOIN_SECONDS)
-
-
-class Handoff(Generic[T]):
-    """A value one worker hands to another, once (None: it has none to give)."""
-
-    def __init__(self) -> None:
-        self._ready = threading.Event()
-        self._value: T | None = None
-
-    def give(self, value: T | None) -> None:
-        self._value = value
-        self._ready.set()
-
-    def take(self, run: Run) -> T | None:
-        run.wait(self._ready)
-        return self._value
 
 
 class Workers:

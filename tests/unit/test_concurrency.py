@@ -1,12 +1,17 @@
 """Two runs on one project at once: the second exits 75 (EX_TEMPFAIL) with one line, before it
-touches the engine or the host; a lock held by a killed run never blocks the next one."""
+touches the engine or the host; a lock held by a killed run never blocks the next one. And the
+threads of one run (devenv.support.concurrency): failures reach the caller, Ctrl-C cancels."""
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,7 @@ from click.testing import CliRunner
 
 from devenv.cli import cli
 from devenv.errors import EXIT_BUSY
+from devenv.support import concurrency
 from devenv.support import exclusive_run as host_lock
 from tests.conftest import MakeProject
 
@@ -131,3 +137,74 @@ def test_leftovers_of_a_killed_generate_are_removed_and_never_sent(
     assert CliRunner().invoke(cli, ["-C", str(project), "generate"]).exit_code == 0
     assert not any((project / rel).exists() for rel in leftovers)
     assert mine.exists()
+
+
+def test_a_task_s_value_and_exception_reach_the_caller() -> None:
+    assert concurrency.result(concurrency.start(lambda: 42, name="answer")) == 42
+
+    def fail() -> int:
+        raise ValueError("broken")
+
+    with pytest.raises(ValueError, match="broken"):
+        concurrency.result(concurrency.start(fail, name="fail"))
+
+
+def test_side_by_side_waits_for_all_and_keeps_their_order() -> None:
+    gate = threading.Event()
+
+    def first() -> str:
+        gate.wait(5)  # finishes after the second
+        return "first"
+
+    def second() -> str:
+        gate.set()
+        return "second"
+
+    assert concurrency.side_by_side([first, second], name="order") == ["first", "second"]
+
+
+def test_the_second_task_s_failure_is_not_lost() -> None:
+    def fine() -> None:
+        return None
+
+    def broken(what: str) -> Callable[[], None]:
+        def run() -> None:
+            raise RuntimeError(what)
+
+        return run
+
+    with pytest.raises(RuntimeError, match="second"):
+        concurrency.side_by_side([fine, broken("second")], name="second")
+    with pytest.raises(RuntimeError, match="first") as raised:
+        concurrency.side_by_side([broken("first"), broken("second")], name="both")
+    assert getattr(raised.value, "__notes__", []) == ["also failed: RuntimeError: second"]
+
+
+def test_keyboard_interrupt_while_waiting_cancels_and_propagates() -> None:
+    release = threading.Event()
+    interrupted: list[bool] = []
+
+    def blocked() -> None:
+        release.wait(10)
+
+    def on_interrupt() -> None:
+        interrupted.append(True)
+        release.set()  # what closing a build's connection does to its job
+
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        concurrency.side_by_side([blocked, blocked], name="ctrl-c", on_interrupt=on_interrupt)
+    assert interrupted == [True]
+
+
+def test_a_wait_stops_when_its_check_raises() -> None:
+    never: Future[None] = Future()
+    calls: list[int] = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise TimeoutError("torn down")
+
+    with pytest.raises(TimeoutError, match="torn down"):
+        concurrency.result(never, poll=0.01, check=check)
