@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PLAN, LABEL_PROJECT, LABEL_TARGET
+from devenv.container import registry
+from devenv.container.engine import Engine, context_files
+from devenv.container.labels import LABEL_CONTENT, LABEL_PLAN, LABEL_PROJECT, LABEL_TARGET
+from devenv.container.stages import SHARED_STAGE, stage_dockerfile, stage_named
+from devenv.container.tags import plan_tags
 from devenv.errors import BuildError, EngineError
 from devenv.files.atomic import atomic_write
 from devenv.files.generate import generate_files
@@ -58,7 +61,6 @@ _OFFLINE = re.compile(
     r"Connection (timed out|refused)|Failed to establish a new connection|"
     r"Max retries exceeded|No route to host|Name or service not known|dns error"
 )
-_STAGE = re.compile(r"^FROM \S+ AS (\S+)$", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # The classic builder names the image of each finished step.
 _LAYER = re.compile(r"---> [0-9a-f]{12,64}$")
@@ -158,9 +160,7 @@ def read_stream(
                 if current:
                     current.seconds = time.monotonic() - started
                 started = time.monotonic()
-                staged = _STAGE.match(match[5].strip())
-                if staged:
-                    stage = staged[1]
+                stage = stage_named(match[5]) or stage
                 current = StepRecord(
                     target=target,
                     stage=stage,
@@ -381,10 +381,6 @@ def build_images(
     """Build ``targets``. With `[environment] registry` (and ``use_registry``), an image whose
     content tag is already on the engine or in the registry is taken as is (no step runs);
     only the misses build. ``push`` publishes the images (and the base) afterwards."""
-    from devenv.container import registry
-    from devenv.container.engine import context_files
-    from devenv.container.tags import LABEL_CONTENT, plan_tags
-
     environ = os.environ if env is None else env
     shared = plan.environment.registry is not None and use_registry
     root = plan.project_dir
@@ -505,7 +501,6 @@ def build_images(
     return result
 
 
-SHARED_STAGE = "base"
 PARTIAL_TAG = "partial"
 
 
@@ -558,20 +553,6 @@ class _OneAtATime(Progress):
     def done(self, result: TargetResult) -> None:
         with self.lock:
             self.inner.done(result)
-
-
-def stage_dockerfile(text: str, target: str) -> str:
-    """``text`` (the generated Dockerfile) with only the shared stage and ``target``'s stage:
-    what precedes the first FROM, the ``base`` stage, and the stage named ``target``."""
-    kept: list[str] = []
-    keep = True
-    for line in text.splitlines(keepends=True):
-        match = _STAGE.match(line.strip())
-        if match:
-            keep = match[1] in (SHARED_STAGE, target)
-        if keep:
-            kept.append(line)
-    return "".join(kept)
 
 
 def build_side_by_side(engine: Engine, jobs: list[Callable[[Engine], None]]) -> None:

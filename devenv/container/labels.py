@@ -6,3 +6,4 @@ LABEL_PROJECT = f"{LABEL_PREFIX}project"  # the plan's environment name
 LABEL_TARGET = f"{LABEL_PREFIX}target"  # "dev" or "db"
 LABEL_PLAN = f"{LABEL_PREFIX}plan"  # the image's recipe fingerprint (steps.recipe)
 LABEL_PURPOSE = f"{LABEL_PREFIX}purpose"  # a throw-away container's job
+LABEL_CONTENT = f"{LABEL_PREFIX}content"  # the image's content tag (container.tags)

@@ -14,10 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from devenv.container.engine import Engine
-from devenv.container.tags import LABEL_CONTENT
+from devenv.container.engine import Engine, context_files
+from devenv.container.engine_target import DEFAULT_HOST
+from devenv.container.labels import LABEL_CONTENT
+from devenv.container.tags import plan_tags
 from devenv.errors import EngineError
+from devenv.files.generate import generate_files
 from devenv.plan.model import Plan
+from devenv.render.dockerfile import render_dockerfile
+from devenv.steps.recipe import compile_plan
 
 Log = Callable[[str], None]
 BASE_REPOSITORY = "devenv-base"
@@ -176,12 +181,6 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
     """The content tags of the plan's images now: files generated from the plan (hand edits
     refused, as in build), and the base on the engine (from the team's registry when
     missing), since its id is one of the inputs."""
-    from devenv.container.engine import context_files
-    from devenv.container.tags import plan_tags
-    from devenv.files.generate import generate_files
-    from devenv.render.dockerfile import render_dockerfile
-    from devenv.steps.recipe import compile_plan
-
     recipe = compile_plan(plan)
     for line in generate_files(plan, check=False, force=False, recipe=recipe).lines(
         changed_only=True
@@ -207,8 +206,6 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
 def base_from_elsewhere(plan: Plan, engine: Engine, log: Log) -> str | None:
     """A missing base from the team's registry (the image the tags were made from), else
     from this machine's own engine when devenv talks to another one. None: neither had it."""
-    from devenv.container.engine_target import DEFAULT_HOST
-
     local_env = {"DOCKER_HOST": DEFAULT_HOST}  # the socket this machine's engine listens on
     return ensure_base(plan, engine, log) or copy_base_from_local(
         plan, engine, log, local_env=local_env

@@ -20,13 +20,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from devenv.container.stages import stage_dockerfile
+from devenv.lock.file import LOCK_FILE
 from devenv.plan.model import Plan, Target
 from devenv.steps.recipe import Recipe
 
 #: Bumped when what goes into a tag changes meaning, so old tags never match new images.
 SCHEME = "devenv-content-v1"
 TAG_LENGTH = 32  # hex digits: 128 bits
-LABEL_CONTENT = "dev.devenv.content"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,8 +122,6 @@ def copied_files(
 
 
 def lock_bytes(plan: Plan) -> bytes | None:
-    from devenv.lock.file import LOCK_FILE
-
     path = plan.project_dir / LOCK_FILE
     return path.read_bytes() if path.is_file() else None
 
@@ -137,8 +136,6 @@ def plan_tags(
 ) -> dict[str, str]:
     """Each target's content tag, from the generated Dockerfile, the build context's file
     list and the base image's id."""
-    from devenv.container.build import stage_dockerfile
-
     plan = recipe.plan
     files = list(context)
     lock = lock_bytes(plan)

@@ -18,23 +18,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from devenv.container.build import BuildSummary, Progress
+from devenv.container.base import BaseSource, ensure_plan_base
+from devenv.container.build import BuildSummary, Progress, build_images, proxy_build_args
 from devenv.container.compose import Compose, Service, compose_file, volume_name
+from devenv.container.engine import Engine
+from devenv.container.engine_target import resolve
 from devenv.container.labels import LABEL_PROJECT
-from devenv.errors import ComposeError, DevenvError, UsageError
+from devenv.container.registry import base_from_elsewhere
+from devenv.errors import BuildError, ComposeError, DevenvError, UsageError
+from devenv.files.generate import generate_files
 from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
-from devenv.render.compose import compose_data
+from devenv.render.compose import LOCAL_DOCKERFILE, LOCAL_STAGE, compose_data, local_image
 from devenv.render.scripts import as_user
 from devenv.run.tasks import Runner, TasksReport, run_tasks
 from devenv.steps.model import DEV_UID
+from devenv.steps.recipe import compile_plan
 from devenv.support import concurrency
-
-if TYPE_CHECKING:
-    from devenv.container.engine import Engine
-    from devenv.verify.report import Report
+from devenv.support.preload import preload
+from devenv.verify.lifecycle import verify as run_verify
+from devenv.verify.report import Report
 
 Log = Callable[[str], None]
 APP = "app"
@@ -140,10 +144,6 @@ def container_runner(
 def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
     """devenv.local.toml's [system] packages: the app's own image, the team's dev stage (from
     the cache just built) plus them, as compose builds it for VS Code."""
-    from devenv.container.build import proxy_build_args
-    from devenv.errors import BuildError
-    from devenv.render.compose import LOCAL_DOCKERFILE, LOCAL_STAGE, local_image
-
     if plan.local is None or not plan.local.packages:
         return
     log(f"building {local_image(plan)} (+ {', '.join(plan.local.packages)} from devenv.local.toml)")
@@ -174,8 +174,6 @@ def build_local_image(plan: Plan, engine: Engine, log: Log) -> None:
 def podman_healthchecks(plan: Plan, log: Log, every: float = 1.0) -> Iterator[None]:
     """While compose waits for health on Podman, run the services' healthchecks (Podman runs
     them from systemd timers only, so without systemd `compose up --wait` never ends)."""
-    from devenv.container.engine import Engine
-
     stop = threading.Event()
     log("podman: running the services' healthchecks while compose waits (no systemd timers)")
 
@@ -196,8 +194,6 @@ def podman_healthchecks(plan: Plan, log: Log, every: float = 1.0) -> Iterator[No
 def refuse_remote_engine(env: Mapping[str, str] | None = None) -> None:
     """The app container bind-mounts the project folder, which only an engine on this
     machine can do; an engine elsewhere is refused before anything runs."""
-    from devenv.container.engine_target import resolve
-
     target = resolve(os.environ if env is None else env)
     if not target.on_this_machine:
         raise UsageError(
@@ -219,14 +215,6 @@ def up(
     timeout: float = 120.0,
     verify_timeout: float = 60.0,
 ) -> UpResult:
-    from devenv.container.base import BaseSource, ensure_plan_base
-    from devenv.container.build import build_images
-    from devenv.container.engine import Engine
-    from devenv.container.registry import base_from_elsewhere
-    from devenv.files.generate import generate_files
-    from devenv.steps.recipe import compile_plan
-    from devenv.support.preload import preload
-
     started = time.monotonic()
     preload("docker")  # while the review and compose's version answer
     refuse_remote_engine()
@@ -250,8 +238,6 @@ def up(
     were_running = bool(compose.services())
     verifying: Future[Report] | None = None
     if verify:
-        from devenv.verify.lifecycle import verify as run_verify
-
         # verify proves the images in containers of its own: it needs nothing of the services,
         # so it runs while they start.
         verifying = concurrency.start(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from devenv.container.build import Progress, TargetResult, read_stream
+from devenv.container.stages import stage_dockerfile
 from devenv.errors import BuildError
 
 
@@ -75,8 +76,6 @@ def test_a_package_apt_cannot_find_is_named_with_where_it_comes_from(
 
 
 def test_each_image_gets_the_shared_stage_and_its_own() -> None:
-    from devenv.container.build import stage_dockerfile
-
     text = (
         "# header\nFROM ubuntu:24.04 AS base\nRUN a\n\nFROM base AS db\nRUN b\n\n"
         "FROM base AS dev\nRUN c\n"
