@@ -6,8 +6,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from devenv.container.base import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE, ensure_base
+from devenv.container.base import ensure_base
 from devenv.container.engine import Engine
+from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE
 from tests.integration.conftest import run_networked
 from tests.integration.conftest_host import (
     DOCKER_SOCKET,

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from devenv.container.base import AptSource, host_apt_sources, is_mirror_for, mirror_from_host
+from devenv.container.bootstrap.apt_sources import (
+    AptSource,
+    host_apt_sources,
+    is_mirror_for,
+    mirror_from_host,
+)
 from devenv.container.engine import Engine
 from devenv.errors import DevenvError, EngineError
 
@@ -201,7 +206,7 @@ def test_older_debootstrap_bootstraps_a_newer_ubuntu_through_gutsy(
 ) -> None:
     if shutil.which("debootstrap") is None:
         pytest.fail("debootstrap is not installed: run scripts/dev-setup.sh")
-    from devenv.container.base import _debootstrap_dir_with, _debootstrap_script
+    from devenv.container.bootstrap.debootstrap import debootstrap_dir_with, debootstrap_script
 
     home = tmp_path / "share"
     (home / "scripts").mkdir(parents=True)
@@ -209,12 +214,12 @@ def test_older_debootstrap_bootstraps_a_newer_ubuntu_through_gutsy(
     (home / "scripts" / "gutsy").write_text("# ubuntu script\n")
     (home / "scripts" / "trixie").write_text("# debian script\n")
     monkeypatch.setenv("DEBOOTSTRAP_DIR", str(home))
-    assert _debootstrap_script("trixie", "debian") == (home / "scripts", None)
-    scripts, stand_in = _debootstrap_script("noble", "ubuntu")
+    assert debootstrap_script("trixie", "debian") == (home / "scripts", None)
+    scripts, stand_in = debootstrap_script("noble", "ubuntu")
     assert stand_in == home / "scripts" / "gutsy"
-    overlay = _debootstrap_dir_with(tmp_path / "work", scripts, "noble", stand_in)
+    overlay = debootstrap_dir_with(tmp_path / "work", scripts, "noble", stand_in)
     assert (overlay / "scripts" / "noble").read_text() == "# ubuntu script\n"
     assert (overlay / "scripts" / "trixie").read_text() == "# debian script\n"
     assert (overlay / "functions").exists()
     with pytest.raises(DevenvError, match="does not know the release 'forky'"):
-        _debootstrap_script("forky", "debian")
+        debootstrap_script("forky", "debian")
