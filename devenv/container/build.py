@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import json
 import os
 import re
 import tempfile
@@ -27,7 +26,6 @@ from devenv.container.labels import LABEL_CONTENT, LABEL_PLAN, LABEL_PROJECT, LA
 from devenv.container.stages import SHARED_STAGE, stage_dockerfile, stage_named
 from devenv.container.tags import plan_tags
 from devenv.errors import BuildError, EngineError
-from devenv.files.atomic import atomic_write
 from devenv.files.generate import generate_files
 from devenv.lock.resolve import lock_status
 from devenv.plan.distro import Release
@@ -581,7 +579,3 @@ def _summary(results: list[TargetResult], started: float, error: str | None = No
         targets=tuple(results),
         error=error,
     )
-
-
-def write_json(path: Path, summary: BuildSummary) -> None:
-    atomic_write(path, json.dumps(summary.as_json(), indent=2) + "\n")
