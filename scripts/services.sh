@@ -101,19 +101,36 @@ stop_pid() {
 
 # -- certificates ------------------------------------------------------------------------------
 
-# make_ca DIR: a CA (ca.pem, ca-key.pem) once per state folder.
+# The extensions current X.509 checks require (Python 3.13+ verifies strictly: a CA without key
+# usage fails with "CA cert does not include key usage extension", a leaf without an authority
+# key id fails too).
+CA_EXTENSIONS="basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign,cRLSign
+subjectKeyIdentifier=hash"
+
+# make_ca DIR: a CA (ca.pem, ca-key.pem) once per state folder. One made before the CA had its
+# extensions is made again, with its leaf certificates.
 make_ca() {
     local d=$1
-    [[ -s $d/ca.pem && -s $d/ca-key.pem ]] && return 0
-    openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj "/CN=devenv test CA" \
-        -keyout "$d/ca-key.pem" -out "$d/ca.pem" 2>/dev/null
+    if [[ -s $d/ca.pem && -s $d/ca-key.pem ]]; then
+        openssl x509 -in "$d/ca.pem" -noout -ext keyUsage 2>/dev/null | grep -q 'Certificate Sign' && return 0
+        rm -f "$d"/*.pem "$d/ca.srl"
+    fi
+    printf '%s\n' "$CA_EXTENSIONS" >"$d/ca.ext"
+    openssl req -new -newkey rsa:2048 -nodes -sha256 -subj "/CN=devenv test CA" \
+        -keyout "$d/ca-key.pem" -out "$d/ca.csr" 2>/dev/null
+    openssl x509 -req -sha256 -days 30 -in "$d/ca.csr" -signkey "$d/ca-key.pem" \
+        -extfile "$d/ca.ext" -out "$d/ca.pem" 2>/dev/null
+    rm -f "$d/ca.csr" "$d/ca.ext"
 }
 
 # make_cert DIR NAME USAGE: NAME.pem/NAME-key.pem signed by DIR's CA, for 127.0.0.1 and localhost.
 make_cert() {
     local d=$1 name=$2 usage=$3
     [[ -s $d/$name.pem && -s $d/$name-key.pem ]] && return 0
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage" >"$d/$name.ext"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+        "extendedKeyUsage=$usage" "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" >"$d/$name.ext"
     openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=$name" \
         -keyout "$d/$name-key.pem" -out "$d/$name.csr" 2>/dev/null
     openssl x509 -req -sha256 -days 30 -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca-key.pem" \
@@ -319,20 +336,45 @@ stop_podman() {
 
 # -- commands ----------------------------------------------------------------------------------
 
+# The major version of the installed podman, else of the one apt would install (0: none known).
+podman_major() {
+    local version
+    if command -v podman >/dev/null 2>&1; then
+        version=$(podman --version | awk '{print $NF}')
+    else
+        version=$(apt-cache policy podman 2>/dev/null | awk '/Candidate:/ {print $2}')
+        version=${version#*:} # an epoch
+    fi
+    [[ $version =~ ^([0-9]+)\. ]] && echo "${BASH_REMATCH[1]}" || echo 0
+}
+
 cmd_install() {
-    local wanted=()
+    local wanted=() updated=0
+    # Which podman apt would install decides its network packages (below).
+    if ! command -v podman >/dev/null 2>&1; then
+        apt-get -o DPkg::Lock::Timeout=600 update -q
+        updated=1
+    fi
     command -v docker-registry >/dev/null 2>&1 || wanted+=(docker-registry)
     command -v podman >/dev/null 2>&1 || wanted+=(podman)
     # compose's `init: true` needs podman's init, catatonit (a recommends, not a dependency)
     [[ -x /usr/libexec/podman/catatonit ]] || wanted+=(catatonit)
-    # service names (compose's `db`) resolve on Podman's CNI networks only with dnsname
-    [[ -x /usr/lib/cni/dnsname ]] || wanted+=(golang-github-containernetworking-plugin-dnsname)
+    if (($(podman_major) >= 5)); then
+        # Podman 5's network stack, netavark, runs nft for its rules and resolves service names
+        # (compose's `db`) with aardvark-dns; without them no container on a network starts
+        command -v netavark >/dev/null 2>&1 || [[ -x /usr/lib/podman/netavark ]] || wanted+=(netavark)
+        command -v nft >/dev/null 2>&1 || wanted+=(nftables)
+        [[ -x /usr/lib/podman/aardvark-dns ]] || wanted+=(aardvark-dns)
+    else
+        # service names resolve on Podman 4's CNI networks only with dnsname
+        [[ -x /usr/lib/cni/dnsname ]] || wanted+=(golang-github-containernetworking-plugin-dnsname)
+    fi
     command -v htpasswd >/dev/null 2>&1 || wanted+=(apache2-utils)
     command -v curl >/dev/null 2>&1 || wanted+=(curl)
     command -v openssl >/dev/null 2>&1 || wanted+=(openssl)
     ((${#wanted[@]} == 0)) && return 0
     log "+ apt-get install ${wanted[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 update -q
+    ((updated)) || apt-get -o DPkg::Lock::Timeout=600 update -q
     env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
         --no-install-recommends "${wanted[@]}" uidmap slirp4netns crun
 }
