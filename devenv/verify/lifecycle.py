@@ -123,6 +123,22 @@ def load_testcontainers(environ: MutableMapping[str, str]) -> None:
         config.ryuk_disabled = environ["TESTCONTAINERS_RYUK_DISABLED"].lower() in _TRUE
 
 
+def _killed_first(stop: Callable[..., None]) -> Callable[..., None]:
+    """testcontainers' `stop` (a forced removal) after a kill. Podman's forced removal stops the
+    container first, with its 10 s grace, and `sleep infinity` as PID 1 ignores the SIGTERM:
+    every verify waited 10 s per container. Docker's forced removal kills at once anyway."""
+
+    def stop_killed_first(self: Any, force: bool = True, delete_volume: bool = True) -> None:
+        if self._container is not None:
+            try:
+                self._container.kill()
+            except engine_errors():
+                pass  # not running (exited, stopped, never started): the removal still runs
+        stop(self, force=force, delete_volume=delete_volume)
+
+    return stop_killed_first
+
+
 def _postgres_class() -> Any:
     """testcontainers' PostgresContainer (its home moved in 4.x), with our readiness wait."""
     try:
@@ -133,13 +149,17 @@ def _postgres_class() -> Any:
     def _connect(self: Any) -> None:
         _wait_ready(self, self.devenv_run)
 
-    return type("DevenvPostgres", (module.PostgresContainer,), {"_connect": _connect})
+    base = module.PostgresContainer
+    return type("DevenvPostgres", (base,), {"_connect": _connect, "stop": _killed_first(base.stop)})
 
 
 def _docker_container(image: str) -> Any:
     from testcontainers.core.container import DockerContainer
 
-    return DockerContainer(image)
+    killed_first = type(
+        "DevenvContainer", (DockerContainer,), {"stop": _killed_first(DockerContainer.stop)}
+    )
+    return killed_first(image)
 
 
 # --- the run's network and volume -------------------------------------------------------------

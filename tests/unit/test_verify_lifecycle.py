@@ -233,3 +233,33 @@ def test_outside_the_main_thread_nothing_is_installed(tmp_path: Path) -> None:
     thread.start()
     thread.join()
     assert seen == [signal.getsignal(signal.SIGINT)]
+
+
+class FakeWrapped:
+    """docker-py's container under a testcontainers one: its kill, which may find it stopped."""
+
+    def __init__(self, calls: list[str], *, running: bool) -> None:
+        self.calls = calls
+        self.running = running
+
+    def kill(self) -> None:
+        if not self.running:
+            raise api_error(409, "container is not running")
+        self.calls.append("kill")
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_a_container_is_killed_before_its_forced_removal(running: bool) -> None:
+    # Podman's forced removal waits 10 s for a container whose PID 1 ignores SIGTERM.
+    from devenv.verify.lifecycle import _killed_first
+
+    calls: list[str] = []
+
+    def remove(self: object, force: bool = True, delete_volume: bool = True) -> None:
+        calls.append(f"remove force={force} volumes={delete_volume}")
+
+    container = type("C", (), {"stop": _killed_first(remove)})()
+    container._container = FakeWrapped(calls, running=running)
+    container.stop()
+    expected = ["kill"] if running else []
+    assert calls == [*expected, "remove force=True volumes=True"]
