@@ -122,11 +122,13 @@ step() {
         die "$part: '$title' exited $rc (command: $script; full output: $LOG)"
     fi
     printf '  %-9s %-34s ok (%ss)\n' "$part" "$title" "$(since "$t")"
+    mv "$WORK/step.out" "$WORK/last.out"
     : >"$WORK/step.out"
 }
 
 : >"$LOG"
 : >"$WORK/step.out"
+show() { sed 's/^/  | /' "$WORK/last.out"; } # the last step's output
 say "parts: ${PARTS[*]}; full output: $LOG"
 
 # -- the machine's images (cached) ------------------------------------------------------------------
@@ -214,7 +216,7 @@ step setup "engines" "
     docker info -f '{{.DriverStatus}}' | grep -q io.containerd.snapshotter || { echo 'not the containerd image store'; exit 1; }
     docker buildx version; docker compose version; containerd --version; podman --version
     python3 --version; devenv --version"
-sed -n '/^== setup: engines/,$p' "$LOG" | sed -n '4,12p' | sed 's/^/  | /'
+show
 
 # A fresh project: psycopg among its requirements (the run step imports it).
 new_project() { # DIR
@@ -244,6 +246,7 @@ for part in "${PARTS[@]}"; do
     docker) main_flow docker /root/p-docker ;;
     podman)
         step podman "services.sh start podman" 'cd ~/devenv && ./scripts/services.sh start podman && podman version -f "podman {{.Server.Version}}" && podman info -f "network {{.Host.NetworkBackend}}, store {{.Store.GraphDriverName}}"'
+        show
         main_flow podman /root/p-podman "export DOCKER_HOST=unix://$PODMAN_SOCKET;"
         ;;
     prebuild)
@@ -255,6 +258,7 @@ for part in "${PARTS[@]}"; do
 ctx = ssl.create_default_context(cafile=\"/run/devenv-services/registry/ca.pem\")
 with socket.create_connection((\"127.0.0.1\", 5443)) as raw, ctx.wrap_socket(raw, server_hostname=\"127.0.0.1\") as tls:
     print(sys.version.split()[0], tls.version(), \"verified\", tls.getpeercert()[\"subject\"])'"
+        show
         step prebuild "devenv init (registry)" "$(new_project $dir) && sed -i 's|^\\[environment\\]\$|[environment]\\nregistry = \"$REGISTRY/engines\"|' devenv.toml && grep -n registry devenv.toml"
         step prebuild "devenv base" "cd $dir && devenv base"
         step prebuild "devenv build" "cd $dir && devenv build"
@@ -263,11 +267,13 @@ with socket.create_connection((\"127.0.0.1\", 5443)) as raw, ctx.wrap_socket(raw
         step prebuild "teammate: devenv pull" "cd $dir && devenv pull"
         step prebuild "teammate: build, 0 steps run" "cd $dir && devenv build --json >build.json || true; $BUILD_SUMMARY <build.json
             python3 -c 'import json, sys; r = json.load(open(\"build.json\")); sys.exit(not r[\"ok\"] or r[\"steps_total\"] != r[\"steps_cached\"])'"
+        show
         step prebuild "teammate: devenv up" "cd $dir && devenv up"
         step prebuild "teammate: devenv down" "cd $dir && devenv down --volumes"
         step prebuild "changed requirement: image rm" "$(drop_images p-prebuild)"
         step prebuild "changed requirement: build" "cd $dir && printf 'six\\n' >>requirements.txt && devenv build --json >build.json || true; $BUILD_SUMMARY <build.json
             python3 -c 'import json, sys; sys.exit(not json.load(open(\"build.json\"))[\"ok\"])'"
+        show
         ;;
     esac
 done
