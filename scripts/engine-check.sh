@@ -21,7 +21,7 @@
 # One line per step with its time; the full output goes to the log. Exits 1 at the first failed
 # step, with its last lines. Needs root (debootstrap) and a Docker engine. What it makes is named
 # $ENGINE_CHECK_PREFIX-* and removed at the end, also on failure, except the machine's images
-# ($PREFIX-base:sid and $PREFIX-machine:sid, the cache). Environment (all optional):
+# ($PREFIX-base:sid and $PREFIX-machine:sid-HASH, the cache). Environment (all optional):
 #   ENGINE_CHECK_PREFIX    name prefix of the container, volumes and images (default devenv-engines)
 #   ENGINE_CHECK_TIMEOUT   seconds one step may take (default 1200)
 #   ENGINE_CHECK_LOG_DIR   where the full output goes (default /tmp)
@@ -38,12 +38,11 @@ REBUILD=0
 # default 10.88.0.0/16.
 INNER_BIP=10.196.0.1/24
 INNER_POOL=10.197.0.0/16
-# The engines under test, from sid. Podman 5's netavark needs nftables and aardvark-dns (Podman
-# 4's CNI plugins are not used); runc because this machine's root lacks CAP_SYS_RESOURCE (see
-# scripts/services.sh); docker-registry and apache2-utils for the prebuild's registry.
-MACHINE_PACKAGES=(docker.io docker-cli docker-buildx containerd runc iptables
-    podman netavark aardvark-dns nftables catatonit crun uidmap slirp4netns
-    docker-registry apache2-utils curl openssl git)
+# The engines under test, from sid; runc because this machine's root lacks CAP_SYS_RESOURCE (see
+# scripts/services.sh). Podman's network packages (nftables, aardvark-dns) and the registry come
+# from `scripts/services.sh install` in each run: the check proves that it picks Podman 5's.
+MACHINE_PACKAGES=(docker.io docker-cli docker-buildx containerd runc iptables podman crun
+    curl openssl git)
 REGISTRY=127.0.0.1:5443
 PODMAN_SOCKET=/run/devenv-services/podman/podman.sock
 
@@ -75,7 +74,7 @@ done
 }
 
 BASE=$PREFIX-base:sid
-IMAGE=$PREFIX-machine:sid
+IMAGE_REPO=$PREFIX-machine
 NAME=$PREFIX-$$
 LOG=$LOG_DIR/$PREFIX.log
 T0=$(date +%s)
@@ -117,11 +116,11 @@ step() {
     in_box timeout -k 10 "$TIMEOUT" bash -lc "set -euo pipefail; $script" >>"$WORK/step.out" 2>&1 </dev/null || rc=$?
     cat "$WORK/step.out" >>"$LOG"
     if ((rc != 0)); then
-        printf '  %-9s %-34s FAILED (%ss)\n' "$part" "$title" "$(since "$t")"
+        printf '  %-9s %-44s FAILED (%ss)\n' "$part" "$title" "$(since "$t")"
         tail -n 40 "$WORK/step.out" | sed 's/^/  ! /' >&2
         die "$part: '$title' exited $rc (command: $script; full output: $LOG)"
     fi
-    printf '  %-9s %-34s ok (%ss)\n' "$part" "$title" "$(since "$t")"
+    printf '  %-9s %-44s ok (%ss)\n' "$part" "$title" "$(since "$t")"
     mv "$WORK/step.out" "$WORK/last.out"
     : >"$WORK/step.out"
 }
@@ -132,7 +131,10 @@ show() { sed 's/^/  | /' "$WORK/last.out"; } # the last step's output
 say "parts: ${PARTS[*]}; full output: $LOG"
 
 # -- the machine's images (cached) ------------------------------------------------------------------
-if ((REBUILD)); then docker image rm -f "$IMAGE" "$BASE" >/dev/null 2>&1 || true; fi
+if ((REBUILD)); then
+    docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_REPO" | xargs -r docker image rm -f >/dev/null 2>&1 || true
+    docker image rm -f "$BASE" >/dev/null 2>&1 || true
+fi
 if ! docker image inspect "$BASE" >/dev/null 2>&1; then
     t=$(date +%s)
     command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] ||
@@ -147,26 +149,31 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
     rm -rf "$WORK/rootfs"
     say "bootstrapped $BASE with debootstrap in $(since "$t")s"
 fi
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    t=$(date +%s)
-    mkdir -p "$WORK/ctx/certs"
-    for crt in /usr/local/share/ca-certificates/*.crt /usr/local/share/ca-certificates/*/*.crt; do
-        [[ -f $crt ]] && cp "$crt" "$WORK/ctx/certs/"
-    done
-    printf '{"bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}], "features": {"containerd-snapshotter": true}}\n' \
-        "$INNER_BIP" "$INNER_POOL" >"$WORK/ctx/daemon.json"
-    # sid's Release may look expired to a VM's clock.
-    echo 'Acquire::Check-Valid-Until "false";' >"$WORK/ctx/apt.conf"
-    cat >"$WORK/ctx/Dockerfile" <<EOF
+t=$(date +%s)
+mkdir -p "$WORK/ctx/certs"
+for crt in /usr/local/share/ca-certificates/*.crt /usr/local/share/ca-certificates/*/*.crt; do
+    [[ -f $crt ]] && cp "$crt" "$WORK/ctx/certs/"
+done
+printf '{"bip": "%s", "default-address-pools": [{"base": "%s", "size": 24}], "features": {"containerd-snapshotter": true}}\n' \
+    "$INNER_BIP" "$INNER_POOL" >"$WORK/ctx/daemon.json"
+# sid's Release may look expired to a VM's clock.
+echo 'Acquire::Check-Valid-Until "false";' >"$WORK/ctx/apt.conf"
+cat >"$WORK/ctx/Dockerfile" <<EOF
 FROM $BASE
 COPY certs/ /usr/local/share/ca-certificates/
 COPY apt.conf /etc/apt/apt.conf.d/99devenv-engines
 RUN update-ca-certificates \\
  && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-      ${MACHINE_PACKAGES[*]} && rm -rf /var/lib/apt/lists/*
+  ${MACHINE_PACKAGES[*]} && rm -rf /var/lib/apt/lists/*
 COPY daemon.json /etc/docker/daemon.json
 CMD ["sleep", "infinity"]
 EOF
+# The machine image is named by what makes it: the base's id and this context (a changed package
+# list makes a new one).
+IMAGE=$IMAGE_REPO:sid-$({ docker image inspect -f '{{.Id}}' "$BASE" &&
+    cd "$WORK/ctx" && find . -type f | LC_ALL=C sort | xargs sha256sum; } | sha256sum | cut -c1-12)
+if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    docker image ls --format '{{.Repository}}:{{.Tag}}' "$IMAGE_REPO" | xargs -r docker image rm >/dev/null 2>&1 || true
     docker build -t "$IMAGE" "$WORK/ctx" >"$WORK/build.log" 2>&1 || {
         tail -n 20 "$WORK/build.log" >&2
         die "building $IMAGE failed"
