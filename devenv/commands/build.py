@@ -78,6 +78,8 @@ def command(
             click.echo(f"{target}: {ref} (tag {summary.tags.get(target, '?')}{how})")
         for ref in summary.pushed:
             click.echo(f"pushed {ref}")
+        for line in summary.why():
+            click.echo(line)
         click.echo(
             f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
         )

@@ -22,9 +22,16 @@ from typing import Any
 
 from devenv.container import registry
 from devenv.container.engine import Engine, context_files
-from devenv.container.labels import LABEL_CONTENT, LABEL_PLAN, LABEL_PROJECT, LABEL_TARGET
+from devenv.container.labels import (
+    LABEL_CONTENT,
+    LABEL_PLAN,
+    LABEL_PROJECT,
+    LABEL_STEPS,
+    LABEL_TARGET,
+)
 from devenv.container.stages import SHARED_STAGE, stage_dockerfile, stage_named
-from devenv.container.tags import plan_tags
+from devenv.container.tags import copied_files, copy_sources, lock_bytes, plan_tags
+from devenv.container.why import ImageInputs, Reason, image_inputs, reasons
 from devenv.errors import BuildError, EngineError
 from devenv.files.generate import generate_files
 from devenv.lock.resolve import lock_status
@@ -87,6 +94,7 @@ class TargetResult:
     steps: list[StepRecord] = field(default_factory=list)
     last_layer: str = ""  # the image of the last step that finished (what a retry resumes from)
     finished: bool = False  # the build ran to its end (image_id alone may name an earlier stage)
+    reasons: tuple[Reason, ...] = ()  # why each step that ran did (container.why)
 
 
 class Progress:
@@ -334,6 +342,10 @@ class BuildSummary:
     current: tuple[str, ...] = ()  # targets whose image on the engine already had the tag
     pushed: tuple[str, ...] = ()  # refs pushed (--push)
 
+    def why(self) -> list[str]:
+        """One line per step that re-ran, saying which of its inputs changed."""
+        return [r.line(t.target) for t in self.targets for r in t.reasons]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.error is None,
@@ -360,6 +372,7 @@ class BuildSummary:
                 for t in self.targets
                 for s in t.steps
             ],
+            "reasons": {t.target: [r.as_json() for r in t.reasons] for t in self.targets},
         }
 
 
@@ -403,12 +416,10 @@ def build_images(
     advice = dict(recipe.review(Mode.CONTAINER).advice)
     dockerfile = render_dockerfile(recipe)  # what generate just wrote, without its header
     progress = _OneAtATime(progress)
+    context = context_files(root)
+    base_id = engine.image_id(plan.environment.base)
     tags = plan_tags(
-        recipe,
-        dockerfile=dockerfile,
-        context=context_files(root),
-        base_id=engine.image_id(plan.environment.base),
-        targets=targets,
+        recipe, dockerfile=dockerfile, context=context, base_id=base_id, targets=targets
     )
     fetched = registry.Fetched()
     cache_from: dict[str, list[str]] = {}
@@ -428,6 +439,14 @@ def build_images(
         for t in targets
         if t not in built
     ]
+    # What each step reads, now and as the image this build replaces recorded it.
+    inputs = {
+        t: _inputs(recipe, stage_dockerfile(dockerfile, t), context, base_id)
+        for t in (*built, SHARED_STAGE)
+    }
+    previous: dict[str, tuple[bool, ImageInputs | None]] = {
+        t: _previous(engine, plan.image(t)) for t in built
+    }
 
     def job(target: str, nocache: bool, connection: Engine) -> None:
         result = TargetResult(
@@ -450,6 +469,7 @@ def build_images(
                     LABEL_TARGET: target,
                     LABEL_PLAN: recipe.fingerprint(Target(target)),
                     LABEL_CONTENT: tags.get(target, ""),
+                    LABEL_STEPS: inputs[target].label(),
                 }
                 if result.ref
                 else labels
@@ -467,7 +487,11 @@ def build_images(
                 cache_from=cache_from.get(target)
                 or [r for refs in cache_from.values() for r in refs],
             )
-            read_stream(target, stream, progress, result, release, advice)
+            try:
+                read_stream(target, stream, progress, result, release, advice)
+            finally:  # a failed build says why its steps ran too
+                had, old = _previous_of(previous, target, len(inputs[target].steps))
+                result.reasons = reasons(old, inputs[target], result.steps, had_image=had)
             result.finished = True
         if result.ref:
             progress.done(result)
@@ -497,6 +521,34 @@ def build_images(
         pushed = registry.publish(plan, engine, tags, log)
         result = dataclasses.replace(result, pushed=tuple(pushed))
     return result
+
+
+def _inputs(recipe: Recipe, dockerfile: str, context: list[str], base_id: str) -> ImageInputs:
+    root = recipe.plan.project_dir
+    files = copied_files(root, copy_sources(dockerfile), context)
+    return image_inputs(recipe, dockerfile, files, lock=lock_bytes(recipe.plan), base_id=base_id)
+
+
+def _previous(engine: Engine, ref: str) -> tuple[bool, ImageInputs | None]:
+    """Whether ``ref`` is on the engine, and the step records its label holds."""
+    info = engine.inspect_image(ref)
+    if info is None:
+        return False, None
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    return True, ImageInputs.from_label(labels.get(LABEL_STEPS))
+
+
+def _previous_of(
+    previous: Mapping[str, tuple[bool, ImageInputs | None]], target: str, count: int
+) -> tuple[bool, ImageInputs | None]:
+    """A target's previous records; for the shared stage, the first ``count`` records of an
+    image that stands on it."""
+    if target in previous:
+        return previous[target]
+    for had, old in previous.values():
+        if old is not None:
+            return had, old.prefix(count)
+    return any(had for had, _ in previous.values()), None
 
 
 PARTIAL_TAG = "partial"

@@ -75,6 +75,7 @@ class UpResult:
             f"  base      {plan.environment.base} {base}",
             f"  images    {images} ({self.build.steps_total} steps, "
             f"{self.build.steps_cached} cached, {self.build.seconds:.1f}s{pulled})",
+            *(f"  rebuilt   {line}" for line in self.build.why()),
             f"  services  {services}; db on 127.0.0.1:{plan.personal().postgres.host_port}",
             f"  database  {self.database} (psql in app, through DATABASE_URL)",
             f"  tasks     {self.tasks.line()}",
