@@ -272,8 +272,8 @@ def reasons(
     whose inputs differ names what changed; those after it, that step's layer; a step whose
     inputs are the same but ran anyway was not in the cache. ``had_image``: an image of this
     target was on the engine before the build."""
-    reran = [i for i, s in enumerate(reported) if _reran(s)]
-    if not reran:
+    reported = _ours(reported, new)
+    if not any(_reran(s) for s in reported):
         return ()
     if old is None:
         return (Reason(number=None, title="", reason=FIRST_BUILD if not had_image else NO_RECORDS),)
@@ -281,10 +281,6 @@ def reasons(
     out: list[Reason] = []
     cause: tuple[int, str, bool] | None = None  # (number, reason, re-ran in this build)
     for i, step in enumerate(reported):
-        if i >= len(new.steps) or step.instruction.split(" ", 1)[0].upper() != (
-            new.steps[i].keyword
-        ):
-            break  # past the records (the label the engine adds at the end), or not this file
         record = new.steps[i]
         own = _changed(old, new, i, matched.get(i))
         ran = _reran(step)
@@ -304,8 +300,21 @@ def reasons(
     return tuple(out)
 
 
+def _ours(reported: Sequence[Reported], new: ImageInputs) -> Sequence[Reported]:
+    """The reported steps the records describe: not the LABEL step the engine adds at the end
+    for the build's labels, nor anything after a step of another Dockerfile."""
+    for i, step in enumerate(reported):
+        if i >= len(new.steps) or _keyword(step.instruction) != new.steps[i].keyword:
+            return reported[:i]
+    return reported
+
+
+def _keyword(instruction: str) -> str:
+    return instruction.split(" ", 1)[0].upper()
+
+
 def _reran(step: Reported) -> bool:
-    return not step.cached and not step.instruction.upper().startswith("FROM ")
+    return not step.cached and _keyword(step.instruction) != "FROM"
 
 
 def _short(instruction: str, width: int = 50) -> str:
