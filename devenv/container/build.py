@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.container import registry
+from devenv.container import registry, why
 from devenv.container.engine import Engine, context_files
 from devenv.container.labels import (
     LABEL_CONTENT,
@@ -343,8 +343,9 @@ class BuildSummary:
     pushed: tuple[str, ...] = ()  # refs pushed (--push)
 
     def why(self) -> list[str]:
-        """One line per step that re-ran, saying which of its inputs changed."""
-        return [r.line(t.target) for t in self.targets for r in t.reasons]
+        """For the steps that re-ran, which of their inputs changed (consecutive steps that
+        re-ran for one reason on one line)."""
+        return [line for t in self.targets for line in why.lines(t.target, t.reasons)]
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -265,6 +265,30 @@ class Reason:
         return f"{target} step {self.number} ({_short(self.title, 40)}): {self.reason}"
 
 
+def lines(target: str, found: Sequence[Reason]) -> list[str]:
+    """The text output: one line per reason, except that a run of consecutive steps with one
+    reason (everything above a changed layer) is one line: `dev steps 10-17: re-ran because
+    step 9's layer changed`."""
+    out: list[str] = []
+    index = 0
+    while index < len(found):
+        first = found[index]
+        end = index
+        while (
+            first.number is not None
+            and end + 1 < len(found)
+            and found[end + 1].reason == first.reason
+            and found[end + 1].number == (found[end].number or 0) + 1
+        ):
+            end += 1
+        if end == index:
+            out.append(first.line(target))
+        else:
+            out.append(f"{target} steps {first.number}-{found[end].number}: {first.reason}")
+        index = end + 1
+    return out
+
+
 def reasons(
     old: ImageInputs | None, new: ImageInputs, reported: Sequence[Reported], *, had_image: bool
 ) -> tuple[Reason, ...]:

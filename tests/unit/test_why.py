@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from devenv.container import why
 from devenv.container.stages import stage_dockerfile
 from devenv.container.tags import copied_files, copy_sources
 from devenv.container.why import (
@@ -17,6 +18,7 @@ from devenv.container.why import (
     NO_RECORDS,
     PRUNED,
     ImageInputs,
+    Reason,
     StepInputs,
     image_inputs,
     reasons,
@@ -219,3 +221,20 @@ def test_a_changed_command_is_said_when_nothing_else_is(tmp_path: Path) -> None:
     )
     got = reasons(old, new, [Reported(instruction="RUN x", cached=False)], had_image=True)
     assert got[0].reason == "its command changed"
+
+
+def test_the_text_folds_consecutive_steps_that_re_ran_for_one_reason() -> None:
+    layer = "re-ran because step 9's layer changed"
+    found = (
+        Reason(number=9, title="System packages", reason="packages added: jq"),
+        *(Reason(number=n, title=f"step {n}", reason=layer) for n in range(10, 18)),
+        Reason(number=19, title="Smoke", reason=layer),  # not consecutive: its own line
+    )
+    assert why.lines("dev", found) == [
+        "dev step 9 (System packages): packages added: jq",
+        f"dev steps 10-17: {layer}",
+        f"dev step 19 (Smoke): {layer}",
+    ]
+    assert why.lines("dev", (Reason(number=None, title="", reason="first build"),)) == [
+        "dev: first build"
+    ]
