@@ -9,11 +9,11 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.container.certs import check_folder, collect_certificates, write_certificates
-from devenv.files import atomic as output
+from devenv.files.certs import check_folder, collect_certificates, write_certificates
 from devenv.files.local import GITIGNORE, ensure_env_file, gitignore_update, write_local_compose
-from devenv.files.model import TMP_SUFFIX
-from devenv.files.safety import check_real_dirs
+from devenv.fs import atomic as output
+from devenv.fs.model import TMP_SUFFIX
+from devenv.fs.safety import check_real_dirs
 from devenv.plan.model import Plan
 from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
 from devenv.render.files import render_all

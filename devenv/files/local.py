@@ -10,7 +10,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from devenv.files.model import TMP_SUFFIX
+from devenv.fs.atomic import atomic_write
+from devenv.fs.model import TMP_SUFFIX
+from devenv.fs.safety import check_real_dirs
 from devenv.plan.local import LOCAL_FILE
 from devenv.plan.model import Plan
 from devenv.render.compose import (
@@ -69,9 +71,6 @@ def gitignore_update(project_dir: Path) -> tuple[bytes | None, tuple[str, ...]]:
 def write_local_compose(plan: Plan, recipe: Recipe | None = None) -> bool:
     """.devenv/compose.local.yaml from devenv.local.toml (an empty override without one).
     True when it changed."""
-    from devenv.files.atomic import atomic_write
-    from devenv.files.safety import check_real_dirs
-
     # `devenv run` writes here too: never through a symlinked .devenv (generate refuses it).
     check_real_dirs(plan.project_dir, [LOCAL_COMPOSE, LOCAL_DOCKERFILE])
     changed = False

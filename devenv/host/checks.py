@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from devenv.files.atomic import atomic_write
+from devenv.fs.atomic import atomic_write
 
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 MEMO_FOLDER = "checks"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from devenv.container import certs
+from devenv.files import certs
 from devenv.host import apt as host_apt
 from devenv.host import release as host_release
 from devenv.host import venv as host_venv

@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from devenv.errors import HostError
-from devenv.files.atomic import atomic_write
-from devenv.files.safety import STATE_DIR, check_real_dirs, remove_tree
+from devenv.fs.atomic import atomic_write
+from devenv.fs.safety import STATE_DIR, check_real_dirs, remove_tree
 from devenv.host.execute import Executor
 from devenv.plan.model import Plan
 from devenv.steps.model import Kind, Mode

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import PlanError
+from devenv.fs.safety import read_bounded
 
 LOCK_FILE = "devenv.lock"
 FORMAT = "1"
@@ -116,7 +117,6 @@ def read_lock(project_dir: Path) -> Lock | None:
     path = project_dir / LOCK_FILE
     if not path.is_file():
         return None
-    from devenv.files.safety import read_bounded
 
     try:
         text = read_bounded(path, limit=16 * 1024 * 1024, what="lock").decode("utf-8")

@@ -19,7 +19,7 @@ from pathlib import Path
 from devenv.container.engine import Engine, run_in_image
 from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_SUITE, LABEL_VARIANT
 from devenv.errors import DevenvError, StaleError
-from devenv.files.atomic import atomic_write
+from devenv.fs.atomic import atomic_write
 from devenv.lock.file import LOCK_FILE, AptPin, Lock, fingerprint, render_lock, stale_reasons
 from devenv.plan.model import Plan
 from devenv.review.resolver import find_uv

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.plan import envfiles, validate
 
 Check = Callable[[Any], Any]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.plan.model import Plan
 from devenv.steps.model import DB_INIT_DIR
 

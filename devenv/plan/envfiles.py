@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import PlanError
+from devenv.fs import safety
 
 DOTENV = ".env"
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -232,8 +233,6 @@ def reserved_why(key: str) -> str:
 def read(project_dir: Path, rel: str, *, required: bool) -> EnvFile | None:
     """One env file of the project: inside it (no symlink leading out), a regular file of at
     most MAX_FILE bytes, UTF-8; PlanError (exit 2) otherwise."""
-    from devenv.files import safety
-
     path = safety.project_path(project_dir, rel, what="env file")
     if path is None:
         if required:

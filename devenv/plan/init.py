@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from devenv.errors import UsageError
-from devenv.files.atomic import atomic_write
+from devenv.fs.atomic import atomic_write
 from devenv.plan import distro, pyproject, schema, validate
 from devenv.plan.model import PLAN_FILE
 from devenv.review import smoke

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.files.safety import inside
+from devenv.fs.safety import inside
 from devenv.plan import schema
 from devenv.plan.read import PlanFile, parse_toml, read_text, read_values
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import DevenvError, PlanError
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.lock.file import Lock, read_lock
 from devenv.plan import distro, pyproject, schema, validate
 from devenv.plan.local import LocalOverrides, read_local

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import PlanError
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.plan import schema
 from devenv.plan.checks import kind_name, near
 

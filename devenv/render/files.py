@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from devenv.files.header import with_header
-from devenv.files.model import TMP_SUFFIX, GeneratedFile
+from devenv.fs.header import with_header
+from devenv.fs.model import TMP_SUFFIX, GeneratedFile
 from devenv.lock.file import LOCK_FILE
 from devenv.plan.model import Plan
 from devenv.render import scripts

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.files.header import edited_by_hand, with_header
-from devenv.files.safety import check_real_dirs
+from devenv.fs.header import edited_by_hand, with_header
+from devenv.fs.safety import check_real_dirs
 from devenv.plan.pyproject import PYPROJECT, Project, python_fits
 from devenv.review.resolver import find_uv
 

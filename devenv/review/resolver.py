@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from devenv.fs.atomic import atomic_write
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -124,8 +126,6 @@ def resolve(
         raise ResolveError("DEVENV_OFFLINE is set", unreachable=True)
     with _said_while_slow(f"reviewing the requirements for {target.label} (uv resolves them)"):
         resolution = _resolve_now(roots, inputs, target)
-    from devenv.files.atomic import atomic_write  # late: output imports the renderers
-
     with contextlib.suppress(OSError):  # a read-only cache only costs speed
         atomic_write(path, dump(resolution))
     return resolution
@@ -238,8 +238,6 @@ def wheel_version(requirement: str, target: Target, *, lowest: bool) -> str | No
             text = ""  # no version fits: that is the answer
     found = re.search(rf"^{re.escape(name)}==(\S+)", text, re.MULTILINE | re.IGNORECASE)
     version = found[1] if found and _VERSION.fullmatch(found[1]) else None
-    from devenv.files.atomic import atomic_write  # late: output imports the renderers
-
     with contextlib.suppress(OSError):
         atomic_write(path, json.dumps({"version": version}) + "\n")
     return version

@@ -35,7 +35,7 @@ from types import FrameType
 
 from devenv.container.compose import Compose
 from devenv.errors import DevenvError, UsageError
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.plan import envfiles
 from devenv.plan.model import Plan
 from devenv.render.scripts import as_user

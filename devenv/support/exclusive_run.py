@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from devenv.errors import BusyError, HostError
-from devenv.files.safety import check_real_dirs
+from devenv.fs.safety import check_real_dirs
 
 LOCK_FILE = ".devenv/host-install.lock"
 IMAGES_LOCK_FILE = ".devenv/images.lock"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devenv.errors import DevenvError, VerifyError
-from devenv.files.atomic import atomic_write
+from devenv.fs.atomic import atomic_write
 
 
 class VerifyFailed(DevenvError):

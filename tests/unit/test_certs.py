@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.container.certs import collect_certificates, write_certificates
 from devenv.errors import PlanError
+from devenv.files.certs import collect_certificates, write_certificates
 from tests.conftest import MakeProject
 
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from devenv.cli import cli
 from devenv.errors import PlanError, UnsafePathError
-from devenv.files import safety
+from devenv.fs import safety
 from devenv.plan import envfiles
 from devenv.plan.model import load_plan
 from devenv.render.compose import render_compose, render_local_compose

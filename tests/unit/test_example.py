@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devenv.files import atomic as output
+from devenv.fs import atomic as output
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.steps.recipe import compile_plan

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from devenv.cli import cli
 from devenv.errors import HostError, UnsafePathError
 from devenv.files import local as local_files
-from devenv.files.safety import check_real_dirs, remove_tree
+from devenv.fs.safety import check_real_dirs, remove_tree
 from devenv.host import venv as host_venv
 from devenv.plan import validate
 from devenv.plan.model import load_plan

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import DevenvError, StaleError, UsageError
-from devenv.files.header import edited_by_hand
-from devenv.files.model import TMP_SUFFIX, GeneratedFile
-from devenv.files.safety import read_bounded
+from devenv.fs.header import edited_by_hand
+from devenv.fs.model import TMP_SUFFIX, GeneratedFile
+from devenv.fs.safety import read_bounded
 
 MAX_GENERATED = 16 * 1024 * 1024
 

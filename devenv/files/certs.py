@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import PlanError
-from devenv.files.atomic import atomic_write
+from devenv.fs.atomic import atomic_write
 
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
 BUNDLE_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT")
