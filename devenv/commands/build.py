@@ -35,7 +35,7 @@ def command(
     from devenv.container.engine import Engine
     from devenv.container.progress import choose
     from devenv.container.registry import registry_of
-    from devenv.lock.resolve import lock_status
+    from devenv.plan.lock_status import lock_status
     from devenv.steps.model import Mode
     from devenv.steps.recipe import compile_plan
     from devenv.support.exclusive_run import images_lock

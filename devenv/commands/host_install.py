@@ -32,7 +32,7 @@ def command(
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
     from devenv.host.install import host_install
     from devenv.host.report import Options
-    from devenv.lock.resolve import lock_status
+    from devenv.plan.lock_status import lock_status
 
     plan = ctx.plan().personal()  # devenv.local.toml's extra packages count here
     with text_to_stderr(as_json) as emit:

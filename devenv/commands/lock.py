@@ -11,7 +11,8 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, check: bool, upgrade: bool) -> None:
     """Pin the base image, apt packages and Python packages (with hashes) in devenv.lock."""
-    from devenv.lock.resolve import check_lock, make_lock, write_lock
+    from devenv.lock.resolve import make_lock, write_lock
+    from devenv.plan.lock_status import check_lock
 
     plan = ctx.plan()
     if check:

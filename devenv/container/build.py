@@ -34,13 +34,13 @@ from devenv.container.tags import copied_files, copy_sources, lock_bytes, plan_t
 from devenv.container.why import ImageInputs, Reason, image_inputs, reasons
 from devenv.errors import BuildError, EngineError
 from devenv.files.generate import generate_files
-from devenv.lock.resolve import lock_status
-from devenv.plan.distro import Release
+from devenv.plan.lock_status import lock_status
 from devenv.plan.model import Plan, Target
+from devenv.project import smoke
+from devenv.project.requirements import normalise
 from devenv.render.dockerfile import render_dockerfile
 from devenv.review import diagnosis as build_diagnosis
-from devenv.review import smoke
-from devenv.review.requirements import normalise
+from devenv.rules.distro import Release
 from devenv.steps import native_libs
 from devenv.steps.model import Mode
 from devenv.steps.recipe import Recipe, compile_plan
@@ -237,7 +237,7 @@ def unbuilt_source(
 
 def failed_smoke(output: Iterable[str], stage: str, target: str) -> BuildError | None:
     """The smoke program's lines: each import that failed, with the requirement expected to
-    provide it (devenv.review.smoke), instead of the RUN line that carries the program."""
+    provide it (devenv.project.smoke), instead of the RUN line that carries the program."""
     lines = list(output)
     found = smoke.failures(lines)
     if not found:

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from devenv.container.labels import LABEL_PURPOSE
 from devenv.errors import EngineError
-from devenv.plan.validate import image_ref
+from devenv.rules.validate import image_ref
 
 #: Every label devenv puts on an image or container starts with this prefix.
 

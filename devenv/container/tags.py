@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.container.stages import stage_dockerfile
-from devenv.lock.file import LOCK_FILE
+from devenv.plan.lockfile import LOCK_FILE
 from devenv.plan.model import Plan, Target
 from devenv.steps.recipe import Recipe
 

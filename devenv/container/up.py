@@ -28,10 +28,10 @@ from devenv.container.labels import LABEL_PROJECT
 from devenv.container.registry import base_from_elsewhere
 from devenv.errors import BuildError, ComposeError, DevenvError, UsageError
 from devenv.files.generate import generate_files
-from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
 from devenv.render.compose import LOCAL_DOCKERFILE, LOCAL_STAGE, compose_data, local_image
 from devenv.render.scripts import as_user
+from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.run.tasks import Runner, TasksReport, run_tasks
 from devenv.steps.model import DEV_UID
 from devenv.steps.recipe import compile_plan

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from devenv.container.tags import copy_sources
-from devenv.lock.file import LOCK_FILE
+from devenv.plan.lockfile import LOCK_FILE
 from devenv.steps.model import Kind, Mode, Phase, Step
 from devenv.steps.recipe import Recipe
 

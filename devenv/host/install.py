@@ -26,10 +26,10 @@ from devenv.host import release as host_release
 from devenv.host import venv as host_venv
 from devenv.host.execute import Echo, Executor
 from devenv.host.report import HostReport, Options, Status, StepResult
-from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
+from devenv.project import smoke
 from devenv.review import diagnosis as build_diagnosis
-from devenv.review import smoke
+from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.steps import native_libs
 from devenv.steps.model import Kind, Mode, Place, Role, Scope, Step
 from devenv.steps.recipe import Recipe, compile_plan

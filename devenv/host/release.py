@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.errors import PlanError
-from devenv.plan import distro
 from devenv.plan.model import Plan
+from devenv.rules import distro
 
 #: Where the release is read from; DEVENV_OS_RELEASE overrides it (a test's fake machine).
 OS_RELEASE = Path("/etc/os-release")

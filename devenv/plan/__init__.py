@@ -1,2 +1,4 @@
-"""What the user wrote: devenv.toml and devenv.local.toml as typed, validated, frozen data, and the
-knowledge that validates it (distro table, value grammars, init folders, env files)."""
+"""What the user wrote: devenv.toml and devenv.local.toml as typed, validated, frozen data (one
+declaration per key in schema, read by read, checked by checks), the init template, the env
+files, the database init files, and devenv.lock's format and staleness (lockfile,
+lock_status)."""

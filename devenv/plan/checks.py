@@ -14,7 +14,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from devenv.fs import safety
-from devenv.plan import envfiles, validate
+from devenv.plan import envfiles
+from devenv.rules import validate
 
 Check = Callable[[Any], Any]
 

@@ -17,10 +17,11 @@ from pathlib import Path, PurePosixPath
 
 from devenv.errors import UsageError
 from devenv.fs.atomic import atomic_write
-from devenv.plan import distro, pyproject, schema, validate
+from devenv.plan import schema
 from devenv.plan.model import PLAN_FILE
-from devenv.review import smoke
-from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
+from devenv.project import pyproject, smoke
+from devenv.project.requirements import RequirementsError, RequirementsSet, read_requirements
+from devenv.rules import distro, validate
 
 HEADER = """\
 # devenv plan: one file for the container (VS Code, `devenv build`) and the host

@@ -16,13 +16,14 @@ from typing import Any
 
 from devenv.errors import DevenvError, PlanError
 from devenv.fs import safety
-from devenv.lock.file import Lock, read_lock
-from devenv.plan import distro, pyproject, schema, validate
+from devenv.plan import schema
 from devenv.plan.local import LocalOverrides, read_local
+from devenv.plan.lockfile import Lock, read_lock
 from devenv.plan.read import PlanFile, Values, parse_toml, read_text, read_values
 from devenv.plan.schema import Installer
-from devenv.review import project_lock, smoke
-from devenv.review.requirements import RequirementsError, RequirementsSet, read_requirements
+from devenv.project import project_lock, pyproject, smoke
+from devenv.project.requirements import RequirementsError, RequirementsSet, read_requirements
+from devenv.rules import distro, validate
 
 PLAN_FILE = "devenv.toml"
 
@@ -78,7 +79,7 @@ class Python:
     allow_index_options: bool
     installer_note: str | None = None  # why the default installer is pip for these files
     smoke_derived: bool = False  # no `smoke` key: derived from the requirements (review.smoke)
-    # A pyproject project (devenv.plan.pyproject): its folder, the groups installed with it,
+    # A pyproject project (devenv.project.pyproject): its folder, the groups installed with it,
     # the folder put on the venv's path (the editable install), and its lock's pins, which
     # generate writes to review.project_lock.GENERATED, a requirements file like any other.
     project: str | None = None

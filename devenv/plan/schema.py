@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from devenv.plan import checks, distro, validate
+from devenv.plan import checks
+from devenv.rules import distro, validate
 
 Check = Callable[[Any], Any]
 
@@ -203,7 +204,7 @@ KEYS: tuple[Key, ...] = (
     _key("python", "smoke", list, None, checks.each(validate.module_name),
          "modules imported after install, as written when set. Unset, devenv derives them from "
          "what the requirements (and `devenv.lock`'s pins) name, from a table of well-known "
-         "distributions (`devenv/review/smoke.py`): the framework and server (fastapi, flask, "
+         "distributions (`devenv/project/smoke.py`): the framework and server (fastapi, flask, "
          "django, starlette, uvicorn), the ORM (sqlalchemy, sqlmodel, alembic), pydantic, the "
          "PostgreSQL driver (psycopg, psycopg2, asyncpg) and pgvector's module for each driver "
          "or ORM installed, where the pgvector version has it (`pgvector.psycopg`, "

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from devenv.fs.header import with_header
 from devenv.fs.model import TMP_SUFFIX, GeneratedFile
-from devenv.lock.file import LOCK_FILE
+from devenv.plan.lockfile import LOCK_FILE
 from devenv.plan.model import Plan
+from devenv.project.project_lock import GENERATED as PROJECT_PINS
 from devenv.render import scripts
 from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
-from devenv.review.project_lock import GENERATED as PROJECT_PINS
 from devenv.run.tasks import SCRIPT as SETUP_TASKS
 from devenv.run.tasks import render_script
 from devenv.steps.model import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT

@@ -1,8 +1,8 @@
 """Native knowledge as data: what compiling a Python package from source needs, and what an
 installed one needs at run time, by release.
 
-A table in the style of devenv.plan.distro: which apt packages give the headers, libraries and tools
-that well-known C/C++/Rust extension packages build against, the system libraries well-known
+A table in the style of devenv.rules.distro: which apt packages give the headers, libraries and
+tools that well-known C/C++/Rust extension packages build against, the system libraries well-known
 packages load at run time (and which package provides a shared object by its soname), how each
 release names those packages (t64 renames), the C library each release has (which manylinux
 wheels it can use), and which packages are known not to need a compiler (for the review's

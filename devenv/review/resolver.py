@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devenv.fs.atomic import atomic_write
+from devenv.project.uv import find_uv
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -293,13 +293,3 @@ def _uv_compile(args: tuple[str, ...], target: Target, cwd: str) -> str:
         tail = cause or (lines[-1] if lines else f"uv exited {result.returncode}")
         raise ResolveError(tail.removeprefix("cause: "), unreachable=unreachable)
     return result.stdout
-
-
-def find_uv() -> str | None:
-    """uv is a dependency of devenv: the one installed beside it, else the first on PATH."""
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")

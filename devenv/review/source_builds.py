@@ -21,11 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.lock.file import LOCK_FILE
-from devenv.plan import distro
+from devenv.plan.lockfile import LOCK_FILE
 from devenv.plan.model import Plan
+from devenv.project.requirements import normalise
 from devenv.review import native
-from devenv.review.requirements import normalise
 from devenv.review.resolver import (
     Dist,
     Resolution,
@@ -35,6 +34,7 @@ from devenv.review.resolver import (
     resolve,
     wheel_version,
 )
+from devenv.rules import distro
 
 _MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 _PROBE = (

@@ -9,12 +9,13 @@ function below, in the order the steps run.
 
 from __future__ import annotations
 
-from devenv.lock.file import LOCK_FILE, Lock
-from devenv.plan.distro import EXTENSION_SQL_NAMES
+from devenv.plan.lockfile import LOCK_FILE, Lock
 from devenv.plan.model import Plan
-from devenv.review import native, smoke
-from devenv.review.requirements import native_needs
+from devenv.project import smoke
+from devenv.project.requirements import native_needs
+from devenv.review import native
 from devenv.review.source_builds import Review
+from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.steps import native_libs
 from devenv.steps.installers import installer as installer_spec
 from devenv.steps.model import (
@@ -482,7 +483,7 @@ def _native_libs(plan: Plan, python: str) -> Step:
 
 def _smoke_imports(plan: Plan, python: str) -> tuple[Step, ...]:
     """One program imports each module and names, for a failure, the requirement that should
-    have provided it (devenv.review.smoke)."""
+    have provided it (devenv.project.smoke)."""
     if not plan.python.smoke:
         return ()
     pins = plan.lock.python_pins() if plan.lock else None

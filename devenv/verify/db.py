@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from devenv.plan.distro import EXTENSION_SQL_NAMES
 from devenv.plan.model import Plan
+from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.verify.report import CheckFailed, Checks, CheckSpec
 
 if TYPE_CHECKING:  # psycopg is imported when first used: meanwhile the server initialises

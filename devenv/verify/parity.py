@@ -19,7 +19,7 @@ from devenv.host import apt as host_apt
 from devenv.host import release as host_release
 from devenv.host.execute import Echo, Executor
 from devenv.plan.model import Plan, Target
-from devenv.review.requirements import normalise
+from devenv.project.requirements import normalise
 from devenv.steps.model import Mode, Scope, python_path
 from devenv.steps.recipe import Recipe, compile_plan
 

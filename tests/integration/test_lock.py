@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from devenv.container.engine import Engine
-from devenv.lock.file import read_lock
-from devenv.review.requirements import normalise
+from devenv.plan.lockfile import read_lock
+from devenv.project.requirements import normalise
 from tests.integration.conftest import (
     TRIXIE_PLAN,
     TRIXIE_REQUIREMENTS,

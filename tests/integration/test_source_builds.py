@@ -25,8 +25,8 @@ import pytest
 from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.container.engine import Engine, run_in_image
 from devenv.errors import BuildError
-from devenv.plan.distro import RELEASES
 from devenv.review import native
+from devenv.rules.distro import RELEASES
 from tests.integration.conftest import RunContainer, devenv_cli, log
 from tests.integration.conftest import base as ensure_base_once
 from tests.integration.conftest_host import LABELS, Host, build_bare_host, start_host, stop_host

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from devenv.host.release import HostReleaseError, detect, for_host
-from devenv.lock.file import Lock
+from devenv.plan.lockfile import Lock
 from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devenv.plan import validate
 from devenv.plan.model import load_plan
+from devenv.rules import validate
 from tests.conftest import MakeProject
 from tests.unit.test_safety import assert_one_line, generate, tree
 

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.lock.file import AptPin, Lock, parse_lock, render_lock
-from devenv.lock.resolve import lock_inputs, write_lock
+from devenv.lock.resolve import write_lock
+from devenv.plan.lock_status import lock_inputs
+from devenv.plan.lockfile import AptPin, Lock, parse_lock, render_lock
 from devenv.plan.model import load_plan
 from devenv.render.files import render_all
 from devenv.steps.compile import compile_steps

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.plan import distro
 from devenv.plan.init import init_plan
 from devenv.plan.model import load_plan
-from devenv.plan.pyproject import python_fits, read_project
-from devenv.review.project_lock import GENERATED, export, poetry_pins
+from devenv.project.project_lock import GENERATED, export, poetry_pins
+from devenv.project.pyproject import python_fits, read_project
+from devenv.rules import distro
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
 from devenv.steps.recipe import requirements_review

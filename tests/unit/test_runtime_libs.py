@@ -83,7 +83,7 @@ def test_a_plans_package_is_installed_under_its_releases_name_in_both_modes(
 
 
 def test_every_soname_and_runtime_package_is_a_valid_apt_name() -> None:
-    from devenv.plan import validate
+    from devenv.rules import validate
 
     for codename in native.GLIBC:
         for package in [*native.SONAMES.values()] + [
@@ -252,7 +252,7 @@ GREENLET_ON_313 = [
 
 def test_a_failed_build_with_advice_names_the_package_the_python_and_what_works() -> None:
     from devenv.container.build import incompatible_pin
-    from devenv.plan.distro import find_release
+    from devenv.rules.distro import find_release
 
     trixie = find_release("debian", "13")
     advice = {"greenlet": "greenlet 3.1.0 is the first with a wheel for CPython 3.13 on x86_64"}
@@ -308,7 +308,7 @@ def test_a_slow_review_says_what_it_is_doing_and_a_fast_one_stays_quiet(
 def test_every_library_loaded_at_import_is_proven_by_a_smoke_import() -> None:
     """ldd sees only linked libraries: a package that loads one by name (ctypes, cffi) is
     proven by importing it, so the smoke list derived from the requirements names it."""
-    from devenv.review import smoke
+    from devenv.project import smoke
 
     run_programs = {"pdf2image", "pytesseract"}  # they run programs when called, not at import
     assert set(native.RUNTIME) - run_programs <= set(smoke.IMPORTS)

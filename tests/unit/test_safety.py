@@ -16,8 +16,8 @@ from devenv.errors import HostError, UnsafePathError
 from devenv.files import local as local_files
 from devenv.fs.safety import check_real_dirs, remove_tree
 from devenv.host import venv as host_venv
-from devenv.plan import validate
 from devenv.plan.model import load_plan
+from devenv.rules import validate
 from devenv.support.exclusive_run import host_lock
 from tests.conftest import MakeProject
 from tests.unit.test_host_venv import build

@@ -14,12 +14,12 @@ import pytest
 from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.errors import BuildError
 from devenv.host.install import _smoke as host_diagnosis
-from devenv.lock.file import Lock, render_lock
-from devenv.lock.resolve import lock_inputs
+from devenv.plan.lock_status import lock_inputs
+from devenv.plan.lockfile import Lock, render_lock
 from devenv.plan.model import load_plan
+from devenv.project import smoke
+from devenv.project.requirements import RequirementsSet, read_requirements
 from devenv.render.dockerfile import render_dockerfile
-from devenv.review import smoke
-from devenv.review.requirements import RequirementsSet, read_requirements
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
 from devenv.steps.recipe import compile_plan, requirements_review

@@ -11,12 +11,12 @@ import pytest
 
 from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.errors import BuildError
-from devenv.plan import validate
-from devenv.plan.distro import RELEASES
 from devenv.plan.model import load_plan
 from devenv.review import diagnosis as build_diagnosis
 from devenv.review import native, resolver, source_builds
 from devenv.review.resolver import Dist, Resolution, Target
+from devenv.rules import validate
+from devenv.rules.distro import RELEASES
 from devenv.steps.compile import compile_steps
 from devenv.steps.model import Mode
 from devenv.steps.recipe import requirements_review
@@ -258,7 +258,7 @@ LOCKED = f"asyncpg==0.29.0 \\\n    --hash=sha256:{SDIST}\n"
 
 
 def locked(make_project: MakeProject) -> Path:
-    from devenv.lock.file import Lock, render_lock
+    from devenv.plan.lockfile import Lock, render_lock
 
     root = make_project(TRIXIE, "asyncpg\n")
     lock = Lock(inputs=(), base=(), python="3.13", apt=(), requirements=LOCKED)

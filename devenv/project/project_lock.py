@@ -20,8 +20,8 @@ from typing import Any
 
 from devenv.fs.header import edited_by_hand, with_header
 from devenv.fs.safety import check_real_dirs
-from devenv.plan.pyproject import PYPROJECT, Project, python_fits
-from devenv.review.resolver import find_uv
+from devenv.project.pyproject import PYPROJECT, Project, python_fits
+from devenv.project.uv import find_uv
 
 if sys.version_info >= (3, 11):
     import tomllib

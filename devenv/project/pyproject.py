@@ -1,6 +1,6 @@
 """A pyproject.toml project: which Python it asks for, which lock it keeps, which groups it has.
 
-Pure reading and version arithmetic; turning a lock into pins is devenv.review.project_lock's.
+Pure reading and version arithmetic; turning a lock into pins is devenv.project.project_lock's.
 The Python check is `requires-python` (or Poetry's `python = "^3.10"`) and `.python-version`
 against the base's python3, before anything runs.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from devenv.plan import distro
+from devenv.rules import distro
 
 if sys.version_info >= (3, 11):
     import tomllib

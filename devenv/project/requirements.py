@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from devenv.plan.validate import copyable_path, no_control, secret_or_protected
+from devenv.rules.validate import copyable_path, no_control, secret_or_protected
 
 
 class Opt(str, enum.Enum):

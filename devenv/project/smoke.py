@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from devenv.review.requirements import Requirement, RequirementsSet, normalise
+from devenv.project.requirements import Requirement, RequirementsSet, normalise
 
 # Distribution (PEP 503 name) -> what importing proves it installed.
 IMPORTS: dict[str, tuple[str, ...]] = {
