@@ -16,9 +16,9 @@ from devenv.container.bootstrap.apt_sources import APT_DIR
 from devenv.container.bootstrap.pipeline import LAYOUT, WORK_ROOT, bootstrap_image
 from devenv.container.bootstrap.process import BootstrapError, Log
 from devenv.container.engine import Engine, split_ref
-from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_LAYOUT
 from devenv.errors import EngineError, PlanError
 from devenv.plan.model import Plan
+from devenv.render.labels import LABEL_BOOTSTRAPPED, LABEL_LAYOUT
 
 SUPPORTED_DISTROS = ("debian", "ubuntu")
 #: A pull where no registry answers fails at once here; a hanging one is cut off (seconds).

@@ -22,13 +22,6 @@ from typing import Any
 
 from devenv.container import registry, why
 from devenv.container.engine import Engine, context_files
-from devenv.container.labels import (
-    LABEL_CONTENT,
-    LABEL_PLAN,
-    LABEL_PROJECT,
-    LABEL_STEPS,
-    LABEL_TARGET,
-)
 from devenv.container.stages import SHARED_STAGE, stage_dockerfile, stage_named
 from devenv.container.tags import copied_files, copy_sources, lock_bytes, plan_tags
 from devenv.container.why import ImageInputs, Reason, image_inputs, reasons
@@ -39,6 +32,7 @@ from devenv.plan.model import Plan, Target
 from devenv.project import smoke
 from devenv.project.requirements import normalise
 from devenv.render.dockerfile import render_dockerfile
+from devenv.render.labels import LABEL_CONTENT, LABEL_PLAN, LABEL_PROJECT, LABEL_STEPS, LABEL_TARGET
 from devenv.review import diagnosis as build_diagnosis
 from devenv.rules.distro import Release
 from devenv.steps import native_libs

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from devenv.container.labels import LABEL_PURPOSE
 from devenv.errors import EngineError
+from devenv.render.labels import LABEL_PURPOSE
 from devenv.rules.validate import image_ref
 
 #: Every label devenv puts on an image or container starts with this prefix.

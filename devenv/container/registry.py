@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 from devenv.container.engine import Engine, context_files
 from devenv.container.engine_target import DEFAULT_HOST
-from devenv.container.labels import LABEL_CONTENT
 from devenv.container.tags import plan_tags
 from devenv.errors import EngineError
 from devenv.files.generate import generate_files
 from devenv.plan.model import Plan
 from devenv.render.dockerfile import render_dockerfile
+from devenv.render.labels import LABEL_CONTENT
 from devenv.steps.recipe import compile_plan
 
 Log = Callable[[str], None]

@@ -24,12 +24,12 @@ from devenv.container.build import BuildSummary, Progress, build_images, proxy_b
 from devenv.container.compose import Compose, Service, compose_file, volume_name
 from devenv.container.engine import Engine
 from devenv.container.engine_target import resolve
-from devenv.container.labels import LABEL_PROJECT
 from devenv.container.registry import base_from_elsewhere
 from devenv.errors import BuildError, ComposeError, DevenvError, UsageError
 from devenv.files.generate import generate_files
 from devenv.plan.model import Plan
 from devenv.render.compose import LOCAL_DOCKERFILE, LOCAL_STAGE, compose_data, local_image
+from devenv.render.labels import LABEL_PROJECT
 from devenv.render.scripts import as_user
 from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.run.tasks import Runner, TasksReport, run_tasks

@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 
 from devenv.container.engine import Engine, run_in_image
-from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_SUITE, LABEL_VARIANT
 from devenv.errors import DevenvError
 from devenv.fs.atomic import atomic_write
 from devenv.plan.lock_status import lock_inputs
 from devenv.plan.lockfile import LOCK_FILE, AptPin, Lock, render_lock
 from devenv.plan.model import Plan
 from devenv.project.uv import find_uv
+from devenv.render.labels import LABEL_BOOTSTRAPPED, LABEL_SUITE, LABEL_VARIANT
 from devenv.steps.installers import installer
 from devenv.steps.model import Kind, Mode
 from devenv.steps.recipe import compile_plan

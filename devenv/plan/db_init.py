@@ -13,7 +13,8 @@ from pathlib import Path
 
 from devenv.fs import safety
 from devenv.plan.model import Plan
-from devenv.steps.model import DB_INIT_DIR
+
+DB_INIT_DIR = "/docker-entrypoint-initdb.d"  # the official image's entrypoint runs what is here
 
 
 @dataclass(frozen=True, kw_only=True)

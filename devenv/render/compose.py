@@ -11,10 +11,12 @@ from typing import Any
 
 import yaml
 
-from devenv.container.labels import LABEL_PROJECT
 from devenv.plan import db_init
 from devenv.plan.envfiles import DOTENV
 from devenv.plan.model import Plan
+from devenv.render.devcontainer import devcontainer_data
+from devenv.render.dockerfile import render_dockerfile
+from devenv.render.labels import LABEL_PROJECT
 from devenv.steps.model import DB_DATA
 from devenv.steps.recipe import Recipe, compile_plan
 
@@ -198,8 +200,6 @@ def render_local_compose(plan: Plan) -> str:
         # The Dev Containers CLI reads a container's devcontainer.metadata label as the whole
         # list of configuration entries (it bakes devcontainer.json's own entry into the image's
         # label, which a container label replaces), so the team's entry comes first, then ours.
-        from devenv.render.devcontainer import devcontainer_data
-
         team = {k: v for k, v in devcontainer_data(plan).items() if k in METADATA_KEYS}
         label = json.dumps([team, metadata], sort_keys=True)
         services.setdefault("app", {})["labels"] = {"devcontainer.metadata": label}
@@ -224,8 +224,6 @@ def local_image(plan: Plan) -> str:
 def render_local_dockerfile(plan: Plan, recipe: Recipe | None = None) -> str | None:
     """The team's Dockerfile and a last stage with devenv.local.toml's [system] packages, or
     None without any (the app then runs the team's dev image)."""
-    from devenv.render.dockerfile import render_dockerfile
-
     if plan.local is None or not plan.local.packages:
         return None
     user = plan.environment.user

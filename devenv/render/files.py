@@ -11,8 +11,8 @@ from devenv.render import scripts
 from devenv.render.compose import ENGINE_SCRIPT, render_compose
 from devenv.render.devcontainer import render_devcontainer
 from devenv.render.dockerfile import render_dockerfile
-from devenv.run.tasks import SCRIPT as SETUP_TASKS
-from devenv.run.tasks import render_script
+from devenv.render.tasks import SCRIPT as SETUP_TASKS
+from devenv.render.tasks import render_script
 from devenv.steps.model import CERTS_DIR, DB_ENTRYPOINT, USER_SCRIPT
 from devenv.steps.recipe import Recipe
 

@@ -31,7 +31,7 @@ DB_ENTRYPOINT = _text("db-entrypoint-head.sh", "init-functions.sh", "db-entrypoi
 HOST_DB_INIT = _text("host-db-init-head.sh", "init-functions.sh", "host-db-init-main.sh")
 CREATE_USER = _text("create-user.sh")
 INIT_ENV = _text("init-env.sh")
-# [tasks] setup for VS Code (postStartCommand): run/tasks.py appends `total=N` and one quoted
+# [tasks] setup for VS Code (postStartCommand): render/tasks.py appends `total=N` and one quoted
 # `run_task` line per task.
 SETUP_TASKS_HEAD = _text("setup-tasks-head.sh")
 # [devcontainer] engine_access: the app container's command, as root, before anything runs as

@@ -1,26 +1,23 @@
 """[tasks] setup: the plan's setup commands, run in order once the environment is up.
 
 Three paths run them, the same way: `devenv up` (in the app container, through `docker
-compose exec`), VS Code (docker/setup-tasks.sh as the devcontainer's postStartCommand, so
-"Reopen in Container" runs them on every start, as `devenv up` does — tasks are written to be
-repeatable, like `alembic upgrade head`) and `devenv host-install --with-db` (in the host venv,
-with DATABASE_URL). Each task is an argv (the line split like a shell would, run without one);
-the first failure stops the run, its output shown, and every run says which tasks ran and how
-long each took.
+compose exec`), VS Code (docker/setup-tasks.sh, written by devenv.render.tasks, as the
+devcontainer's postStartCommand, so "Reopen in Container" runs them on every start, as `devenv
+up` does — tasks are written to be repeatable, like `alembic upgrade head`) and `devenv host-install
+--with-db` (in the host venv, with DATABASE_URL). Each task is an argv (the line split like a
+shell would, run without one); the first failure stops the run, its output shown, and every run
+says which tasks ran and how long each took.
 """
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from devenv.errors import DevenvError
 from devenv.plan.model import Plan
-from devenv.render.scripts import SETUP_TASKS_HEAD
 
-SCRIPT = "docker/setup-tasks.sh"
 # argv -> (exit code, the last output lines); the runner streams the output as it comes.
 Runner = Callable[[Sequence[str]], "tuple[int, str]"]
 Log = Callable[[str], None]
@@ -53,15 +50,6 @@ class TasksReport:
         return (
             f"{sum(r.code == 0 for r in self.results)}/{self.total} ran{': ' if done else ''}{done}"
         )
-
-
-def render_script(plan: Plan) -> str:
-    calls = "".join(
-        f"run_task {shlex.quote(task)} {shlex.join(argv)}\n"
-        for task, argv in zip(plan.tasks.setup, plan.tasks.argvs(), strict=True)
-    )
-    count = len(plan.tasks.setup)
-    return f"{SETUP_TASKS_HEAD}total={count}\n{calls}printf 'setup tasks: %s ran\\n' {count}\n"
 
 
 def run_tasks(plan: Plan, runner: Runner, log: Log, where: str) -> TasksReport:

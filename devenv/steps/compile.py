@@ -9,6 +9,7 @@ function below, in the order the steps run.
 
 from __future__ import annotations
 
+from devenv.plan.db_init import DB_INIT_DIR
 from devenv.plan.lockfile import LOCK_FILE, Lock
 from devenv.plan.model import Plan
 from devenv.project import smoke
@@ -25,7 +26,6 @@ from devenv.steps.model import (
     DB_DATA,
     DB_ENTRYPOINT,
     DB_ENTRYPOINT_IMAGE,
-    DB_INIT_DIR,
     DEV_UID,
     HOST_ONLY,
     REQUIREMENTS_DIR,

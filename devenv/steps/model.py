@@ -149,7 +149,6 @@ USER_SCRIPT_IMAGE = "/usr/local/lib/devenv/create-user.sh"
 DB_ENTRYPOINT = "docker/db-entrypoint.sh"
 DB_ENTRYPOINT_IMAGE = "/usr/local/bin/docker-entrypoint.sh"  # the official image's name
 DB_DATA = "/var/lib/postgresql/data"
-DB_INIT_DIR = "/docker-entrypoint-initdb.d"
 DB_LOCALE = "en_US.utf8"  # the official image's LANG, so initdb's default locale is the same
 CERTS_DIR = "docker/certs"
 CERTS_IMAGE_DIR = "/usr/local/share/ca-certificates/devenv"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from devenv.container.engine import engine_errors
-from devenv.container.labels import LABEL_PREFIX, LABEL_PROJECT
+from devenv.render.labels import LABEL_PREFIX, LABEL_PROJECT
 from devenv.verify.report import describe_exception
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"

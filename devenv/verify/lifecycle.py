@@ -567,7 +567,7 @@ def _no_password_job(run: Run, checks: Checks) -> None:
 
 def _preflight(recipe: Recipe, images: Mapping[str, str]) -> tuple[str, ...]:
     """Both images exist (verify never pulls); notes for images built from another plan."""
-    from devenv.container.labels import LABEL_PLAN
+    from devenv.render.labels import LABEL_PLAN
 
     with Engine.connect() as engine:
         missing = [ref for ref in images.values() if not engine.image_exists(ref)]

@@ -218,7 +218,7 @@ def _postgres_rows(plan: Plan, host: Facts, image: Facts) -> list[Difference]:
 
 
 def _stale(labels: Mapping[str, str], recipe: Recipe, target: Target, ref: str) -> list[str]:
-    from devenv.container.labels import LABEL_PLAN
+    from devenv.render.labels import LABEL_PLAN
 
     built = labels.get(LABEL_PLAN)
     if built and built != recipe.fingerprint(target):

@@ -19,8 +19,8 @@ import pytest
 
 from devenv.container.base import ensure_base
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX
 from devenv.errors import EngineError
+from devenv.render.labels import LABEL_PREFIX
 from tests.integration.workers import Turns, locked
 
 HERE = Path(__file__).resolve().parent

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX
+from devenv.render.labels import LABEL_PREFIX
 from tests.integration.workers import locked
 
 if sys.version_info >= (3, 11):

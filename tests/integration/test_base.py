@@ -8,7 +8,7 @@ import pytest
 
 from devenv.container.base import ensure_base
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE
+from devenv.render.labels import LABEL_BOOTSTRAPPED, LABEL_DISTRO, LABEL_SUITE
 from tests.integration.conftest import run_networked
 from tests.integration.conftest_host import (
     DOCKER_SOCKET,

@@ -26,9 +26,9 @@ import pytest
 from devenv.container.build import Progress, build_images
 from devenv.container.compose import Compose
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX
 from devenv.plan import db_init
 from devenv.plan.model import load_plan
+from devenv.render.labels import LABEL_PREFIX
 from devenv.steps.model import DB_DATA
 from devenv.verify.db import judge_init_log
 from tests.integration.conftest import base as ensure_base_once

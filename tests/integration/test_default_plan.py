@@ -22,7 +22,7 @@ import pytest
 from devenv.container.bootstrap.keyring import UBUNTU_KEYRING
 from devenv.container.bootstrap.pipeline import LAYOUT
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_BOOTSTRAPPED, LABEL_LAYOUT
+from devenv.render.labels import LABEL_BOOTSTRAPPED, LABEL_LAYOUT
 from tests.conftest import REQUIREMENTS
 from tests.integration.conftest import NOBLE, RunContainer, devenv_cli, log, run_networked
 from tests.integration.conftest_host import (

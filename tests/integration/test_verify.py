@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX
+from devenv.render.labels import LABEL_PREFIX
 from tests.integration.conftest import BuiltProject, devenv_cli
 
 RUN_LABEL = f"{LABEL_PREFIX}verify"

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX, LABEL_PROJECT
+from devenv.render.labels import LABEL_PREFIX, LABEL_PROJECT
 from tests.integration.conftest import devenv_cli
 
 PLAN = """\

@@ -17,8 +17,8 @@ import docker.errors
 import pytest
 
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_PREFIX
 from devenv.plan.model import load_plan
+from devenv.render.labels import LABEL_PREFIX
 from devenv.verify.lifecycle import load_testcontainers
 from devenv.verify.resources import Run
 from tests.integration.conftest import BuiltProject

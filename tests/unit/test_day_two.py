@@ -21,8 +21,9 @@ from devenv.render.compose import compose_data, render_local_compose, render_loc
 from devenv.render.devcontainer import devcontainer_data
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.files import render_all
+from devenv.render.tasks import render_script
 from devenv.run.command import HostDatabase, host_environment
-from devenv.run.tasks import TaskError, render_script, run_tasks
+from devenv.run.tasks import TaskError, run_tasks
 from devenv.steps.recipe import compile_plan
 from tests.conftest import MakeProject
 

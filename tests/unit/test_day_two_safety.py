@@ -32,7 +32,7 @@ from devenv.plan import envfiles
 from devenv.plan.model import load_plan
 from devenv.render.compose import render_compose, render_local_compose
 from devenv.render.scripts import AS_USER, AS_USER_COMMAND
-from devenv.run.tasks import render_script
+from devenv.render.tasks import render_script
 from tests.conftest import MakeProject
 
 TRIXIE = '[environment]\nbase = "debian:trixie"\n[postgres]\nversion = 17\n'

@@ -11,8 +11,8 @@ from pathlib import Path
 from devenv.container.bootstrap.process import RUN_TIMEOUT, BootstrapError, Log, run_logged, stop
 from devenv.container.bootstrap.rootfs import Sources, files_for
 from devenv.container.engine import Engine
-from devenv.container.labels import LABEL_BOOTSTRAPPED
 from devenv.errors import EngineError
+from devenv.render.labels import LABEL_BOOTSTRAPPED
 
 #: What a base keeps none of, as the official images: (folder, `find` tests) of files to
 #: delete — the apt lists (~90 MB, stale by the time the image is used), apt's binary caches and

@@ -29,7 +29,7 @@ from devenv.container.bootstrap.process import BootstrapError, Log, run_logged
 from devenv.container.bootstrap.rootfs import debootstrap_mirror, sources_for
 from devenv.container.bootstrap.workdir import remove_workdir
 from devenv.container.engine import Engine
-from devenv.container.labels import (
+from devenv.render.labels import (
     LABEL_BOOTSTRAPPED,
     LABEL_DISTRO,
     LABEL_LAYOUT,

@@ -1,5 +1,6 @@
 """The labels devenv puts on what it makes (images, containers, networks, volumes): one
-namespace, each label defined once."""
+namespace, each label defined once. Here in render/, which writes them into compose.yaml, so
+the runners above it (container, verify, lock) read the same names."""
 
 LABEL_PREFIX = "dev.devenv."
 LABEL_PROJECT = f"{LABEL_PREFIX}project"  # the plan's environment name
