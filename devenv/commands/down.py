@@ -10,7 +10,7 @@ from devenv.commands import Context, pass_ctx
 @pass_ctx
 def command(ctx: Context, volumes: bool) -> None:
     """Stop and remove the services; the database volume stays unless --volumes."""
-    from devenv.container.up import down
+    from devenv.flows.up import down
 
     result = down(ctx.plan(), volumes=volumes, log=lambda line: click.echo(line, err=True))
     for line in result.summary():

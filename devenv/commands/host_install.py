@@ -30,7 +30,7 @@ def command(
     as_json: bool,
 ) -> None:
     """Run the plan's steps natively: apt (sudo -n), the venv, checks; no Docker needed."""
-    from devenv.host.install import host_install
+    from devenv.flows.host_install import host_install
     from devenv.host.report import Options
     from devenv.plan.lock_status import lock_status
 

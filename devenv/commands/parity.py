@@ -18,7 +18,7 @@ from devenv.errors import EXIT_FAILED
 def command(ctx: Context, as_json: bool, with_db: bool | None) -> None:
     """Compare what host-install installed here with the dev (and db) image; exit 1 on any
     difference."""
-    from devenv.verify.parity import parity
+    from devenv.flows.parity import parity
 
     with text_to_stderr(as_json) as emit:
         report = parity(ctx.plan(), lambda line: click.echo(line, err=True), with_db=with_db)

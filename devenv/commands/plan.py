@@ -17,7 +17,7 @@ from devenv.commands import Context, json_option, pass_ctx, text_to_stderr
 @pass_ctx
 def command(ctx: Context, as_json: bool, mode: str) -> None:
     """Print the steps, grouped by phase, for the container and the host."""
-    from devenv.steps.describe import describe_steps, steps_text
+    from devenv.flows.describe import describe_steps, steps_text
 
     with text_to_stderr(as_json) as emit:
         data = describe_steps(ctx.plan(), mode)

@@ -22,7 +22,7 @@ def command(
 ) -> None:
     """Generate if stale, build, start the services, wait for health, verify; how to attach."""
     from devenv.container.progress import choose
-    from devenv.container.up import attach_lines, up
+    from devenv.flows.up import attach_lines, up
     from devenv.support.exclusive_run import images_lock
     from devenv.verify.report import failure, render_table
 

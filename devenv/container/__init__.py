@@ -1,2 +1,2 @@
-"""Who runs the container steps: the Docker engine, base images, image builds, compose, and
-`devenv up`."""
+"""Who runs the container steps: the Docker engine, base images (bootstrap/), image builds,
+tags and the registry, compose."""

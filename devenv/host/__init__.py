@@ -1,2 +1,2 @@
-"""Who runs the host steps: `devenv host-install` (apt, venv generations, a local cluster) and
-`devenv doctor`."""
+"""The host's parts: apt, venv generations, a local cluster, running commands (execute), the
+release, the report, and `devenv doctor`. devenv.flows.host_install runs them in order."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from devenv.container.engine import Engine
+from devenv.errors import DevenvError
 from devenv.files import certs
 from devenv.host import apt as host_apt
 from devenv.host import release as host_release
@@ -335,15 +337,11 @@ def _trust(found: list[Finding], env: Mapping[str, str]) -> None:
 
 
 def _connect_engine() -> str:
-    from devenv.container.engine import Engine
-
     with Engine.connect() as engine:
         return engine.where
 
 
 def _engine(found: list[Finding], check: Callable[[], str]) -> None:
-    from devenv.errors import DevenvError
-
     try:
         where = check()
     except DevenvError as exc:

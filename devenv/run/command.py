@@ -34,10 +34,15 @@ from pathlib import Path
 from types import FrameType
 
 from devenv.container.compose import Compose
-from devenv.errors import DevenvError, UsageError
+from devenv.container.engine import Engine
+from devenv.errors import DevenvError, EngineError, UsageError
+from devenv.files.local import write_local_compose
 from devenv.fs import safety
+from devenv.host import db as host_db
+from devenv.host.execute import Executor
 from devenv.plan import envfiles
 from devenv.plan.model import Plan
+from devenv.render.files import COMPOSE
 from devenv.render.scripts import as_user
 
 Log = Callable[[str], None]
@@ -68,9 +73,6 @@ def choose_mode(host: bool, container: bool) -> str:
         return "host"
     if container:
         return "container"
-    from devenv.container.engine import Engine
-    from devenv.errors import EngineError
-
     if shutil.which("docker") is None:
         return "host"
     try:
@@ -83,9 +85,6 @@ def choose_mode(host: bool, container: bool) -> str:
 def host_database(plan: Plan) -> HostDatabase:
     """The database `host-install --with-db` made for this user, if a cluster of the plan's
     major is there (found the way host-install finds it)."""
-    from devenv.host import db as host_db
-    from devenv.host.execute import Executor
-
     executor = Executor(echo=lambda _: None, dry_run=True)
     cluster = host_db.find_cluster(executor, plan.postgres.version)
     if cluster is None:
@@ -150,8 +149,6 @@ def run_on_host(plan: Plan, argv: Sequence[str], log: Log) -> int:
 
 def ensure_services(compose: Compose, log: Log, timeout: float) -> None:
     """Start the services (from the built images) when the app is not running."""
-    from devenv.render.files import COMPOSE
-
     compose.version()  # one line when the Compose plugin is missing
     running = {s.service for s in compose.services() if s.running}
     if APP in running and "db" in running:
@@ -219,8 +216,6 @@ def write_run_env(plan: Plan, values: Mapping[str, str]) -> tuple[Path, str]:
 
 
 def run_in_container(plan: Plan, argv: Sequence[str], log: Log, timeout: float = 120.0) -> int:
-    from devenv.files.local import write_local_compose
-
     compose = Compose(plan, log=lambda _: None)
     write_local_compose(plan)
     ensure_services(compose, log, timeout)

@@ -1,2 +1,1 @@
-"""Where steps come from: the plan compiled into the container and host step lists, and `devenv
-plan`'s view of them."""
+"""Where steps come from: the plan compiled into the container and host step lists."""

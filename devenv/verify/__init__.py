@@ -1,2 +1,2 @@
-"""Proof that an environment works: `devenv verify` (db and dev checks, leftovers, the report) and
-`devenv parity`."""
+"""Proof that an environment works: `devenv verify` (db and dev checks, leftovers, the
+report)."""

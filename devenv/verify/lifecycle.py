@@ -41,10 +41,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devenv.container.engine import Engine, engine_errors, is_read_timeout
+from devenv.container.engine import Engine, engine_errors, is_read_timeout, prepare_clients
 from devenv.errors import VerifyError
 from devenv.plan import db_init
 from devenv.plan.model import Plan, Target
+from devenv.render.labels import LABEL_PLAN
 from devenv.steps.model import DB_DATA
 from devenv.steps.recipe import Recipe, compile_plan
 from devenv.verify import db as verify_db
@@ -93,8 +94,6 @@ def default_testcontainers_env(environ: MutableMapping[str, str]) -> dict[str, s
 
 def load_testcontainers(environ: MutableMapping[str, str]) -> None:
     """Import testcontainers with the environment it needs here, or raise VerifyError."""
-    from devenv.container.engine import prepare_clients
-
     prepare_clients()  # its docker clients keep a TLS engine's own CA, as ours do
     imported_before = "testcontainers.core.config" in sys.modules
     added = default_testcontainers_env(environ)
@@ -567,8 +566,6 @@ def _no_password_job(run: Run, checks: Checks) -> None:
 
 def _preflight(recipe: Recipe, images: Mapping[str, str]) -> tuple[str, ...]:
     """Both images exist (verify never pulls); notes for images built from another plan."""
-    from devenv.render.labels import LABEL_PLAN
-
     with Engine.connect() as engine:
         missing = [ref for ref in images.values() if not engine.image_exists(ref)]
         if missing:

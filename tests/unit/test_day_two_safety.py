@@ -727,7 +727,7 @@ def test_tasks_run_and_shell_start_as_root_and_drop_to_the_callers_ids(
     make_project: MakeProject,
 ) -> None:
     from devenv.container.compose import Compose
-    from devenv.container.up import container_runner
+    from devenv.flows.up import container_runner
 
     root = make_project(TRIXIE + '[tasks]\nsetup = ["touch setup-ran"]\n')
     (root / "compose.yaml").write_text("name: proj\n")
@@ -781,7 +781,7 @@ def test_the_command_wrapper_records_reads_and_execs(tmp_path: Path) -> None:
 
 
 def test_attach_note_says_run_and_shell_are_you(make_project: MakeProject, tmp_path: Path) -> None:
-    from devenv.container.up import attach_lines
+    from devenv.flows.up import attach_lines
 
     text = "\n".join(attach_lines(load_plan(make_project(TRIXIE)), cwd=tmp_path, uid=0))
     assert "run as you (UID 0)" in text

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from devenv.errors import PlanError
-from devenv.host.install import host_install
+from devenv.flows.host_install import host_install
 from devenv.host.report import Options, Status
 from devenv.plan import db_init
 from devenv.plan.model import Plan, Target, load_plan

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from devenv.cli import cli
 from devenv.errors import EngineError
+from devenv.flows.host_install import host_install
 from devenv.host.doctor import DoctorReport, Level, run_doctor
-from devenv.host.install import host_install
 from devenv.host.report import Options
 from devenv.plan.model import load_plan
 from tests.conftest import MakeProject

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from devenv.verify import parity
-from devenv.verify.parity import Difference, Facts
+from devenv.flows import parity
+from devenv.flows.parity import Difference, Facts
 
 FREEZE = "pip==25.1\nSQLAlchemy==2.0.44\npsycopg-binary==3.3.9\nmylib @ file:///src/mylib\n"
 

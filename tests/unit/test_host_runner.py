@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from devenv.cli import cli
-from devenv.host.install import host_install
+from devenv.flows.host_install import host_install
 from devenv.host.report import HostReport, Options, Status
 from devenv.plan.model import load_plan
 from devenv.steps.compile import compile_steps

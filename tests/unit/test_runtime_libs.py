@@ -315,7 +315,7 @@ def test_every_library_loaded_at_import_is_proven_by_a_smoke_import() -> None:
 
 
 def test_host_install_says_which_library_is_missing_not_the_program() -> None:
-    from devenv.host.install import _native_libs
+    from devenv.flows.host_install import _native_libs
 
     said = (
         "libmagic.so.1 is not on this system, and magic/x.so links it: libmagic1t64 provides it"

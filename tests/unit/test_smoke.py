@@ -13,7 +13,7 @@ import pytest
 
 from devenv.container.build import Progress, TargetResult, read_stream
 from devenv.errors import BuildError
-from devenv.host.install import _smoke as host_diagnosis
+from devenv.flows.host_install import _smoke as host_diagnosis
 from devenv.plan.lock_status import lock_inputs
 from devenv.plan.lockfile import Lock, render_lock
 from devenv.plan.model import load_plan

@@ -158,7 +158,7 @@ def test_the_plan_shows_each_addition_with_its_reason_for_both_modes(
 ) -> None:
     """Recorded (tests/data/resolutions): asyncpg 0.29.0 on the image's 3.13 and the host's
     3.11 (which has a wheel)."""
-    from devenv.steps.describe import describe_steps, steps_text
+    from devenv.flows.describe import describe_steps, steps_text
 
     data = describe_steps(load_plan(make_project(TRIXIE, "asyncpg==0.29.0\n")), "both")
     container = next(s for s in data["container"] if s["id"] == "system-packages")

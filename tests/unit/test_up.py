@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from devenv.cli import cli
 from devenv.container.compose import Compose, failure_hint, parse_ps
-from devenv.container.up import attach_lines, database_url
 from devenv.errors import ComposeError
+from devenv.flows.up import attach_lines, database_url
 from devenv.plan.model import load_plan
 from tests.conftest import MakeProject
 

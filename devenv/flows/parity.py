@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devenv.container.engine import Engine, run_in_image
 from devenv.errors import HostError
 from devenv.host import apt as host_apt
 from devenv.host import release as host_release
 from devenv.host.execute import Echo, Executor
 from devenv.plan.model import Plan, Target
 from devenv.project.requirements import normalise
+from devenv.render.labels import LABEL_PLAN
 from devenv.steps.model import Mode, Scope, python_path
 from devenv.steps.recipe import Recipe, compile_plan
 
@@ -144,8 +146,6 @@ def upstream(version: str) -> str:
 
 
 def parity(plan: Plan, echo: Echo, *, with_db: bool | None = None) -> ParityReport:
-    from devenv.container.engine import Engine, run_in_image
-
     # The host side is named for the host's release (refused if it cannot provide the plan).
     here = compile_plan(host_release.for_host(plan, host_release.detect()))
     team = here if here.plan is plan else compile_plan(plan)
@@ -218,8 +218,6 @@ def _postgres_rows(plan: Plan, host: Facts, image: Facts) -> list[Difference]:
 
 
 def _stale(labels: Mapping[str, str], recipe: Recipe, target: Target, ref: str) -> list[str]:
-    from devenv.render.labels import LABEL_PLAN
-
     built = labels.get(LABEL_PLAN)
     if built and built != recipe.fingerprint(target):
         return [f"{ref} was built from another version of the plan (devenv build updates it)"]

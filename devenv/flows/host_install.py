@@ -30,6 +30,8 @@ from devenv.plan.model import Plan
 from devenv.project import smoke
 from devenv.review import diagnosis as build_diagnosis
 from devenv.rules.distro import EXTENSION_SQL_NAMES
+from devenv.run.command import HostDatabase, host_environment
+from devenv.run.tasks import TaskError, run_tasks
 from devenv.steps import native_libs
 from devenv.steps.model import Kind, Mode, Place, Role, Scope, Step
 from devenv.steps.recipe import Recipe, compile_plan
@@ -384,9 +386,6 @@ class _Runner:
     def _tasks(self, step: Step) -> tuple[Status, str]:
         """[tasks] setup in the new venv with the database's DATABASE_URL, as `devenv run`
         runs commands; after the checks, so they run against a working environment."""
-        from devenv.run.command import HostDatabase, host_environment
-        from devenv.run.tasks import TaskError, run_tasks
-
         if not self.options.with_db:
             return Status.SKIPPED, "needs --with-db"
         database = self._need_database("the setup tasks")
