@@ -699,8 +699,6 @@ def run_in_image(
     """Run ``argv`` in a throw-away container of image ``ref`` (entrypoint replaced by
     ``argv[0]``, no network unless asked) and return (exit code, stdout, stderr). Always
     removed."""
-    import contextlib
-
     docker = _docker()
     if not engine.image_exists(ref):
         raise EngineError(

@@ -12,6 +12,7 @@ place of the real error). Nothing here imports testcontainers: a container is an
 from __future__ import annotations
 
 import secrets
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -219,8 +220,6 @@ class Interrupts:
 
     @contextmanager
     def installed(self) -> Iterator[Interrupts]:
-        import signal
-
         if threading.current_thread() is not threading.main_thread():
             yield self
             return
