@@ -38,9 +38,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("devenv.__main__",),
 )
 
-#: Where an import may wait inside a function: the commands (and the CLI that lists them) load
-#: what they run only when they run, so `devenv --help` does not import docker-py (about 0.17 s,
-#: more than the whole CLI's 0.11 s; `python3 -X importtime -m devenv --help`).
+#: Where an import of devenv's may wait inside a function: the commands (and the CLI that lists
+#: them) load what they run only when they run, so `devenv --help` imports none of docker-py,
+#: testcontainers or psycopg (each about as slow as the whole CLI's 0.1 s; measured with
+#: `python3 -X importtime -m devenv --help`). Third-party lazy imports are listed, with why, in
+#: docs/ARCHITECTURE.md.
 LAZY_IMPORTERS = ("devenv.commands", "devenv.cli")
 
 
