@@ -21,7 +21,13 @@ from devenv.steps.model import DB_DATA
 from devenv.steps.recipe import Recipe, compile_plan
 
 ENV_FILE = ".devenv/db.env"
+# The engine's socket on the host (the path Docker Desktop maps to its VM's engine too), and
+# where the app container sees it: not under /var/run, which is a symlink to /run in the
+# image, and Docker 28 then refuses every copy into the container (`docker cp`, put_archive:
+# "mkdirat var/run: path escapes from parent"). Clients still find it at the default
+# /var/run/docker.sock through that symlink, so DOCKER_HOST stays unset.
 ENGINE_SOCKET = "/var/run/docker.sock"
+ENGINE_SOCKET_INSIDE = "/run/docker.sock"
 ENGINE_SCRIPT = "docker/engine-access.sh"
 LOCAL_COMPOSE = ".devenv/compose.local.yaml"  # devenv.local.toml's overrides, git-ignored
 LOCAL_DOCKERFILE = ".devenv/Dockerfile.local"  # the team's Dockerfile + this machine's packages
@@ -137,7 +143,7 @@ def _engine_access(plan: Plan, app: dict[str, Any]) -> None:
     workspace = plan.devcontainer.workspace
     app["user"] = "root"
     app["command"] = ["sh", f"{workspace}/{ENGINE_SCRIPT}", plan.environment.user]
-    app["volumes"] = [*app["volumes"], f"{ENGINE_SOCKET}:{ENGINE_SOCKET}"]
+    app["volumes"] = [*app["volumes"], f"{ENGINE_SOCKET}:{ENGINE_SOCKET_INSIDE}"]
     app["environment"] = {
         **app["environment"],
         "TESTCONTAINERS_HOST_OVERRIDE": "host.docker.internal",

@@ -39,7 +39,9 @@ BARE_NOBLE_HOST = "devenv-test/bare-host-noble:latest"
 BARE_BOOKWORM_HOST = "devenv-test/bare-host-bookworm:latest"
 LABELS = {f"{LABEL_PREFIX}test": "host-install"}
 LOCAL_CA_DIR = Path("/usr/local/share/ca-certificates")
-DOCKER_SOCKET = "/var/run/docker.sock"
+# The engine's socket here and in a bare host: under /run, not /var/run (a symlink to it), where
+# Docker 28 refuses copies into the container ("mkdirat var/run: path escapes from parent").
+DOCKER_SOCKET = "/run/docker.sock"
 
 DOCKERFILE = """\
 FROM {base} AS bare

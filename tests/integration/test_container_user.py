@@ -22,7 +22,7 @@ import pytest
 
 from tests.integration.conftest import TRIXIE_PLAN, TRIXIE_REQUIREMENTS, log
 
-SOCKET = "/var/run/docker.sock"
+SOCKET = "/run/docker.sock"  # /var/run/docker.sock through its symlink
 UID = 1001
 TASKS = '[tasks]\nsetup = ["python tasks/write.py setup-ran"]\n'
 WRITE = """\

@@ -422,7 +422,7 @@ def test_engine_access_is_off_by_default_and_mounts_the_socket_when_on(
     assert "docker/engine-access.sh" not in {f.path for f in render_all(compile_plan(off))}
     on = load_plan(make_project("[devcontainer]\nengine_access = true\n", name="on"))
     app = compose_data(on)["services"]["app"]
-    assert "/var/run/docker.sock:/var/run/docker.sock" in app["volumes"]
+    assert "/var/run/docker.sock:/run/docker.sock" in app["volumes"]
     assert app["user"] == "root" and app["command"] == [
         "sh",
         "/workspace/docker/engine-access.sh",

@@ -1,11 +1,11 @@
 #!/bin/sh
 # The app container's command when [devcontainer] engine_access is on: lets the dev user use the
-# engine's socket (mounted at /var/run/docker.sock) by putting it in a group with the socket's
+# engine's socket (mounted at /run/docker.sock) by putting it in a group with the socket's
 # GID, then idles as the container's main process. The socket's permissions are not changed
 # (it is the host's). Whoever can use the socket is root on the host.
 set -eu
 user=$1
-socket=/var/run/docker.sock
+socket=/run/docker.sock
 if [ -S "$socket" ]; then
     gid=$(stat -c %g "$socket")
     group=$(getent group "$gid" | cut -d: -f1)
