@@ -412,10 +412,8 @@ def build_images(
     dockerfile = render_dockerfile(recipe)  # what generate just wrote, without its header
     progress = _OneAtATime(progress)
     context = context_files(root)
-    base_id = engine.image_id(plan.environment.base)
-    tags = plan_tags(
-        recipe, dockerfile=dockerfile, context=context, base_id=base_id, targets=targets
-    )
+    base = registry.base_content(engine, plan)  # by content: equal on every image store
+    tags = plan_tags(recipe, dockerfile=dockerfile, context=context, base=base, targets=targets)
     fetched = registry.Fetched()
     cache_from: dict[str, list[str]] = {}
     if shared and not no_cache:
@@ -436,7 +434,7 @@ def build_images(
     ]
     # What each step reads, now and as the image this build replaces recorded it.
     inputs = {
-        t: _inputs(recipe, stage_dockerfile(dockerfile, t), context, base_id)
+        t: _inputs(recipe, stage_dockerfile(dockerfile, t), context, base)
         for t in (*built, SHARED_STAGE)
     }
     previous: dict[str, tuple[bool, ImageInputs | None]] = {

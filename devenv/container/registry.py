@@ -1,9 +1,11 @@
 """The team's registry (`[environment] registry`): prebuilt images under their content tags.
 
-Names: ``REGISTRY/NAME-dev:TAG`` and ``REGISTRY/NAME-db:TAG`` (and ``:latest``), and the base
-as ``REGISTRY/devenv-base:<base reference with ':' as '-'>``, so an engine with no base gets
-the very image (same id) the tags were derived from. Every pull and push goes through the
-engine, with the credentials docker-py finds for the registry in the user's docker config and
+Names: ``REGISTRY/NAME-dev:TAG`` and ``REGISTRY/NAME-db:TAG`` (and ``:latest``), and the
+project's base as ``REGISTRY/NAME-base:RELEASE`` (``debian-trixie``: what an engine with no
+base pulls, the very image the tags were derived from) and as ``NAME-base:RELEASE-CONTENT``
+(its content's digest; never overwritten). The project's name is in each, so two projects in
+one namespace never replace each other's base. Every pull and push goes through the engine,
+with the credentials docker-py finds for the registry in the user's docker config and
 credential helpers (what `docker login` wrote); nothing from the plan or the command line.
 TLS is the engine's: it trusts the host's CA certificates (and ``/etc/docker/certs.d``), and
 speaks plain HTTP only to registries it is told are insecure (by default loopback ones).
@@ -16,16 +18,17 @@ from dataclasses import dataclass, field
 
 from devenv.container.engine import Engine, context_files
 from devenv.container.engine_target import DEFAULT_HOST
-from devenv.container.tags import plan_tags
+from devenv.container.tags import base_identity, plan_tags
 from devenv.errors import EngineError
 from devenv.files.generate import generate_files
 from devenv.plan.model import Plan
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.labels import LABEL_CONTENT
+from devenv.rules.validate import split_image_ref
 from devenv.steps.recipe import compile_plan
 
 Log = Callable[[str], None]
-BASE_REPOSITORY = "devenv-base"
+BASE_CONTENT_LENGTH = 16  # hex digits of the base's content in its pinned tag
 # What registries (distribution, Podman's client) say for a tag they do not have.
 _MISSING = ("manifest unknown", "not found", "name unknown", "no such image")
 
@@ -54,8 +57,23 @@ def remote_ref(plan: Plan, target: str, tag: str) -> str:
     return f"{registry_of(plan)}/{plan.environment.name}-{target}:{tag}"
 
 
-def base_ref(plan: Plan) -> str:
-    return f"{registry_of(plan)}/{BASE_REPOSITORY}:{plan.environment.base.replace(':', '-')}"
+def base_ref(plan: Plan, content: str | None = None) -> str:
+    """The project's base in the registry: by its release (``debian-trixie``, the one a
+    teammate without a base pulls) or, given its content (base_identity), pinned to it."""
+    family, tag = split_image_ref(plan.environment.base)
+    pinned = f"-{content.removeprefix('sha256:')[:BASE_CONTENT_LENGTH]}" if content else ""
+    return f"{registry_of(plan)}/{plan.environment.name}-base:{family}-{tag}{pinned}"
+
+
+def base_content(engine: Engine, plan: Plan) -> str:
+    """The plan's base on the engine by its content (tags.base_identity), as the tags see it."""
+    info = engine.inspect_image(plan.environment.base)
+    if info is None:
+        raise EngineError(
+            f"the base image {plan.environment.base} is not on the engine at {engine.where}",
+            hint="run `devenv base` to bootstrap it from the distribution's archive",
+        )
+    return base_identity(info)
 
 
 def is_absent(error: str) -> bool:
@@ -110,7 +128,8 @@ def publish(plan: Plan, engine: Engine, tags: Mapping[str, str], log: Log) -> li
                 f"{plan.image(target)} {why}: its inputs now give the tag {tag}",
                 hint="build it first: `devenv build` (or `devenv build --push`)",
             )
-    image_refs: list[tuple[str, str]] = [(plan.environment.base, base_ref(plan))]
+    base = plan.environment.base
+    image_refs = [(base, base_ref(plan, base_content(engine, plan))), (base, base_ref(plan))]
     for target, tag in tags.items():
         for ref in _refs(plan, target, tag):
             image_refs.append((plan.image(target), ref))
@@ -180,7 +199,7 @@ def pulled_summary(fetched: Fetched, targets: Iterable[str]) -> list[str]:
 def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -> dict[str, str]:
     """The content tags of the plan's images now: files generated from the plan (hand edits
     refused, as in build), and the base on the engine (from the team's registry when
-    missing), since its id is one of the inputs."""
+    missing), since its content is one of the inputs."""
     recipe = compile_plan(plan)
     for line in generate_files(plan, check=False, force=False, recipe=recipe).lines(
         changed_only=True
@@ -198,7 +217,7 @@ def current_tags(plan: Plan, engine: Engine, targets: Iterable[str], log: Log) -
         recipe,
         dockerfile=render_dockerfile(recipe),  # as build_images hashes it
         context=context_files(root),
-        base_id=engine.image_id(plan.environment.base),
+        base=base_content(engine, plan),
         targets=targets,
     )
 

@@ -3,8 +3,10 @@
 A target's tag hashes its build inputs: the Dockerfile it is built with (the shared stage and
 its own, as rendered from the plan), the bytes and modes of every file those COPY lines take
 from the build context (after .dockerignore, as the engine receives them), devenv.lock, the
-plan digest its label carries, and the base image's id. Same inputs, same tag, on any machine
-and engine; change one and the tag changes, so a registry lookup by tag is a cache lookup.
+plan digest its label carries, and the base image's content (:func:`base_identity`: its layers
+and the config a build on it sees, never its local id). Same inputs, same tag, on any machine,
+engine and image store; change one and the tag changes, so a registry lookup by tag is a cache
+lookup.
 
 :func:`content_tag` is the one place that decides; it takes plain values, so it can later be
 fed a compiled recipe's fingerprint instead of the Dockerfile text.
@@ -19,6 +21,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from devenv.container.stages import stage_dockerfile
 from devenv.plan.lockfile import LOCK_FILE
@@ -26,8 +29,25 @@ from devenv.plan.model import Plan, Target
 from devenv.steps.recipe import Recipe
 
 #: Bumped when what goes into a tag changes meaning, so old tags never match new images.
-SCHEME = "devenv-content-v1"
+SCHEME = "devenv-content-v2"  # v2: the base by its content, not its id
 TAG_LENGTH = 32  # hex digits: 128 bits
+#: What of the base's config a build on it sees or its images inherit (`docker image inspect`'s
+#: Config keys). The rest (Hostname, Image, the Attach* flags) differs between engines and
+#: image stores for one image and changes nothing that is built.
+BASE_CONFIG_KEYS = (
+    "User",
+    "Env",
+    "WorkingDir",
+    "Entrypoint",
+    "Cmd",
+    "Shell",
+    "OnBuild",
+    "Labels",
+    "ExposedPorts",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +59,7 @@ class TagInputs:
     files: Mapping[str, tuple[int, bytes]]  # context-relative path -> (mode, bytes)
     lock: bytes | None  # devenv.lock's bytes, None without one
     plan_digest: str  # the recipe's fingerprint for the target (the dev.devenv.plan label)
-    base_id: str  # the base image's id (sha256:…)
+    base: str  # the base image's content (base_identity)
 
 
 def content_tag(inputs: TagInputs) -> str:
@@ -58,8 +78,25 @@ def content_tag(inputs: TagInputs) -> str:
         part(f"file {path} {mode & 0o7777:o}", data)
     part("lock", b"" if inputs.lock is None else b"1" + inputs.lock)
     part("plan", inputs.plan_digest.encode())
-    part("base", inputs.base_id.encode())
+    part("base", inputs.base.encode())
     return digest.hexdigest()[:TAG_LENGTH]
+
+
+def base_identity(info: Mapping[str, Any]) -> str:
+    """The base image's content, from its `docker image inspect` result: the diff ids of its
+    layers, the config a build on it sees and its platform, as ``sha256:…``. Not its ``Id``:
+    that is the config's digest on the overlay2 store but the manifest's on the containerd
+    image store, so one pushed image has two ids (and a local rebuild of equal content a
+    third)."""
+    config = info.get("Config") or {}
+    content = {
+        "layers": list((info.get("RootFS") or {}).get("Layers") or ()),
+        # Unset and empty are one thing: stores differ in which they report.
+        "config": {key: config[key] for key in BASE_CONFIG_KEYS if config.get(key)},
+        "platform": [str(info.get(key) or "") for key in ("Os", "Architecture", "Variant")],
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def copy_sources(dockerfile: str) -> tuple[str, ...]:
@@ -131,11 +168,11 @@ def plan_tags(
     *,
     dockerfile: str,
     context: Iterable[str],
-    base_id: str,
+    base: str,
     targets: Iterable[str],
 ) -> dict[str, str]:
     """Each target's content tag, from the generated Dockerfile, the build context's file
-    list and the base image's id."""
+    list and the base image's content (base_identity)."""
     plan = recipe.plan
     files = list(context)
     lock = lock_bytes(plan)
@@ -149,7 +186,7 @@ def plan_tags(
                 files=copied_files(plan.project_dir, copy_sources(text), files),
                 lock=lock,
                 plan_digest=recipe.fingerprint(Target(target)),
-                base_id=base_id,
+                base=base,
             )
         )
     return out

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from devenv.container.engine import Engine, run_in_image
+from devenv.container.tags import base_identity
 from tests.integration.conftest import devenv_cli, log
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,7 +168,7 @@ def test_ci_pushes_and_the_teammate_gets_the_same_images(
     pushed = {line.split()[1].split("@")[0] for line in published.stdout.splitlines()}
     assert {f"{registry}/{NAME}-{t}:{tags[t]}" for t in tags} <= pushed
     assert {f"{registry}/{NAME}-{t}:latest" for t in tags} <= pushed
-    assert f"{registry}/devenv-base:debian-trixie" in pushed
+    assert f"{registry}/{NAME}-base:debian-trixie" in pushed
     ci_ids = {t: engine.image_id(f"devenv/{NAME}-{t}:latest") for t in tags}
 
     # A rebuild on CI: the tag is the same, nothing runs.
@@ -219,6 +220,64 @@ def test_ci_pushes_and_the_teammate_gets_the_same_images(
     assert "db: current on the engine" in pulled.stdout
     assert engine.image_id(f"devenv/{NAME}-dev:latest") == mate_dev
     assert "six==1.17.0" in _contents(engine, f"devenv/{NAME}-dev:latest", PIP_FREEZE)
+
+
+def test_two_projects_in_one_namespace_keep_their_own_base(
+    engine: Engine,
+    trixie_base: str,
+    services: dict[str, str],
+    docker_config: Path,
+    tmp_path: Path,
+) -> None:
+    """Two projects push to one namespace, on the same release but different bases (the second
+    one's is debian:trixie plus a label, as another CI's bootstrap would differ): each base is
+    in the registry under its project's name, and the second push leaves the first one's."""
+    registry = f"{services['DEVENV_TEST_REGISTRY']}/devenv-prebuilds-{uuid.uuid4().hex[:8]}"
+    creds = {"DOCKER_CONFIG": str(docker_config)}
+    other_base = "devenv-prebuilds-b/debian:trixie"
+    made = subprocess.run(
+        ["docker", "build", "-q", "-t", other_base, "-"],
+        input=f"FROM {trixie_base}\nLABEL dev.devenv.test=devenv-prebuilds-b\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    projects = {"devenv-prebuilds-a": trixie_base, "devenv-prebuilds-b": other_base}
+    expected = {
+        name: base_identity(engine.inspect_image(base) or {}) for name, base in projects.items()
+    }
+    assert expected["devenv-prebuilds-a"] != expected["devenv-prebuilds-b"]
+    try:
+        for port, (name, base) in enumerate(projects.items(), start=5437):
+            root = tmp_path / name
+            root.mkdir()
+            plan = PLAN.format(name=name, registry=f'registry = "{registry}"', port=port)
+            (root / "devenv.toml").write_text(plan.replace('"debian:trixie"', f'"{base}"'))
+            (root / "requirements.txt").write_text(REQUIREMENTS)
+            built = _build_json(devenv_cli("-C", str(root), "build", "--push", "--json", env=creds))
+            pushed = {ref.split("@")[0] for ref in built["pushed"]}  # type: ignore[union-attr]
+            short = expected[name].removeprefix("sha256:")[:16]
+            assert {f"{registry}/{name}-base:debian-trixie",
+                    f"{registry}/{name}-base:debian-trixie-{short}"} <= pushed  # fmt: skip
+        # What a teammate of each project pulls: its own base, whoever pushed last.
+        for name in projects:
+            ref = f"{registry}/{name}-base:debian-trixie"
+            engine.remove_image(ref)
+            argv = ["docker", "--config", str(docker_config), "pull", "-q", ref]
+            pulled = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+            assert pulled.returncode == 0, pulled.stderr
+            assert base_identity(engine.inspect_image(ref) or {}) == expected[name], name
+    finally:
+        for name in projects:
+            for target in ("dev", "db"):
+                engine.remove_image(f"devenv/{name}-{target}:latest")
+        for image in engine.api.images():  # untag only: the bases are others' images too
+            for tag in image.get("RepoTags") or []:
+                if tag.startswith(f"{registry}/"):
+                    engine.remove_image(tag)
+        engine.remove_image(other_base)
 
 
 def test_credentials_come_from_the_docker_config(

@@ -12,7 +12,14 @@ from click.testing import CliRunner
 
 from devenv.cli import cli
 from devenv.container.engine_target import export_context, resolve
-from devenv.container.tags import TagInputs, content_tag, copied_files, copy_sources
+from devenv.container.registry import base_ref
+from devenv.container.tags import (
+    TagInputs,
+    base_identity,
+    content_tag,
+    copied_files,
+    copy_sources,
+)
 from devenv.errors import EngineError
 from devenv.plan.model import Plan, Target, load_plan
 from devenv.steps.recipe import compile_plan
@@ -30,7 +37,7 @@ BASE = TagInputs(
     files={"requirements.txt": (0o100644, b"six==1.17.0\n")},
     lock=None,
     plan_digest="a987c59571eab9b8",
-    base_id="sha256:" + "1" * 64,
+    base="sha256:" + "1" * 64,
 )
 
 
@@ -53,11 +60,62 @@ def test_same_inputs_same_tag() -> None:
         {"lock": b""},  # an empty lock is not no lock
         {"lock": b"six==1.17.0 --hash=sha256:00\n"},
         {"plan_digest": "0" * 16},
-        {"base_id": "sha256:" + "2" * 64},
+        {"base": "sha256:" + "2" * 64},
     ],
 )
 def test_each_input_changes_the_tag(change: dict[str, object]) -> None:
     assert content_tag(dataclasses.replace(BASE, **change)) != content_tag(BASE)  # type: ignore[arg-type]
+
+
+# One pushed image as `docker image inspect` shows it on the overlay2 store (Id: the config's
+# digest) and on the containerd image store (Id: the manifest's digest; one more RepoDigest).
+OVERLAY2 = {
+    "Id": "sha256:" + "a" * 64,
+    "RepoDigests": ["127.0.0.1:5443/team/p-base@sha256:" + "b" * 64],
+    "Os": "linux",
+    "Architecture": "amd64",
+    "Config": {
+        "Hostname": "",
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": ["bash"],
+        "Labels": {"dev.devenv.bootstrapped": "true"},
+        "OnBuild": None,
+    },
+    "RootFS": {"Type": "layers", "Layers": ["sha256:" + "c" * 64]},
+}
+CONTAINERD = {
+    **OVERLAY2,
+    "Id": "sha256:" + "d" * 64,
+    "RepoDigests": [*OVERLAY2["RepoDigests"], "debian@sha256:" + "d" * 64],  # type: ignore[list-item]
+    "Variant": "",
+    "Config": {**OVERLAY2["Config"], "OnBuild": [], "Volumes": None},  # type: ignore[dict-item]
+}
+
+
+def test_the_base_is_its_content_on_every_image_store() -> None:
+    assert base_identity(OVERLAY2) == base_identity(CONTAINERD)
+    tags = {
+        content_tag(dataclasses.replace(BASE, base=base_identity(i)))
+        for i in (OVERLAY2, CONTAINERD)
+    }
+    assert len(tags) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"RootFS": {"Type": "layers", "Layers": ["sha256:" + "e" * 64]}},
+        {"RootFS": {"Type": "layers", "Layers": ["sha256:" + "c" * 64, "sha256:" + "e" * 64]}},
+        {"Config": {**OVERLAY2["Config"], "Env": ["PATH=/usr/bin", "LANG=C.UTF-8"]}},  # type: ignore[dict-item]
+        {"Config": {**OVERLAY2["Config"], "User": "nobody"}},  # type: ignore[dict-item]
+        {"Config": {**OVERLAY2["Config"], "WorkingDir": "/srv"}},  # type: ignore[dict-item]
+        {"Config": {**OVERLAY2["Config"], "Shell": ["/bin/bash", "-c"]}},  # type: ignore[dict-item]
+        {"Config": {**OVERLAY2["Config"], "OnBuild": ["RUN true"]}},  # type: ignore[dict-item]
+        {"Architecture": "arm64"},
+    ],
+)
+def test_a_changed_layer_or_config_is_another_base(change: dict[str, object]) -> None:
+    assert base_identity({**OVERLAY2, **change}) != base_identity(OVERLAY2)
 
 
 def test_parts_cannot_run_into_each_other() -> None:
@@ -102,6 +160,21 @@ def _project(tmp_path: Path, environment: str) -> Path:
     (tmp_path / "devenv.toml").write_text(f"[environment]\n{environment}\n")
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
     return tmp_path
+
+
+def test_each_project_has_its_own_base_in_the_registry(tmp_path: Path) -> None:
+    refs = {}
+    for name in ("shop", "blog"):
+        root = tmp_path / name
+        root.mkdir()
+        settings = f'name = "{name}"\nregistry = "127.0.0.1:5443/team"'
+        plan = load_plan(_project(root, settings))
+        refs[name] = (base_ref(plan), base_ref(plan, "sha256:" + "0123456789abcdef" * 4))
+    assert refs["shop"] == (
+        "127.0.0.1:5443/team/shop-base:ubuntu-24.04",
+        "127.0.0.1:5443/team/shop-base:ubuntu-24.04-0123456789abcdef",
+    )
+    assert refs["blog"][0] == "127.0.0.1:5443/team/blog-base:ubuntu-24.04"
 
 
 @pytest.mark.parametrize(
