@@ -418,14 +418,7 @@ def build_images(
     cache_from: dict[str, list[str]] = {}
     if shared and not no_cache:
         fetched = registry.fetch(plan, engine, tags, log)
-        for target in fetched.misses:
-            if not engine.image_exists(plan.image(target)):
-                # Nothing of this project on the engine: the registry's latest images are the
-                # only cache there is (the classic builder ignores its local cache when given
-                # cache sources, so they are used only here).
-                latest = registry.remote_ref(plan, target, "latest")
-                if engine.pull_ref(latest) is None:
-                    cache_from[target] = [latest]
+        cache_from = registry.cache_sources(plan, engine, fetched, log)
     built = tuple(t for t in targets if t not in fetched.hits and t not in fetched.local)
     done = [
         TargetResult(target=t, ref=plan.image(t), image_id=engine.image_id(plan.image(t)))

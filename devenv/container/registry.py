@@ -76,6 +76,19 @@ def base_content(engine: Engine, plan: Plan) -> str:
     return base_identity(info)
 
 
+def restores_cache_sources(engine: Engine) -> bool:
+    """Whether the engine's classic builder can take cached steps from pulled images. Not on
+    Docker's containerd image store (Docker 28's default option, 29's fresh-install default):
+    it restores a cached step that made no layer (ENV, WORKDIR, USER, ...) by reading a layer
+    of empty digest, and the build stops at the first one with `failed to restore cached image
+    ... failed to read diff archive: InvalidArgument`, whichever store pushed the images."""
+    try:
+        status = engine.api.info().get("DriverStatus") or []
+    except Exception:  # an engine that does not say is taken at its word: the overlay2 way
+        return True
+    return not any("io.containerd.snapshotter" in str(value) for _, value in status)
+
+
 def is_absent(error: str) -> bool:
     lowered = error.lower()
     return any(marker in lowered for marker in _MISSING)
@@ -114,6 +127,26 @@ def fetch(plan: Plan, engine: Engine, tags: Mapping[str, str], log: Log) -> Fetc
         )
         log(f"registry: {misses[target]}")
     return Fetched(hits=hits, local=tuple(local), misses=misses, unreachable=unreachable)
+
+
+def cache_sources(plan: Plan, engine: Engine, fetched: Fetched, log: Log) -> dict[str, list[str]]:
+    """The build's cache sources per missed target: the registry's latest image of each target
+    the engine has nothing of (the classic builder ignores its local cache once given cache
+    sources, so only then), pulled first; none where the engine cannot restore from them."""
+    missed = [t for t in fetched.misses if not engine.image_exists(plan.image(t))]
+    if missed and not restores_cache_sources(engine):
+        log(
+            "registry: the engine's containerd image store cannot take cached steps from the "
+            "registry's images (its classic builder fails on steps without a layer); building "
+            "without them"
+        )
+        return {}
+    sources: dict[str, list[str]] = {}
+    for target in missed:
+        latest = remote_ref(plan, target, "latest")
+        if engine.pull_ref(latest) is None:
+            sources[target] = [latest]
+    return sources
 
 
 def publish(plan: Plan, engine: Engine, tags: Mapping[str, str], log: Log) -> list[str]:
