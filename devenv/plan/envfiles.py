@@ -120,8 +120,7 @@ def _pairs(text: str) -> list[tuple[str, str, int]]:
     pos, n = 0, len(text)
     while True:
         # The next statement: skip whitespace (line breaks included) and comment lines.
-        while pos < n and (text[pos] in _GO_WHITESPACE):
-            pos += 1
+        pos = _skip(text, pos, _GO_WHITESPACE)
         if pos >= n:
             return found
         line = text.count("\n", 0, pos) + 1
@@ -131,74 +130,107 @@ def _pairs(text: str) -> list[tuple[str, str, int]]:
                 return found
             pos = end
             continue
-        if re.match(r"export[" + _SPACE + "]+", text[pos:]):
-            pos += len("export")
-            while pos < n and text[pos] in _SPACE:
-                pos += 1
-        start = pos
-        while pos < n and text[pos] not in "=:\n":
-            pos += 1
-        key = text[start:pos].rstrip(_GO_WHITESPACE)
-        if pos >= n or text[pos] == "\n":
-            raise _Fail(
-                line,
-                f"{key!r} alone: Compose would copy it from the environment it runs in; "
-                "write KEY=VALUE",
-            )
-        if not KEY.fullmatch(key):
-            raise _Fail(
-                line,
-                "expected KEY=VALUE (KEY: letters, digits, _; not starting with a digit)",
-            )
-        pos += 1
-        while pos < n and text[pos] in _SPACE:
-            pos += 1
-        quote = text[pos] if pos < n and text[pos] in "'\"" else ""
-        if not quote:
-            end = text.find("\n", pos)
-            end = n if end < 0 else end
-            value = text[pos:end].split(" #", 1)[0].rstrip(_GO_WHITESPACE)
-            found.append((key, _substitute(value, line), line))
-            pos = end
-            continue
-        chars: list[str] = []
-        i, escaped = pos + 1, False
-        while i < n:
-            c = text[i]
-            if c != quote:
-                if not escaped and c == "\\":
-                    escaped = True
-                elif escaped:
-                    escaped = False
-                    chars.append("\\" + c)
-                else:
-                    chars.append(c)
-                i += 1
-                continue
-            if escaped:
-                escaped = False
-                chars.append(c)
-                i += 1
-                continue
-            break
+        key, pos = _key(text, pos, line)
+        pos = _skip(text, pos, _SPACE)
+        if pos < n and text[pos] in "'\"":
+            value, pos = _quoted_value(text, pos, line)
         else:
-            kind = "single" if quote == "'" else "double"
-            raise _Fail(line, f"the {kind}-quoted value does not close")
-        value = "".join(chars)
-        if quote == '"':
-            value = _substitute(_ESCAPE.sub(_unescape, value), line)
-        # After the closing quote: spaces, then a comment or the line's end. (Compose would
-        # read more there as another variable.)
-        rest_end = text.find("\n", i + 1)
-        rest_end = n if rest_end < 0 else rest_end
-        rest = text[i + 1 : rest_end].lstrip(_SPACE)
-        if rest and not rest.startswith("#"):
-            raise _Fail(
-                text.count("\n", 0, i) + 1,
-                "only a comment may follow a closing quote on its line",
-            )
+            value, pos = _bare_value(text, pos, line)
         found.append((key, value, line))
-        pos = rest_end
+
+
+def _skip(text: str, pos: int, chars: str) -> int:
+    """The first position from ``pos`` on whose character is not one of ``chars``."""
+    while pos < len(text) and text[pos] in chars:
+        pos += 1
+    return pos
+
+
+def _line_end(text: str, pos: int) -> int:
+    """Where the line holding ``pos`` ends: its line break, or the end of the text."""
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
+def _key(text: str, pos: int, line: int) -> tuple[str, int]:
+    """The key starting at ``pos`` (after an optional `export `) and the position just past
+    the `=` or `:` that ends it."""
+    n = len(text)
+    if re.match(r"export[" + _SPACE + "]+", text[pos:]):
+        pos = _skip(text, pos + len("export"), _SPACE)
+    start = pos
+    while pos < n and text[pos] not in "=:\n":
+        pos += 1
+    key = text[start:pos].rstrip(_GO_WHITESPACE)
+    if pos >= n or text[pos] == "\n":
+        raise _Fail(
+            line,
+            f"{key!r} alone: Compose would copy it from the environment it runs in; "
+            "write KEY=VALUE",
+        )
+    if not KEY.fullmatch(key):
+        raise _Fail(
+            line,
+            "expected KEY=VALUE (KEY: letters, digits, _; not starting with a digit)",
+        )
+    return key, pos + 1
+
+
+def _bare_value(text: str, pos: int, line: int) -> tuple[str, int]:
+    """An unquoted value starting at ``pos`` and where its line ends."""
+    end = _line_end(text, pos)
+    value = text[pos:end].split(" #", 1)[0].rstrip(_GO_WHITESPACE)
+    return _substitute(value, line), end
+
+
+def _quoted_value(text: str, pos: int, line: int) -> tuple[str, int]:
+    """The value quoted at ``pos`` and where the line of its closing quote ends."""
+    quote = text[pos]
+    value, close = _quoted_chars(text, pos, line)
+    if quote == '"':
+        value = _substitute(_ESCAPE.sub(_unescape, value), line)
+    return value, _after_closing_quote(text, close)
+
+
+def _quoted_chars(text: str, pos: int, line: int) -> tuple[str, int]:
+    """What lies between the quote at ``pos`` and its closing quote (a backslash-escaped quote
+    taken as the quote, other escapes kept as written) and the closing quote's position."""
+    quote, n = text[pos], len(text)
+    chars: list[str] = []
+    i, escaped = pos + 1, False
+    while i < n:
+        c = text[i]
+        if c != quote:
+            if not escaped and c == "\\":
+                escaped = True
+            elif escaped:
+                escaped = False
+                chars.append("\\" + c)
+            else:
+                chars.append(c)
+            i += 1
+            continue
+        if escaped:
+            escaped = False
+            chars.append(c)
+            i += 1
+            continue
+        return "".join(chars), i
+    kind = "single" if quote == "'" else "double"
+    raise _Fail(line, f"the {kind}-quoted value does not close")
+
+
+def _after_closing_quote(text: str, close: int) -> int:
+    """Where the closing quote's line ends; after the quote only spaces, then a comment or the
+    line's end. (Compose would read more there as another variable.)"""
+    rest_end = _line_end(text, close + 1)
+    rest = text[close + 1 : rest_end].lstrip(_SPACE)
+    if rest and not rest.startswith("#"):
+        raise _Fail(
+            text.count("\n", 0, close) + 1,
+            "only a comment may follow a closing quote on its line",
+        )
+    return rest_end
 
 
 def parse(text: str, where: str) -> tuple[tuple[str, str], ...]:
