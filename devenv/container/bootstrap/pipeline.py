@@ -62,13 +62,7 @@ def bootstrap_image(
     scripts, stand_in = debootstrap_script(codename, distro)
     used_mirror = mirror if mirror is not None else mirror_from_host(distro, apt_dir)
     where = "debootstrap's default mirror" if used_mirror is None else used_mirror
-    try:
-        workdir = Path(tempfile.mkdtemp(prefix="devenv-base-", dir=work_root))
-    except OSError as exc:
-        raise BootstrapError(
-            f"cannot create a temporary directory under {work_root}: {exc.strerror}",
-            hint=f"make {work_root} writable, with ~500 MB free",
-        ) from exc
+    workdir = _make_workdir(work_root)
     prefix: list[str] = []
     try:
         privilege = privilege_for(workdir)
@@ -78,49 +72,106 @@ def bootstrap_image(
         )
         log(f"bootstrapping {ref} from {distro} {codename} ({VARIANT}, {where})")
         rootfs = workdir / "rootfs"
-        env_prefix: list[str] = []
-        if stand_in is not None:
-            overlay = debootstrap_dir_with(workdir, scripts, codename, stand_in)
-            log(f"this debootstrap predates {codename}: using its {stand_in.name} script")
-            env_prefix = ["env", f"DEBOOTSTRAP_DIR={overlay}"]
-        debootstrap = debootstrap_command() or "debootstrap"
-        argv = [*prefix, *env_prefix, debootstrap, f"--variant={VARIANT}"]
-        if privilege.in_container:
-            argv.append("--foreign")  # unpack only; the second stage runs in a container
-        if keyring_path is not None:
-            argv.append(f"--keyring={keyring_path}")
-        argv += [codename, str(rootfs)]
-        if used_mirror is not None:
-            argv.append(used_mirror)
-        code = run_logged(argv, log)
-        if code != 0:
-            log_tail(rootfs / "debootstrap" / "debootstrap.log", log)
-            raise BootstrapError(
-                f"debootstrap of {distro} {codename} from {where} failed with exit code {code}",
-                hint="see its output above; check the mirror answers, or set another mirror "
-                "for the base image in the plan",
-            )
-        archive = debootstrap_mirror(rootfs) or used_mirror
-        if archive is None:
-            raise BootstrapError(
-                f"debootstrap left no archive in {rootfs}/etc/apt/sources.list",
-                hint="set [environment] mirror in the plan",
-            )
+        env_prefix = _stand_in_env(workdir, scripts, codename, stand_in, log)
+        command = _debootstrap_and_options(keyring_path, foreign=privilege.in_container)
+        argv = [*prefix, *env_prefix, *command, codename, str(rootfs)]
+        argv += [] if used_mirror is None else [used_mirror]
+        _run_debootstrap(argv, rootfs, f"{distro} {codename}", where, log)
+        archive = _archive_of(rootfs, used_mirror)
         sources = sources_for(distro, codename, archive, host_apt_sources(apt_dir))
         configure_rootfs(rootfs, workdir / "files", sources, prefix, log)
-        labels = {
-            LABEL_BOOTSTRAPPED: "true",
-            LABEL_DISTRO: distro,
-            LABEL_SUITE: codename,
-            LABEL_VARIANT: VARIANT,
-            LABEL_LAYOUT: LAYOUT,
-            LABEL_MIRROR: archive,
-        }
-        if privilege.in_container:
-            image_id = second_stage_in_container(engine, rootfs, ref, labels, prefix, log)
-        else:
-            strip_rootfs(rootfs, prefix, log)
-            image_id = import_rootfs(engine, rootfs, ref, labels, prefix, log)
+        labels = _base_labels(distro, codename, archive)
+        image_id = _image_from_rootfs(
+            engine, rootfs, ref, labels, prefix, log, in_container=privilege.in_container
+        )
     finally:
         remove_workdir(workdir, prefix, log)
     return image_id, used_mirror
+
+
+def _make_workdir(work_root: Path) -> Path:
+    """A new temporary folder under ``work_root`` for the root filesystem."""
+    try:
+        return Path(tempfile.mkdtemp(prefix="devenv-base-", dir=work_root))
+    except OSError as exc:
+        raise BootstrapError(
+            f"cannot create a temporary directory under {work_root}: {exc.strerror}",
+            hint=f"make {work_root} writable, with ~500 MB free",
+        ) from exc
+
+
+def _stand_in_env(
+    workdir: Path, scripts: Path, codename: str, stand_in: Path | None, log: Log
+) -> list[str]:
+    """The ``env`` prefix that points debootstrap at a stand-in script for a release newer
+    than it knows; none when it knows the release."""
+    if stand_in is None:
+        return []
+    overlay = debootstrap_dir_with(workdir, scripts, codename, stand_in)
+    log(f"this debootstrap predates {codename}: using its {stand_in.name} script")
+    return ["env", f"DEBOOTSTRAP_DIR={overlay}"]
+
+
+def _debootstrap_and_options(keyring_path: Path | None, *, foreign: bool) -> list[str]:
+    """debootstrap and its options, up to the release, target and mirror."""
+    debootstrap = debootstrap_command() or "debootstrap"
+    command = [debootstrap, f"--variant={VARIANT}"]
+    if foreign:
+        command.append("--foreign")  # unpack only; the second stage runs in a container
+    if keyring_path is not None:
+        command.append(f"--keyring={keyring_path}")
+    return command
+
+
+def _run_debootstrap(argv: list[str], rootfs: Path, release: str, where: str, log: Log) -> None:
+    """Runs ``argv``; on failure shows the end of debootstrap's own log and raises."""
+    code = run_logged(argv, log)
+    if code != 0:
+        log_tail(rootfs / "debootstrap" / "debootstrap.log", log)
+        raise BootstrapError(
+            f"debootstrap of {release} from {where} failed with exit code {code}",
+            hint="see its output above; check the mirror answers, or set another mirror "
+            "for the base image in the plan",
+        )
+
+
+def _archive_of(rootfs: Path, used_mirror: str | None) -> str:
+    """The archive the new root filesystem installs from (what debootstrap wrote, else the
+    mirror it was given)."""
+    archive = debootstrap_mirror(rootfs) or used_mirror
+    if archive is None:
+        raise BootstrapError(
+            f"debootstrap left no archive in {rootfs}/etc/apt/sources.list",
+            hint="set [environment] mirror in the plan",
+        )
+    return archive
+
+
+def _base_labels(distro: str, codename: str, archive: str) -> dict[str, str]:
+    """The labels a bootstrapped base carries."""
+    return {
+        LABEL_BOOTSTRAPPED: "true",
+        LABEL_DISTRO: distro,
+        LABEL_SUITE: codename,
+        LABEL_VARIANT: VARIANT,
+        LABEL_LAYOUT: LAYOUT,
+        LABEL_MIRROR: archive,
+    }
+
+
+def _image_from_rootfs(
+    engine: Engine,
+    rootfs: Path,
+    ref: str,
+    labels: dict[str, str],
+    prefix: list[str],
+    log: Log,
+    *,
+    in_container: bool,
+) -> str:
+    """The root filesystem imported as ``ref``: debootstrap's second stage run in a container
+    when it was only unpacked, else stripped and imported as it is."""
+    if in_container:
+        return second_stage_in_container(engine, rootfs, ref, labels, prefix, log)
+    strip_rootfs(rootfs, prefix, log)
+    return import_rootfs(engine, rootfs, ref, labels, prefix, log)
