@@ -360,66 +360,77 @@ def _db_job(
     plan = run.plan
     packaged: dict[str, str | None] = {}
     unasked: dict[str, str] = {}
-
-    def dpkg(container: Any) -> None:  # runs while the server initialises
-        for ext in verify_db.extensions(plan):
-            try:
-                result = _exec(container, ["dpkg-query", "-W", "-f=${Version}", ext.package])
-            except engine_errors() as exc:  # the version check says so, if it runs at all
-                unasked[ext.package] = describe_exception(exc)
-                continue
-            found = result.stdout.strip()
-            packaged[ext.package] = found if result.code == 0 and found else None
-
-    def roundtrip() -> None:  # the dev container's, beside the vector checks from here
-        container = run.result(dev)
-        # The drivers come once the probe ran: the round trip needs dev-python's verdict, which
-        # the dev container's start alone does not give (it was judged too early, and skipped).
-        found = run.result(drivers)
-
-        def psql() -> None:
-            checks.run(verify_dev.AFTER, lambda: _psql(run, container))
-
-        with Workers(run) as side:  # devenv's psql beside the project's drivers
-            side.spawn("psql", psql)
-            answers = _driver_answers(run, checks, container, found)
-        if found is not None:  # judged once psql's is: each needs it (and says whose fault)
-            for driver in found.drivers:
-                checks.run(f"dev-db-{driver.name}", _judged(run, found, driver, answers))
-
     try:
         with ExitStack() as stack:
             first: list[Postgres] = []
 
             def start() -> str:
+                dpkg = functools.partial(_ask_dpkg, plan, packaged, unasked)
                 db = stack.enter_context(_postgres(run, "db", network=True, on_running=dpkg))
                 first.append(db)
                 return db.detail
-
-            def restart() -> str:
-                db = first[0]
-                before = verify_db.prepare_restart(db.conn, run.run_id)
-                db.conn.close()
-                db.container.get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
-                with Workers(run) as removing:  # the stopped one goes while the next starts
-                    removing.spawn("db-remove", lambda: run.remove(db.container))
-                    again = stack.enter_context(_postgres(run, "db-restarted", network=False))
-                return verify_db.compare_snapshots(
-                    before, verify_db.snapshot(again.conn, run.run_id)
-                )
 
             if checks.run("db-start", start):
                 if plan.postgres.init:
                     checks.run("db-init-scripts", lambda: _init_scripts(first[0].container, plan))
                 verify_db.run_server_checks(checks, first[0].conn, plan, packaged, unasked)
             with Workers(run) as alongside:
-                alongside.spawn("roundtrip", roundtrip)
+                alongside.spawn("roundtrip", lambda: _roundtrip(run, checks, dev, drivers))
                 if first and verify_db.has_pgvector(plan):
                     verify_db.run_vector_checks(checks, first[0].conn)
             roundtrip_done.set()  # the dev container may go; the first db may stop
-            checks.run("db-restart", restart)
+            checks.run("db-restart", lambda: _restart(run, stack, first[0]))
     finally:
         roundtrip_done.set()
+
+
+def _ask_dpkg(
+    plan: Plan, packaged: dict[str, str | None], unasked: dict[str, str], container: Any
+) -> None:
+    """Each extension's package version as dpkg in the db container has it, into ``packaged``
+    (None: not installed), or why it could not be asked, into ``unasked``. Runs while the
+    server initialises."""
+    for ext in verify_db.extensions(plan):
+        try:
+            result = _exec(container, ["dpkg-query", "-W", "-f=${Version}", ext.package])
+        except engine_errors() as exc:  # the version check says so, if it runs at all
+            unasked[ext.package] = describe_exception(exc)
+            continue
+        found = result.stdout.strip()
+        packaged[ext.package] = found if result.code == 0 and found else None
+
+
+def _roundtrip(
+    run: Run, checks: Checks, dev: Future[Any], drivers: Future[verify_dev.Stack | None]
+) -> None:
+    """The dev container's round trips to the db: devenv's psql beside the project's drivers,
+    then each driver judged. Runs beside the vector checks from here."""
+    container = run.result(dev)
+    # The drivers come once the probe ran: the round trip needs dev-python's verdict, which
+    # the dev container's start alone does not give (it was judged too early, and skipped).
+    found = run.result(drivers)
+
+    def psql() -> None:
+        checks.run(verify_dev.AFTER, lambda: _psql(run, container))
+
+    with Workers(run) as side:  # devenv's psql beside the project's drivers
+        side.spawn("psql", psql)
+        answers = _driver_answers(run, checks, container, found)
+    if found is not None:  # judged once psql's is: each needs it (and says whose fault)
+        for driver in found.drivers:
+            checks.run(f"dev-db-{driver.name}", _judged(run, found, driver, answers))
+
+
+def _restart(run: Run, stack: ExitStack, db: Postgres) -> str:
+    """Stops the first db and starts a second on the same volume (its container entered on
+    ``stack``); what a snapshot taken before says changed."""
+    before = verify_db.prepare_restart(db.conn, run.run_id)
+    db.conn.close()
+    db.container.get_wrapped_container().stop(timeout=10)  # SIGINT: a fast shutdown
+    with Workers(run) as removing:  # the stopped one goes while the next starts
+        removing.spawn("db-remove", lambda: run.remove(db.container))
+        again = stack.enter_context(_postgres(run, "db-restarted", network=False))
+    return verify_db.compare_snapshots(before, verify_db.snapshot(again.conn, run.run_id))
 
 
 def _init_scripts(container: Any, plan: Plan) -> str:
@@ -621,14 +632,32 @@ def verify(
     host = socket.gethostname()
     run_id = new_run_id()
     notes += remove_leftovers(client, host=host, log=log)
-    labels = {
+    labels = _run_labels(plan, run_id, host)
+    checks = catalogue(plan, images)
+    run = Run(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
+    log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
+    _run_workers(run, client, checks, log)
+    return checks.report(
+        project=plan.environment.name,
+        run_id=run_id,
+        images=images,
+        seconds=time.monotonic() - started,
+        notes=notes,
+    )
+
+
+def _run_labels(plan: Plan, run_id: str, host: str) -> dict[str, str]:
+    """What every container, network and volume of the run carries."""
+    return {
         RUN_LABEL: run_id,
         PROJECT_LABEL: plan.environment.name,
         OWNER_LABEL: f"{host}:{os.getpid()}",
     }
-    checks = catalogue(plan, images)
-    run = Run(plan=plan, images=images, run_id=run_id, labels=labels, timeout=timeout, log=log)
-    log(f"verify: run {run_id}: {images['db']} and {images['dev']}")
+
+
+def _run_workers(run: Run, client: Any, checks: Checks, log: Log) -> None:
+    """The db, dev and no-password workers side by side, inside what the run starts and
+    removes; KeyboardInterrupt (after cleanup) when a signal came meanwhile."""
     dev: Future[Any] = Future()
     drivers: Future[verify_dev.Stack | None] = Future()
     roundtrip_done = threading.Event()
@@ -654,10 +683,3 @@ def verify(
             workers.join()
     if interrupts.pending:  # a signal while the run was cleaning up: it still counts
         raise KeyboardInterrupt
-    return checks.report(
-        project=plan.environment.name,
-        run_id=run_id,
-        images=images,
-        seconds=time.monotonic() - started,
-        notes=notes,
-    )
