@@ -190,67 +190,73 @@ def has_pgvector(plan: Plan) -> bool:
 
 def catalogue(plan: Plan, image: str) -> tuple[CheckSpec, ...]:
     major = plan.postgres.version
-
-    def spec(name: str, title: str, *needs: str) -> CheckSpec:
-        return CheckSpec(name=name, title=title, group="db", needs=needs)
-
     specs = [
-        spec("db-start", f"{image} starts with testcontainers and takes connections on its port"),
-        spec(
+        _spec("db-start", f"{image} starts with testcontainers and takes connections on its port"),
+        _spec(
             "db-server-version", f"the server's major version is the plan's ({major})", "db-start"
         ),
     ]
     if plan.postgres.init:
         specs.append(
-            spec(
+            _spec(
                 "db-init-scripts",
                 f"the init scripts of {', '.join(plan.postgres.init)} ran, in order, without error",
                 "db-start",
             )
         )
     for ext in extensions(plan):
-        specs += [
-            spec(f"db-extension-{ext.sql_name}", f"CREATE EXTENSION {ext.sql_name}", "db-start"),
-            spec(
-                f"db-extension-{ext.sql_name}-version",
-                f"extversion of {ext.sql_name} is the version {ext.package} installs",
-                f"db-extension-{ext.sql_name}",
-            ),
-        ]
+        specs += _extension_specs(ext)
     if has_pgvector(plan):
-        specs += [
-            spec(
-                "db-vector-table", f"a vector({DIM}) table takes {ROWS} rows", "db-extension-vector"
-            ),
-            spec("db-hnsw-index", "an HNSW index (vector_cosine_ops) builds", "db-vector-table"),
-            spec(
-                "db-ivfflat-index",
-                f"an IVFFlat index (vector_l2_ops, lists={LISTS}) builds",
-                "db-vector-table",
-            ),
-            spec(
-                "db-knn-hnsw",
-                f"cosine top {K} in Python's order; EXPLAIN uses the HNSW index",
-                "db-hnsw-index",
-            ),
-            spec(
-                "db-knn-ivfflat",
-                f"L2 top {K} in Python's order; EXPLAIN uses the IVFFlat index",
-                "db-ivfflat-index",
-            ),
-            spec(
-                "db-distances", "server distances (<->, <=>, <#>) match Python's", "db-vector-table"
-            ),
-        ]
+        specs += _vector_specs()
     specs += [
-        spec(
+        _spec(
             "db-restart",
             "a restart on the same data volume keeps the rows and extensions",
             "db-start",
         ),
-        spec("db-no-password", "without a password the container refuses to start, saying why"),
+        _spec("db-no-password", "without a password the container refuses to start, saying why"),
     ]
     return tuple(specs)
+
+
+def _spec(name: str, title: str, *needs: str) -> CheckSpec:
+    return CheckSpec(name=name, title=title, group="db", needs=needs)
+
+
+def _extension_specs(ext: Extension) -> list[CheckSpec]:
+    """An extension's checks: it is created, at the version its package installs."""
+    return [
+        _spec(f"db-extension-{ext.sql_name}", f"CREATE EXTENSION {ext.sql_name}", "db-start"),
+        _spec(
+            f"db-extension-{ext.sql_name}-version",
+            f"extversion of {ext.sql_name} is the version {ext.package} installs",
+            f"db-extension-{ext.sql_name}",
+        ),
+    ]
+
+
+def _vector_specs() -> list[CheckSpec]:
+    """pgvector's checks (run_vector_checks runs them)."""
+    return [
+        _spec("db-vector-table", f"a vector({DIM}) table takes {ROWS} rows", "db-extension-vector"),
+        _spec("db-hnsw-index", "an HNSW index (vector_cosine_ops) builds", "db-vector-table"),
+        _spec(
+            "db-ivfflat-index",
+            f"an IVFFlat index (vector_l2_ops, lists={LISTS}) builds",
+            "db-vector-table",
+        ),
+        _spec(
+            "db-knn-hnsw",
+            f"cosine top {K} in Python's order; EXPLAIN uses the HNSW index",
+            "db-hnsw-index",
+        ),
+        _spec(
+            "db-knn-ivfflat",
+            f"L2 top {K} in Python's order; EXPLAIN uses the IVFFlat index",
+            "db-ivfflat-index",
+        ),
+        _spec("db-distances", "server distances (<->, <=>, <#>) match Python's", "db-vector-table"),
+    ]
 
 
 # --- the init scripts ------------------------------------------------------------------------
@@ -392,68 +398,68 @@ def run_vector_checks(checks: Checks, conn: Conn) -> None:
     """A vector table, HNSW and IVFFlat indexes, nearest neighbours, distances."""
     rows = sample_vectors(ROWS)
     query = query_vector()
-
-    def table() -> str:
-        _register(conn)
-        conn.execute(CREATE_TABLE)
-        with conn.cursor() as cur:
-            cur.executemany(INSERT, [(i, _vector(v)) for i, v in enumerate(rows)])
-        count = int(_scalar(conn, COUNT))
-        if count != ROWS:
-            raise CheckFailed(f"inserted {ROWS} rows, the table holds {count}")
-        back = _scalar(conn, READ_BACK, (7,))
-        values = tuple(back.to_list() if hasattr(back, "to_list") else back)
-        if values != rows[7]:
-            raise CheckFailed(f"row 7 reads back as {values}, inserted {rows[7]}")
-        return f"{count} rows of vector({DIM}) written, and read back equal"
-
-    def index(name: str, statement: str) -> Callable[[], str]:
-        def build() -> str:
-            conn.execute(statement)
-            return f"{name} built"
-
-        return build
-
-    def knn(op: str, index_name: str) -> Callable[[], str]:
-        label, metric = OPERATORS[op]
-
-        def run() -> str:
-            params = (_vector(query), K)
-            with conn.transaction():
-                conn.execute("SET LOCAL enable_seqscan = off")
-                conn.execute(EXACT[op])
-                explain = _scalar(conn, EXPLAIN_NEAREST[op], params)
-                got = [int(r[0]) for r in conn.execute(NEAREST[op], params)]
-            problem = order_problem(got, rows, query, metric, K)
-            if problem:
-                raise CheckFailed(f"{label} nearest neighbours in the wrong order: {problem}")
-            used = index_scans(explain)
-            if index_name not in used:
-                raise CheckFailed(f"EXPLAIN does not use {index_name}: {plan_summary(explain)}")
-            return f"ids {got}; EXPLAIN: {plan_summary(explain)}"
-
-        return run
-
-    def distances() -> str:
-        compared = 0
-        for a in rows[:: ROWS // 10]:
-            got = conn.execute(DISTANCES, [_vector(a), _vector(query)] * 3).fetchone()
-            if got is None:
-                raise CheckFailed("the distance query returned no row")
-            for server, (op, (label, metric)) in zip(got, OPERATORS.items(), strict=True):
-                python = metric(a, query)
-                if not close(float(server), python):
-                    raise CheckFailed(f"{label} ({op}): server {server!r}, Python {python!r}")
-                compared += 1
-        return f"{compared} distances agree within {REL_TOL:g}"
-
     # Each check names what it needs: after a failure, the rest are recorded as skipped.
-    checks.run("db-vector-table", table)
-    checks.run("db-hnsw-index", index(HNSW_INDEX, CREATE_HNSW))
-    checks.run("db-ivfflat-index", index(IVFFLAT_INDEX, CREATE_IVFFLAT))
-    checks.run("db-knn-hnsw", knn("<=>", HNSW_INDEX))
-    checks.run("db-knn-ivfflat", knn("<->", IVFFLAT_INDEX))
-    checks.run("db-distances", distances)
+    checks.run("db-vector-table", lambda: _vector_table(conn, rows))
+    checks.run("db-hnsw-index", lambda: _build_index(conn, HNSW_INDEX, CREATE_HNSW))
+    checks.run("db-ivfflat-index", lambda: _build_index(conn, IVFFLAT_INDEX, CREATE_IVFFLAT))
+    checks.run("db-knn-hnsw", lambda: _nearest(conn, rows, query, "<=>", HNSW_INDEX))
+    checks.run("db-knn-ivfflat", lambda: _nearest(conn, rows, query, "<->", IVFFLAT_INDEX))
+    checks.run("db-distances", lambda: _distances(conn, rows, query))
+
+
+def _vector_table(conn: Conn, rows: tuple[Vec, ...]) -> str:
+    """``rows`` written to a new vector table, counted and one read back."""
+    _register(conn)
+    conn.execute(CREATE_TABLE)
+    with conn.cursor() as cur:
+        cur.executemany(INSERT, [(i, _vector(v)) for i, v in enumerate(rows)])
+    count = int(_scalar(conn, COUNT))
+    if count != ROWS:
+        raise CheckFailed(f"inserted {ROWS} rows, the table holds {count}")
+    back = _scalar(conn, READ_BACK, (7,))
+    values = tuple(back.to_list() if hasattr(back, "to_list") else back)
+    if values != rows[7]:
+        raise CheckFailed(f"row 7 reads back as {values}, inserted {rows[7]}")
+    return f"{count} rows of vector({DIM}) written, and read back equal"
+
+
+def _build_index(conn: Conn, name: str, statement: str) -> str:
+    conn.execute(statement)
+    return f"{name} built"
+
+
+def _nearest(conn: Conn, rows: tuple[Vec, ...], query: Vec, op: str, index_name: str) -> str:
+    """The server's K nearest neighbours to ``query`` by ``op``, exact, in Python's order and
+    found through ``index_name``."""
+    label, metric = OPERATORS[op]
+    params = (_vector(query), K)
+    with conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")
+        conn.execute(EXACT[op])
+        explain = _scalar(conn, EXPLAIN_NEAREST[op], params)
+        got = [int(r[0]) for r in conn.execute(NEAREST[op], params)]
+    problem = order_problem(got, rows, query, metric, K)
+    if problem:
+        raise CheckFailed(f"{label} nearest neighbours in the wrong order: {problem}")
+    used = index_scans(explain)
+    if index_name not in used:
+        raise CheckFailed(f"EXPLAIN does not use {index_name}: {plan_summary(explain)}")
+    return f"ids {got}; EXPLAIN: {plan_summary(explain)}"
+
+
+def _distances(conn: Conn, rows: tuple[Vec, ...], query: Vec) -> str:
+    """The server's three distances from every tenth row to ``query`` against Python's."""
+    compared = 0
+    for a in rows[:: ROWS // 10]:
+        got = conn.execute(DISTANCES, [_vector(a), _vector(query)] * 3).fetchone()
+        if got is None:
+            raise CheckFailed("the distance query returned no row")
+        for server, (op, (label, metric)) in zip(got, OPERATORS.items(), strict=True):
+            python = metric(a, query)
+            if not close(float(server), python):
+                raise CheckFailed(f"{label} ({op}): server {server!r}, Python {python!r}")
+            compared += 1
+    return f"{compared} distances agree within {REL_TOL:g}"
 
 
 # --- persistence across a restart -------------------------------------------------------------
