@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.container.base import BaseSource, ensure_plan_base
+from devenv.container.base import BaseResult, BaseSource, ensure_plan_base
 from devenv.container.build import BuildSummary, Progress, build_images, proxy_build_args
 from devenv.container.compose import Compose, Service, compose_file, volume_name
 from devenv.container.engine import Engine
@@ -34,7 +34,7 @@ from devenv.render.scripts import as_user
 from devenv.rules.distro import EXTENSION_SQL_NAMES
 from devenv.run.tasks import Runner, TasksReport, run_tasks
 from devenv.steps.model import DEV_UID
-from devenv.steps.recipe import compile_plan
+from devenv.steps.recipe import Recipe, compile_plan
 from devenv.support import concurrency
 from devenv.support.preload import preload
 from devenv.verify.lifecycle import verify as run_verify
@@ -220,31 +220,78 @@ def up(
     preload("docker")  # while the review and compose's version answer
     refuse_remote_engine()
     recipe = compile_plan(plan)  # generate and build share it
-    # Refuses hand-edited files before anything else happens, like `devenv generate`.
+    generated = _generate(plan, recipe, log)
+    compose = Compose(plan, log=log)
+    log(f"compose {compose.version()}")  # before minutes of building, not after
+    with Engine.connect() as engine:
+        base, summary = _base_and_images(plan, engine, recipe, progress, log, base_source)
+        had_volume = engine.volume_exists(volume_name(plan))
+        podman = engine.is_podman()
+    were_running = bool(compose.services())
+    verifying = _verify_alongside(plan, recipe, log, verify_timeout) if verify else None
+    services, database, tasks, report = _start_services(
+        plan, compose, log, timeout=timeout, podman=podman, had_volume=had_volume,
+        were_running=were_running, verifying=verifying,
+    )  # fmt: skip
+    return UpResult(
+        plan=plan,
+        generated=generated,
+        base=base.how,
+        build=summary,
+        services=services,
+        database=database,
+        tasks=tasks,
+        report=report,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _generate(plan: Plan, recipe: Recipe, log: Log) -> tuple[str, ...]:
+    """What `devenv generate` would write, written and logged. Refuses hand-edited files before
+    anything else happens, like `devenv generate`."""
     generated = tuple(
         generate_files(plan, check=False, force=False, recipe=recipe).lines(changed_only=True)
     )
     for line in generated:
         log(line)
-    compose = Compose(plan, log=log)
-    log(f"compose {compose.version()}")  # before minutes of building, not after
-    with Engine.connect() as engine:
-        # The team's base (registry) or this machine's (another engine) before a bootstrap.
-        base_from_elsewhere(plan, engine, log)
-        base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
-        summary = build_images(plan, engine, progress, log=log, recipe=recipe)
-        build_local_image(plan, engine, log)
-        had_volume = engine.volume_exists(volume_name(plan))
-        podman = engine.is_podman()
-    were_running = bool(compose.services())
-    verifying: Future[Report] | None = None
-    if verify:
-        # verify proves the images in containers of its own: it needs nothing of the services,
-        # so it runs while they start.
-        verifying = concurrency.start(
-            lambda: run_verify(plan, timeout=verify_timeout, log=log, recipe=recipe),
-            name="verify",
-        )
+    return generated
+
+
+def _base_and_images(
+    plan: Plan, engine: Engine, recipe: Recipe, progress: Progress, log: Log, base_source: str
+) -> tuple[BaseResult, BuildSummary]:
+    """The base image present, the project's images built, and the local image when
+    devenv.local.toml adds packages."""
+    # The team's base (registry) or this machine's (another engine) before a bootstrap.
+    base_from_elsewhere(plan, engine, log)
+    base = ensure_plan_base(engine, plan, log=log, source=BaseSource(base_source))
+    summary = build_images(plan, engine, progress, log=log, recipe=recipe)
+    build_local_image(plan, engine, log)
+    return base, summary
+
+
+def _verify_alongside(plan: Plan, recipe: Recipe, log: Log, timeout: float) -> Future[Report]:
+    """verify proves the images in containers of its own: it needs nothing of the services,
+    so it runs while they start."""
+    return concurrency.start(
+        lambda: run_verify(plan, timeout=timeout, log=log, recipe=recipe),
+        name="verify",
+    )
+
+
+def _start_services(
+    plan: Plan,
+    compose: Compose,
+    log: Log,
+    *,
+    timeout: float,
+    podman: bool,
+    had_volume: bool,
+    were_running: bool,
+    verifying: Future[Report] | None,
+) -> tuple[tuple[Service, ...], str, TasksReport, Report | None]:
+    """The services started and healthy, the database answering the app container, the setup
+    tasks run, and verify's report once it is done. A failure waits for verify's cleanup."""
     try:
         with podman_healthchecks(plan, log) if podman else contextlib.nullcontext():
             compose.up(timeout=timeout)
@@ -262,17 +309,7 @@ def up(
         if verifying is not None:
             concurrency.wait_all([verifying])  # its own cleanup runs; its result no longer matters
         raise
-    return UpResult(
-        plan=plan,
-        generated=generated,
-        base=base.how,
-        build=summary,
-        services=services,
-        database=database,
-        tasks=tasks,
-        report=report,
-        seconds=time.monotonic() - started,
-    )
+    return services, database, tasks, report
 
 
 def attach_lines(plan: Plan, *, cwd: Path, uid: int | None = None) -> list[str]:
