@@ -202,34 +202,65 @@ def _root_specs(pyproject: dict[str, Any], groups: tuple[str, ...]) -> list[tupl
 
 def poetry_pins(folder: Path, groups: tuple[str, ...], python: str) -> str:
     """`name==version` lines (with markers) of what poetry.lock installs for main + `groups`."""
+    lock, pyproject = _read_poetry_project(folder)
+    packages = [p for p in lock.get("package", []) if isinstance(p, dict) and "name" in p]
+    if packages and all("groups" in p for p in packages):  # lock 2.1: groups and markers given
+        return _pins_by_group(packages, groups)
+    by_name = _for_this_python(packages, python)
+    roots: list[tuple[str, set[str], str | None]] = [
+        (_norm(n), e, None) for n, e in _root_specs(pyproject, groups)
+    ]
+    lines = []
+    for name, found in _reached_markers(by_name, roots).items():
+        p = by_name[name]
+        joined = None if None in found else " or ".join(sorted(f"({m})" for m in found if m))
+        lines.append(_pin(p["name"], p["version"], joined))
+    return "".join(sorted(lines, key=str.lower))
+
+
+def _read_poetry_project(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """poetry.lock and the pyproject, parsed."""
     try:
         lock = tomllib.loads((folder / "poetry.lock").read_text(encoding="utf-8"))
         pyproject = tomllib.loads((folder / PYPROJECT).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ExportError(f"poetry.lock can't be read: {exc}") from None
-    packages = [p for p in lock.get("package", []) if isinstance(p, dict) and "name" in p]
-    if packages and all("groups" in p for p in packages):  # lock 2.1: groups and markers given
-        wanted = {"main", *groups}
-        lines = []
-        for p in packages:
-            if not wanted & set(p["groups"]):
-                continue
-            marker = p.get("markers")
-            if isinstance(marker, dict):  # per group: any wanted group's, unconditional wins
-                in_groups = [marker.get(g) for g in p["groups"] if g in wanted]
-                marker = None if None in in_groups else " or ".join(f"({m})" for m in in_groups)
-            lines.append(_pin(p["name"], p["version"], marker))
-        return "".join(sorted(set(lines), key=str.lower))
+    return lock, pyproject
+
+
+def _pins_by_group(packages: list[dict[str, Any]], groups: tuple[str, ...]) -> str:
+    """The pins of a lock 2.1, which names each package's groups and markers."""
+    wanted = {"main", *groups}
+    lines = []
+    for p in packages:
+        if not wanted & set(p["groups"]):
+            continue
+        marker = p.get("markers")
+        if isinstance(marker, dict):  # per group: any wanted group's, unconditional wins
+            in_groups = [marker.get(g) for g in p["groups"] if g in wanted]
+            marker = None if None in in_groups else " or ".join(f"({m})" for m in in_groups)
+        lines.append(_pin(p["name"], p["version"], marker))
+    return "".join(sorted(set(lines), key=str.lower))
+
+
+def _for_this_python(packages: list[dict[str, Any]], python: str) -> dict[str, dict[str, Any]]:
+    """The lock's packages by normalised name; of two versions of one name, the one for this
+    Python."""
     by_name: dict[str, dict[str, Any]] = {}
-    for p in packages:  # two versions of one name: the one for this Python
+    for p in packages:
         fits = _python_ok(p.get("python-versions", "*"), python)
         if _norm(p["name"]) not in by_name or fits:
             by_name[_norm(p["name"])] = p
+    return by_name
+
+
+def _reached_markers(
+    by_name: dict[str, dict[str, Any]], pending: list[tuple[str, set[str], str | None]]
+) -> dict[str, set[str | None]]:
+    """Every package reached from ``pending`` (name, extras, marker), walking the lock's
+    dependencies, with the markers it is reached under (None: unconditionally)."""
     markers: dict[str, set[str | None]] = {}
     seen: set[tuple[str, frozenset[str], str | None]] = set()
-    pending: list[tuple[str, set[str], str | None]] = [
-        (_norm(n), e, None) for n, e in _root_specs(pyproject, groups)
-    ]
     while pending:
         name, extras, marker = pending.pop()
         if None in markers.get(name, ()) or (marker and len(marker) > 400):
@@ -240,26 +271,31 @@ def poetry_pins(folder: Path, groups: tuple[str, ...], python: str) -> str:
             continue
         seen.add(key)
         markers.setdefault(name, set()).add(marker)
-        wanted_optional = {
-            _norm(m.group(1))
-            for extra in extras
-            for item in package.get("extras", {}).get(extra, [])
-            if (m := _NAME.match(item))
-        }
-        for dep, spec in package.get("dependencies", {}).items():
-            specs = spec if isinstance(spec, list) else [spec]  # a list: one per marker
-            for one in specs:
-                table = one if isinstance(one, dict) else {}
-                if table.get("optional") and _norm(dep) not in wanted_optional:
-                    continue
-                edge = _and(marker, _edge_marker(table.get("markers")))
-                pending.append((_norm(dep), set(table.get("extras", [])), edge))
-    lines = []
-    for name, found in markers.items():
-        p = by_name[name]
-        joined = None if None in found else " or ".join(sorted(f"({m})" for m in found if m))
-        lines.append(_pin(p["name"], p["version"], joined))
-    return "".join(sorted(lines, key=str.lower))
+        pending += _dependency_edges(package, extras, marker)
+    return markers
+
+
+def _dependency_edges(
+    package: dict[str, Any], extras: set[str], marker: str | None
+) -> list[tuple[str, set[str], str | None]]:
+    """(name, extras, marker) of each dependency ``package`` installs with ``extras``, reached
+    under ``marker``."""
+    wanted_optional = {
+        _norm(m.group(1))
+        for extra in extras
+        for item in package.get("extras", {}).get(extra, [])
+        if (m := _NAME.match(item))
+    }
+    edges = []
+    for dep, spec in package.get("dependencies", {}).items():
+        specs = spec if isinstance(spec, list) else [spec]  # a list: one per marker
+        for one in specs:
+            table = one if isinstance(one, dict) else {}
+            if table.get("optional") and _norm(dep) not in wanted_optional:
+                continue
+            edge = _and(marker, _edge_marker(table.get("markers")))
+            edges.append((_norm(dep), set(table.get("extras", [])), edge))
+    return edges
 
 
 def _python_ok(spec: object, python: str) -> bool:
