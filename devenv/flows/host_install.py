@@ -60,6 +60,10 @@ class _Python:
     steps: dict[str, Step] = field(default_factory=dict)  # compiled for the generation's path
 
 
+def _result(item: _Item, status: Status, detail: str) -> StepResult:
+    return StepResult(name=item.name, title=item.title, status=status, detail=detail)
+
+
 class _Runner:
     def __init__(self, recipe: Recipe, options: Options, echo: Echo) -> None:
         plan = self.plan = recipe.plan
@@ -90,50 +94,14 @@ class _Runner:
         started = time.monotonic()
         items = self._items()
         results: list[StepResult] = []
-        error: HostError | None = None
-        interrupted = False
-        try:
-            self._preflight()
-        except HostError as exc:
-            error = exc
-        except KeyboardInterrupt:
-            interrupted = True
+        error, interrupted = self._preflight_outcome()
         total = len(items)
         for n, item in enumerate(items, start=1):
             if error is not None or interrupted:
-                results.append(
-                    StepResult(
-                        name=item.name,
-                        title=item.title,
-                        status=Status.SKIPPED,
-                        detail="not reached",
-                    )
-                )
+                results.append(_result(item, Status.SKIPPED, "not reached"))
                 continue
-            prefix = f"[{n}/{total}] {item.title}"
-            self.header = prefix
-            try:
-                status, detail = item.run()
-            except HostError as exc:
-                error = exc
-                status, detail = Status.FAILED, exc.message
-            except OSError as exc:  # the project folder: permissions, a full disk
-                error = HostError(
-                    f"{item.title}: {exc}",
-                    hint="check the project folder's permissions and free space",
-                )
-                status, detail = Status.FAILED, error.message
-            except KeyboardInterrupt:
-                interrupted = True
-                status, detail = Status.FAILED, "interrupted"
-            self.header = None
-            results.append(
-                StepResult(name=item.name, title=item.title, status=status, detail=detail)
-            )
-            word = status.value
-            if self.options.dry_run and status is Status.CHANGED:
-                word = "would change"
-            self.out(f"{prefix} ... {word}{f' ({detail})' if detail else ''}")
+            result, error, interrupted = self._run_item(item, f"[{n}/{total}] {item.title}")
+            results.append(result)
         if interrupted:
             self.out(f"interrupted: {self.state.link} still points at the venv it had before")
         return HostReport(
@@ -146,6 +114,44 @@ class _Runner:
             error=error,
             interrupted=interrupted,
         )
+
+    def _preflight_outcome(self) -> tuple[HostError | None, bool]:
+        """The preflight's error, and whether Ctrl-C stopped it: either skips every step."""
+        try:
+            self._preflight()
+        except HostError as exc:
+            return exc, False
+        except KeyboardInterrupt:
+            return None, True
+        return None, False
+
+    def _run_item(self, item: _Item, prefix: str) -> tuple[StepResult, HostError | None, bool]:
+        """One step run and its line printed: its result, the error that stops the run, and
+        whether Ctrl-C stopped it."""
+        error: HostError | None = None
+        interrupted = False
+        self.header = prefix
+        try:
+            status, detail = item.run()
+        except HostError as exc:
+            error = exc
+            status, detail = Status.FAILED, exc.message
+        except OSError as exc:  # the project folder: permissions, a full disk
+            error = HostError(
+                f"{item.title}: {exc}",
+                hint="check the project folder's permissions and free space",
+            )
+            status, detail = Status.FAILED, error.message
+        except KeyboardInterrupt:
+            interrupted = True
+            status, detail = Status.FAILED, "interrupted"
+        self.header = None
+        result = _result(item, status, detail)
+        word = status.value
+        if self.options.dry_run and status is Status.CHANGED:
+            word = "would change"
+        self.out(f"{prefix} ... {word}{f' ({detail})' if detail else ''}")
+        return result, error, interrupted
 
     def _items(self) -> list[_Item]:
         return [_Item(name=s.id, title=s.title, run=self._handler(s)) for s in self.steps]
