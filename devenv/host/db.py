@@ -92,58 +92,105 @@ def setup(executor: Executor, plan: Plan, step: Step, what: str) -> tuple[bool, 
     recipe's db-cluster `step`, each only when what it makes is missing. (changed, database)"""
     major = plan.postgres.version
     user = role_name(executor)
-    changed = False
-    cluster = find_cluster(executor, major)
-    if cluster is None:
-        executor.require_root(what)
-        executor.run(executor.as_root(step.command(Role.CREATE_CLUSTER)), what=what)
-        changed = True
-        cluster = find_cluster(executor, major) if not executor.dry_run else None
-        if cluster is None and not executor.dry_run:
-            raise HostError(
-                f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
-                hint="check `pg_lsclusters` and the PostgreSQL log",
-            )
+    cluster, created = _ensure_cluster(executor, major, step, what)
     cluster_name = cluster.name if cluster else "main"
     port = cluster.port if cluster else DEFAULT_PORT
     places = {Place.CLUSTER: cluster_name, Place.PORT: str(port)}
-    if cluster is None or not cluster.online:
-        executor.require_root(what)
-        start = step.command(Role.START_CLUSTER).resolved(places)
-        executor.run(executor.as_root(start), what=what)
-        changed = True
+    started = _ensure_started(executor, cluster, step, places, what)
+    changed = created or started
     database = Database(user=user, name=plan.postgres.database, port=port)
-    if not changed and cluster is not None:
-        # The user gets in already: role, database and peer authentication are in place, and
-        # finding that out needed no root.
-        probe = executor.probe(("psql", "-X", "-tAc", "SELECT 1"), env=database.env())
-        if probe.returncode == 0:
-            return False, database
+    if not changed and cluster is not None and _user_gets_in(executor, database):
+        return False, database
     running = not executor.dry_run or (cluster is not None and cluster.online)
+    log = f"/var/log/postgresql/postgresql-{major}-{cluster_name}.log"
+    made, database = _ensure_role_and_database(
+        executor, step, places, database, running=running, server=f"PostgreSQL {major}",
+        log=log, what=what,
+    )  # fmt: skip
+    return changed or made, database
+
+
+def _ensure_cluster(
+    executor: Executor, major: int, step: Step, what: str
+) -> tuple[Cluster | None, bool]:
+    """The cluster of ``major``, made when there is none (None when a dry run would make it),
+    and whether it was made."""
+    cluster = find_cluster(executor, major)
+    if cluster is not None:
+        return cluster, False
+    executor.require_root(what)
+    executor.run(executor.as_root(step.command(Role.CREATE_CLUSTER)), what=what)
+    cluster = find_cluster(executor, major) if not executor.dry_run else None
+    if cluster is None and not executor.dry_run:
+        raise HostError(
+            f"pg_createcluster {major} main made no cluster pg_lsclusters shows",
+            hint="check `pg_lsclusters` and the PostgreSQL log",
+        )
+    return cluster, True
+
+
+def _ensure_started(
+    executor: Executor, cluster: Cluster | None, step: Step, places: dict[Place, str], what: str
+) -> bool:
+    """Starts the cluster unless it is online; whether it was started."""
+    if cluster is not None and cluster.online:
+        return False
+    executor.require_root(what)
+    start = step.command(Role.START_CLUSTER).resolved(places)
+    executor.run(executor.as_root(start), what=what)
+    return True
+
+
+def _user_gets_in(executor: Executor, database: Database) -> bool:
+    """Whether the user gets in already: role, database and peer authentication are in place
+    (finding that out needs no root)."""
+    probe = executor.probe(("psql", "-X", "-tAc", "SELECT 1"), env=database.env())
+    return probe.returncode == 0
+
+
+def _ensure_role_and_database(
+    executor: Executor,
+    step: Step,
+    places: dict[Place, str],
+    database: Database,
+    *,
+    running: bool,
+    server: str,
+    log: str,
+    what: str,
+) -> tuple[bool, Database]:
+    """The user's role and database, each made when the running server lacks it (or when it
+    can't be asked, in a dry run). (changed, database)"""
+    changed = False
     # Constant queries; membership is decided here, so no name is ever spliced into SQL.
     wanted = (
-        ("SELECT rolname FROM pg_roles", user, step.command(Role.CREATE_ROLE)),
+        ("SELECT rolname FROM pg_roles", database.user, step.command(Role.CREATE_ROLE)),
         ("SELECT datname FROM pg_database", database.name, step.command(Role.CREATE_DATABASE)),
     )
     for query, name, create in wanted:
         executor.require_root(what)
-        if running:
-            argv = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc", query)
-            probe = executor.probe(executor.as_postgres(argv).argv)
-            if probe.returncode != 0:
-                said = (probe.stderr.strip().splitlines() or [f"status {probe.returncode}"])[-1]
-                log = f"/var/log/postgresql/postgresql-{major}-{cluster_name}.log"
-                raise HostError(
-                    f"{what}: can't query PostgreSQL {major} on port {port}: {said}",
-                    hint=f"check `pg_lsclusters` and {log}",
-                )
-            if name in probe.stdout.split():
-                continue
+        if running and name in _listed(executor, query, database.port, server, log, what):
+            continue
         executor.run(executor.as_postgres(create.resolved(places).argv), what=what)
         changed = True
         if name == database.name:
             database = dataclasses.replace(database, created=True)
     return changed, database
+
+
+def _listed(
+    executor: Executor, query: str, port: int, server: str, log: str, what: str
+) -> list[str]:
+    """The names ``query`` lists, asked as the postgres user."""
+    argv = ("psql", "-X", "-p", str(port), "-d", "postgres", "-tAc", query)
+    probe = executor.probe(executor.as_postgres(argv).argv)
+    if probe.returncode != 0:
+        said = (probe.stderr.strip().splitlines() or [f"status {probe.returncode}"])[-1]
+        raise HostError(
+            f"{what}: can't query {server} on port {port}: {said}",
+            hint=f"check `pg_lsclusters` and {log}",
+        )
+    return probe.stdout.split()
 
 
 def run_init(executor: Executor, step: Step, database: Database, what: str) -> None:
