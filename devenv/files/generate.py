@@ -9,10 +9,10 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from devenv.files.certs import check_folder, collect_certificates, write_certificates
+from devenv.files.certs import CertSync, check_folder, collect_certificates, write_certificates
 from devenv.files.local import GITIGNORE, ensure_env_file, gitignore_update, write_local_compose
 from devenv.fs import atomic as output
-from devenv.fs.model import TMP_SUFFIX
+from devenv.fs.model import TMP_SUFFIX, GeneratedFile
 from devenv.fs.safety import check_real_dirs
 from devenv.plan.model import Plan
 from devenv.render.compose import ENV_FILE, LOCAL_COMPOSE
@@ -68,11 +68,7 @@ def generate_files(
     files = render_all(recipe)
     root = plan.project_dir
     if check:
-        current = output.check(root, files)  # raises StaleError with the diff
-        return Generated(
-            changes=tuple(Changed(path=c.path, change=Change.UNCHANGED) for c in current),
-            checked=True,
-        )
+        return _checked(root, files)
     # Everything is read and checked before anything is written: no write may follow a
     # symlink, and a bad file anywhere leaves the project as it was.
     written = [*(f.path for f in files), ENV_FILE, LOCAL_COMPOSE, GITIGNORE, f"{CERTS_DIR}/x.crt"]
@@ -87,34 +83,56 @@ def generate_files(
             Changed(path=c.path, change=Change(c.status.value))
             for c in output.write(root, files, force=force)
         ]
-        if ensure_env_file(root):
-            changes.append(
-                Changed(path=ENV_FILE, change=Change.CREATED, note="database password, git-ignored")
-            )
-        if write_local_compose(plan, recipe):
-            changes.append(
-                Changed(
-                    path=LOCAL_COMPOSE,
-                    change=Change.WROTE,
-                    note="devenv.local.toml overrides, git-ignored",
-                )
-            )
-        if gitignore is not None:
-            output.atomic_write(root / GITIGNORE, gitignore)
-            changes.append(
-                Changed(path=GITIGNORE, change=Change.UPDATED, note=f"+ {', '.join(added)}")
-            )
+        changes += _write_local_files(plan, recipe)
+        changes += _write_gitignore(root, gitignore, added)
         certs = write_certificates(root / CERTS_DIR, host_certs)
     if certs.written or certs.removed:
+        changes.append(_certs_synced(certs))
+    return Generated(changes=tuple(changes))
+
+
+def _checked(root: Path, files: tuple[GeneratedFile, ...]) -> Generated:
+    """--check: every generated file current (else StaleError with the diff), nothing written."""
+    current = output.check(root, files)  # raises StaleError with the diff
+    return Generated(
+        changes=tuple(Changed(path=c.path, change=Change.UNCHANGED) for c in current),
+        checked=True,
+    )
+
+
+def _write_local_files(plan: Plan, recipe: Recipe) -> list[Changed]:
+    """The git-ignored files: .env made when missing, the local compose file rewritten."""
+    changes = []
+    if ensure_env_file(plan.project_dir):
+        changes.append(
+            Changed(path=ENV_FILE, change=Change.CREATED, note="database password, git-ignored")
+        )
+    if write_local_compose(plan, recipe):
         changes.append(
             Changed(
-                path=CERTS_DIR,
-                change=Change.SYNCED,
-                note=f"{len(certs.written)} written, {len(certs.removed)} removed, "
-                f"from {', '.join(certs.sources)}",
+                path=LOCAL_COMPOSE,
+                change=Change.WROTE,
+                note="devenv.local.toml overrides, git-ignored",
             )
         )
-    return Generated(changes=tuple(changes))
+    return changes
+
+
+def _write_gitignore(root: Path, gitignore: bytes | None, added: tuple[str, ...]) -> list[Changed]:
+    """.gitignore written with the lines it gains (``added``); None: it had them all."""
+    if gitignore is None:
+        return []
+    output.atomic_write(root / GITIGNORE, gitignore)
+    return [Changed(path=GITIGNORE, change=Change.UPDATED, note=f"+ {', '.join(added)}")]
+
+
+def _certs_synced(certs: CertSync) -> Changed:
+    return Changed(
+        path=CERTS_DIR,
+        change=Change.SYNCED,
+        note=f"{len(certs.written)} written, {len(certs.removed)} removed, "
+        f"from {', '.join(certs.sources)}",
+    )
 
 
 def _remove_leftovers(root: Path, written: list[str]) -> None:
