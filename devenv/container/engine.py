@@ -149,6 +149,23 @@ def _label_change(key: str, value: str) -> str:
     return f'LABEL {key}="{quoted}"'
 
 
+def _import_changes(
+    ref: str, labels: Mapping[str, str], cmd: Sequence[str], changes: Sequence[str]
+) -> list[str]:
+    """The Dockerfile instructions an import of ``ref`` applies: ``CMD``, a ``LABEL`` per
+    label, then ``changes``, each checked to be one line."""
+    all_changes = [f"CMD {json.dumps(list(cmd))}"] if cmd else []
+    all_changes += [_label_change(k, v) for k, v in sorted(labels.items())]
+    for change in changes:
+        if _CONTROL.search(change):
+            raise EngineError(
+                f"image change {change!r} for {ref} has a control character or newline",
+                hint="give one Dockerfile instruction per change",
+            )
+        all_changes.append(change)
+    return all_changes
+
+
 def _docker() -> Any:
     """docker-py, imported on first use. It ships no type information, so it is ``Any`` here;
     importlib also keeps mypy from resolving ``docker`` to a project's generated ``docker/``
@@ -328,31 +345,33 @@ class Engine:
         docker = _docker()
 
         repository, tag = split_ref(ref)
-        all_changes = [f"CMD {json.dumps(list(cmd))}"] if cmd else []
-        all_changes += [_label_change(k, v) for k, v in sorted(labels.items())]
-        for change in changes:
-            if _CONTROL.search(change):
-                raise EngineError(
-                    f"image change {change!r} for {ref} has a control character or newline",
-                    hint="give one Dockerfile instruction per change",
-                )
-            all_changes.append(change)
+        all_changes = _import_changes(ref, labels, cmd, changes)
         saved_timeout = self.api.timeout
         self.api.timeout = None  # committing a large layer can take longer than any default
         try:
-            if isinstance(src, (str, os.PathLike)):
-                with Path(src).open("rb") as stream:
-                    reply = self.api.import_image_from_stream(
-                        _chunks(stream), repository=repository, tag=tag, changes=all_changes
-                    )
-            else:
-                reply = self.api.import_image_from_stream(
-                    _chunks(src), repository=repository, tag=tag, changes=all_changes
-                )
+            reply = self._import_from(src, repository, tag, all_changes)
         except (docker.errors.DockerException, OSError) as exc:
             raise self._failed(f"importing image {ref}", exc) from exc
         finally:
             self.api.timeout = saved_timeout
+        self._check_import_reply(reply, ref)
+        return self.image_id(ref)
+
+    def _import_from(
+        self, src: IO[bytes] | str | os.PathLike[str], repository: str, tag: str, changes: list[str]
+    ) -> Any:
+        """The engine's reply to importing ``src`` (a path is opened here), sent in chunks."""
+        if isinstance(src, (str, os.PathLike)):
+            with Path(src).open("rb") as stream:
+                return self.api.import_image_from_stream(
+                    _chunks(stream), repository=repository, tag=tag, changes=changes
+                )
+        return self.api.import_image_from_stream(
+            _chunks(src), repository=repository, tag=tag, changes=changes
+        )
+
+    def _check_import_reply(self, reply: Any, ref: str) -> None:
+        """EngineError when the import's reply (JSON lines) carries an error."""
         for line in str(reply).splitlines():
             try:
                 message = json.loads(line)
@@ -364,7 +383,6 @@ class Engine:
                     f"{' '.join(str(message['error']).split())}",
                     hint="check that the input is an uncompressed or gzip tar of a root filesystem",
                 )
-        return self.image_id(ref)
 
     def pull_image(self, ref: str, *, timeout: float) -> str | None:
         """Try to pull ``ref`` within about ``timeout`` seconds. Returns an error text if it
