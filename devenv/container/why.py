@@ -140,31 +140,37 @@ def image_inputs(
                 titles.append(match[1])
                 runs = _run_owners([by_title[t] for t in titles if t in by_title])
             continue
-        keyword = line.split(" ", 1)[0].upper()
-        title = titles[0] if titles and keyword in ("COPY", "RUN") else ""
-        copied: dict[str, str] = {}
-        packages: tuple[str, ...] = ()
-        if keyword == "COPY":
-            copied = _copied(copy_sources(line), files)
-        elif keyword == "RUN" and runs:
-            step = runs.pop(0)
-            title = step.title
-            # A RUN reads what its step copied just before it.
-            copied = _copied(tuple(source.rstrip("/") for source, _ in step.copies), files)
-            packages = _packages(step, copied, files)
-        records.append(
-            StepInputs(
-                keyword=keyword,
-                title=title,
-                instruction=digest(line.encode()),
-                files=tuple(sorted(copied.items())),
-                packages=packages,
-            )
-        )
+        records.append(_instruction_inputs(line, titles, runs, files))
     return ImageInputs(
         base=digest(base_id.encode()),
         lock=None if lock is None else digest(lock),
         steps=tuple(records),
+    )
+
+
+def _instruction_inputs(
+    line: str, titles: list[str], runs: list[Step], files: Mapping[str, tuple[int, bytes]]
+) -> StepInputs:
+    """The record of one instruction of the layer whose step titles are ``titles``: a RUN
+    takes the next of ``runs`` (the step each of the layer's RUN lines is of) off the list."""
+    keyword = line.split(" ", 1)[0].upper()
+    title = titles[0] if titles and keyword in ("COPY", "RUN") else ""
+    copied: dict[str, str] = {}
+    packages: tuple[str, ...] = ()
+    if keyword == "COPY":
+        copied = _copied(copy_sources(line), files)
+    elif keyword == "RUN" and runs:
+        step = runs.pop(0)
+        title = step.title
+        # A RUN reads what its step copied just before it.
+        copied = _copied(tuple(source.rstrip("/") for source, _ in step.copies), files)
+        packages = _packages(step, copied, files)
+    return StepInputs(
+        keyword=keyword,
+        title=title,
+        instruction=digest(line.encode()),
+        files=tuple(sorted(copied.items())),
+        packages=packages,
     )
 
 
