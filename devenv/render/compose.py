@@ -13,7 +13,7 @@ import yaml
 
 from devenv.plan import db_init
 from devenv.plan.envfiles import DOTENV
-from devenv.plan.model import Plan
+from devenv.plan.model import Plan, Postgres
 from devenv.render.devcontainer import devcontainer_data
 from devenv.render.dockerfile import render_dockerfile
 from devenv.render.labels import LABEL_PROJECT
@@ -59,79 +59,91 @@ def app_env_files(plan: Plan) -> list[dict[str, Any]]:
 
 
 def compose_data(plan: Plan) -> dict[str, Any]:
-    pg = plan.postgres
     name = plan.environment.name
-    env_file = [{"path": ENV_FILE, "required": False}]
-    build = {"context": ".", "dockerfile": "docker/Dockerfile"}
-    data: dict[str, Any] = {
+    return {
         "name": name,
-        "services": {
-            "app": {
-                "build": {**build, "target": "dev"},
-                "image": plan.image("dev"),
-                "init": True,
-                "command": ["sleep", "infinity"],
-                "working_dir": plan.devcontainer.workspace,
-                "volumes": [f".:{plan.devcontainer.workspace}:cached"],
-                "env_file": app_env_files(plan),
-                "environment": {
-                    **dict(plan.env.vars),
-                    "DATABASE_URL": f"postgresql://{pg.user}@db:5432/{pg.database}",
-                    "PGHOST": "db",
-                    "PGUSER": pg.user,
-                    "PGDATABASE": pg.database,
-                },
-                "depends_on": {"db": {"condition": "service_healthy"}},
-                "stop_grace_period": "2s",
-                "labels": {LABEL: name},
-            },
-            "db": {
-                "build": {**build, "target": "db"},
-                "image": plan.image("db"),
-                "env_file": env_file,
-                "environment": {"POSTGRES_USER": pg.user, "POSTGRES_DB": pg.database},
-                "volumes": [
-                    f"db-data:{DB_DATA}",
-                    # [postgres] init: run by the entrypoint when it makes a new database.
-                    *(
-                        {
-                            "type": "bind",
-                            "source": f"./{m.source}",
-                            "target": m.target,
-                            "read_only": True,
-                        }
-                        for m in db_init.mounts(plan)
-                    ),
-                ],
-                # Only this machine can reach the database.
-                "ports": [f"127.0.0.1:{pg.host_port}:5432"],
-                "healthcheck": {
-                    # Over TCP: the init phase listens on the socket only, so this stays
-                    # unhealthy until the real server is up.
-                    "test": [
-                        "CMD",
-                        "pg_isready",
-                        "-h",
-                        "127.0.0.1",
-                        "-U",
-                        pg.user,
-                        "-d",
-                        pg.database,
-                    ],
-                    "interval": "2s",
-                    "timeout": "5s",
-                    "retries": 30,
-                    "start_period": "5s",
-                },
-                "stop_grace_period": "10s",
-                "labels": {LABEL: name},
-            },
-        },
+        "services": {"app": _app_service(plan), "db": _db_service(plan)},
         "volumes": {"db-data": {"labels": {LABEL: name}}},
     }
+
+
+def _build(target: str) -> dict[str, Any]:
+    """Both services build a stage of docker/Dockerfile."""
+    return {"context": ".", "dockerfile": "docker/Dockerfile", "target": target}
+
+
+def _app_service(plan: Plan) -> dict[str, Any]:
+    """The app: the dev image idling in the workspace, started once the database is healthy;
+    [devcontainer] engine_access adds the engine's socket."""
+    pg = plan.postgres
+    app: dict[str, Any] = {
+        "build": _build("dev"),
+        "image": plan.image("dev"),
+        "init": True,
+        "command": ["sleep", "infinity"],
+        "working_dir": plan.devcontainer.workspace,
+        "volumes": [f".:{plan.devcontainer.workspace}:cached"],
+        "env_file": app_env_files(plan),
+        "environment": {
+            **dict(plan.env.vars),
+            "DATABASE_URL": f"postgresql://{pg.user}@db:5432/{pg.database}",
+            "PGHOST": "db",
+            "PGUSER": pg.user,
+            "PGDATABASE": pg.database,
+        },
+        "depends_on": {"db": {"condition": "service_healthy"}},
+        "stop_grace_period": "2s",
+        "labels": {LABEL: plan.environment.name},
+    }
     if plan.devcontainer.engine_access:
-        _engine_access(plan, data["services"]["app"])
-    return data
+        _engine_access(plan, app)
+    return app
+
+
+def _db_service(plan: Plan) -> dict[str, Any]:
+    """The database: the db image, its data in a volume, its port on this machine only."""
+    pg = plan.postgres
+    return {
+        "build": _build("db"),
+        "image": plan.image("db"),
+        "env_file": [{"path": ENV_FILE, "required": False}],
+        "environment": {"POSTGRES_USER": pg.user, "POSTGRES_DB": pg.database},
+        "volumes": _db_volumes(plan),
+        # Only this machine can reach the database.
+        "ports": [f"127.0.0.1:{pg.host_port}:5432"],
+        "healthcheck": _db_healthcheck(pg),
+        "stop_grace_period": "10s",
+        "labels": {LABEL: plan.environment.name},
+    }
+
+
+def _db_volumes(plan: Plan) -> list[Any]:
+    """The data volume, then each [postgres] init mount (read-only)."""
+    return [
+        f"db-data:{DB_DATA}",
+        # [postgres] init: run by the entrypoint when it makes a new database.
+        *(
+            {
+                "type": "bind",
+                "source": f"./{m.source}",
+                "target": m.target,
+                "read_only": True,
+            }
+            for m in db_init.mounts(plan)
+        ),
+    ]
+
+
+def _db_healthcheck(pg: Postgres) -> dict[str, Any]:
+    return {
+        # Over TCP: the init phase listens on the socket only, so this stays
+        # unhealthy until the real server is up.
+        "test": ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", pg.user, "-d", pg.database],
+        "interval": "2s",
+        "timeout": "5s",
+        "retries": 30,
+        "start_period": "5s",
+    }
 
 
 def _engine_access(plan: Plan, app: dict[str, Any]) -> None:
