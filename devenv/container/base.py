@@ -134,47 +134,83 @@ def ensure_base(
     started = time.monotonic()
     _check_request(ref, distro, codename, mirror)
     refs = alias_refs(ref, distro, version, codename)
-
-    def done(image_id: str, how: str, used_mirror: str | None = None) -> BaseResult:
-        _tag_all(engine, image_id, refs, log)
-        return BaseResult(
-            ref=ref,
-            image_id=image_id,
-            how=how,
-            mirror=used_mirror,
-            seconds=time.monotonic() - started,
+    image_id = None if force else _present_id(engine, ref, refs, log)
+    how = "present"
+    used_mirror: str | None = None
+    if image_id is None and source is not BaseSource.BOOTSTRAP:
+        how = "pulled"
+        image_id = _pulled_id(engine, ref, source, pull_timeout, log)
+    if image_id is None:
+        how = "bootstrapped"
+        image_id, used_mirror = _bootstrap_replacing(
+            engine, ref, distro, codename, mirror, keyring, log, apt_dir, work_root
         )
+    _tag_all(engine, image_id, refs, log)
+    seconds = time.monotonic() - started
+    if how == "bootstrapped":
+        log(f"bootstrapped {ref} ({image_id[:19]}) in {seconds:.1f}s")
+    return BaseResult(ref=ref, image_id=image_id, how=how, mirror=used_mirror, seconds=seconds)
 
-    old = None if force else _current(engine, refs, log)
-    if old is not None:
-        log(f"base image {ref} exists ({str(old['Id'])[:19]}); not bootstrapping")
-        return done(str(old["Id"]), "present")
-    if source is not BaseSource.BOOTSTRAP:
-        log(f"trying to pull {ref} (for at most {pull_timeout:g}s)")
-        error = engine.pull_image(ref, timeout=pull_timeout)
-        if error is None:
-            log(f"pulled {ref}")
-            return done(engine.image_id(ref), "pulled")
-        if source is BaseSource.PULL:
-            raise BootstrapError(
-                f"pulling the base image {ref} failed: {error}",
-                hint="check the registry and your `docker login`, or run `devenv base "
-                "--bootstrap` to make it locally",
-            )
-        log(f"no registry answered for {ref} ({error}); bootstrapping it instead")
+
+def _present_id(engine: Engine, ref: str, refs: tuple[str, ...], log: Log) -> str | None:
+    """The id of the image the engine has under one of ``refs``, or None (see _current)."""
+    old = _current(engine, refs, log)
+    if old is None:
+        return None
+    log(f"base image {ref} exists ({str(old['Id'])[:19]}); not bootstrapping")
+    return str(old["Id"])
+
+
+def _pulled_id(
+    engine: Engine, ref: str, source: BaseSource, timeout: float, log: Log
+) -> str | None:
+    """The id of ``ref`` after one pull bounded by ``timeout``, or None to bootstrap it
+    (``AUTO``); under ``PULL`` a failed pull is an error."""
+    log(f"trying to pull {ref} (for at most {timeout:g}s)")
+    error = engine.pull_image(ref, timeout=timeout)
+    if error is None:
+        log(f"pulled {ref}")
+        return engine.image_id(ref)
+    if source is BaseSource.PULL:
+        raise BootstrapError(
+            f"pulling the base image {ref} failed: {error}",
+            hint="check the registry and your `docker login`, or run `devenv base "
+            "--bootstrap` to make it locally",
+        )
+    log(f"no registry answered for {ref} ({error}); bootstrapping it instead")
+    return None
+
+
+def _bootstrap_replacing(
+    engine: Engine,
+    ref: str,
+    distro: str,
+    codename: str,
+    mirror: str | None,
+    keyring: Path | None,
+    log: Log,
+    apt_dir: Path,
+    work_root: Path,
+) -> tuple[str, str | None]:
+    """Bootstrap ``ref`` (its image id and the mirror used), then remove the image the name
+    had before, if it was another one."""
     previous = engine.inspect_image(ref)
     image_id, used_mirror = bootstrap_image(
         engine, ref, distro, codename, mirror, keyring, log, apt_dir, work_root
     )
     if previous is not None and str(previous["Id"]) != image_id:
-        try:
-            if engine.remove_image(str(previous["Id"])):
-                log(f"removed the previous {ref} image {str(previous['Id'])[:19]}")
-        except EngineError as exc:
-            log(f"kept the previous {ref} image {str(previous['Id'])[:19]}: {exc.message}")
-    result = done(image_id, "bootstrapped", used_mirror)
-    log(f"bootstrapped {ref} ({image_id[:19]}) in {result.seconds:.1f}s")
-    return result
+        _remove_previous(engine, ref, str(previous["Id"]), log)
+    return image_id, used_mirror
+
+
+def _remove_previous(engine: Engine, ref: str, previous_id: str, log: Log) -> None:
+    """Remove the image ``ref`` named before; one the engine refuses to remove (a container
+    uses it) is kept, and the log says why."""
+    try:
+        if engine.remove_image(previous_id):
+            log(f"removed the previous {ref} image {previous_id[:19]}")
+    except EngineError as exc:
+        log(f"kept the previous {ref} image {previous_id[:19]}: {exc.message}")
 
 
 def ensure_plan_base(
