@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from devenv.commands import Context, json_option, pass_ctx, text_to_stderr
+
+if TYPE_CHECKING:
+    from devenv.container.build import BuildSummary
+    from devenv.steps.recipe import Recipe
 
 
 @click.command()
@@ -34,20 +40,10 @@ def command(
     from devenv.container.build import TARGETS, FailedBuild, build_images
     from devenv.container.engine import Engine
     from devenv.container.progress import choose
-    from devenv.container.registry import registry_of
-    from devenv.plan.lock_status import lock_status
-    from devenv.steps.model import Mode
-    from devenv.steps.recipe import compile_plan
     from devenv.support.exclusive_run import images_lock
-    from devenv.support.preload import preload
 
-    preload("docker")  # while the requirements review below waits on the index
-    plan = ctx.plan()
-    if push:
-        registry_of(plan)  # no registry to push to: say so before building
-    lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
-    recipe = compile_plan(plan)
-    recipe.review(Mode.CONTAINER)  # before connecting: the index answers meanwhile (preload)
+    recipe = _reviewed_recipe(ctx, push=push, frozen=frozen)
+    plan = recipe.plan
     with (
         text_to_stderr(as_json) as emit,
         images_lock(plan.project_dir),
@@ -71,15 +67,40 @@ def command(
             raise
         if as_json:
             emit(summary.as_json())
-        for target, ref in summary.images.items():
-            came = summary.pulled.get(target)
-            how = f", pulled from {came}" if came else ""
-            how = ", current" if target in summary.current else how
-            click.echo(f"{target}: {ref} (tag {summary.tags.get(target, '?')}{how})")
-        for ref in summary.pushed:
-            click.echo(f"pushed {ref}")
-        for line in summary.why():
-            click.echo(line)
-        click.echo(
-            f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
-        )
+        _print_summary(summary)
+
+
+def _reviewed_recipe(ctx: Context, *, push: bool, frozen: bool) -> Recipe:
+    """The plan's recipe, its requirements reviewed: what would stop the build stops it here,
+    before the engine is connected to."""
+    from devenv.container.registry import registry_of
+    from devenv.plan.lock_status import lock_status
+    from devenv.steps.model import Mode
+    from devenv.steps.recipe import compile_plan
+    from devenv.support.preload import preload
+
+    preload("docker")  # while the requirements review below waits on the index
+    plan = ctx.plan()
+    if push:
+        registry_of(plan)  # no registry to push to: say so before building
+    lock_status(plan, frozen=frozen)  # a stale lock stops --frozen before anything runs
+    recipe = compile_plan(plan)
+    recipe.review(Mode.CONTAINER)  # before connecting: the index answers meanwhile (preload)
+    return recipe
+
+
+def _print_summary(summary: BuildSummary) -> None:
+    """Each image (pulled, current or built, and its tag), what was pushed, why steps re-ran,
+    and the step counts."""
+    for target, ref in summary.images.items():
+        came = summary.pulled.get(target)
+        how = f", pulled from {came}" if came else ""
+        how = ", current" if target in summary.current else how
+        click.echo(f"{target}: {ref} (tag {summary.tags.get(target, '?')}{how})")
+    for ref in summary.pushed:
+        click.echo(f"pushed {ref}")
+    for line in summary.why():
+        click.echo(line)
+    click.echo(
+        f"{summary.steps_total} steps, {summary.steps_cached} cached, {summary.seconds:.1f}s"
+    )
