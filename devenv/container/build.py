@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devenv.container import registry, why
+from devenv.container import buildkit, registry, why
 from devenv.container.engine import Engine, context_files
 from devenv.container.stages import SHARED_STAGE, stage_dockerfile, stage_named
 from devenv.container.tags import copied_files, copy_sources, lock_bytes, plan_tags
@@ -129,27 +129,16 @@ def read_stream(
                 if current
                 else "before the first step"
             )
-            if current and current.instruction.startswith("FROM "):
-                hint = "run `devenv base` to bootstrap it without a registry"
-            elif any(_OFFLINE.search(line) for line in step_lines):
-                hint = (
-                    "the step could not reach the network (see its output above): check the "
-                    "connection, a proxy (HTTP(S)_PROXY) or the host's DNS, then build again"
-                )
-            else:
-                hint = "fix the step (or the plan it came from) and build again"
-            raise (
-                unserved_pin(tail)
-                or unlocated_package(tail, stage, target)
-                or unbuilt_source(step_lines, tail, release)
-                or failed_smoke(tail, stage, target)
-                or missing_libraries(tail, stage, target)
-                or incompatible_pin(step_lines, tail, release, advice or {})
-                or BuildError(
-                    f"building {_what(stage, target)} failed at {where}: {text}",
-                    hint=hint,
-                    details="\n".join(tail),
-                )
+            raise step_failure(
+                stage=stage,
+                target=target,
+                where=where,
+                text=text,
+                from_step=bool(current and current.instruction.startswith("FROM ")),
+                tail=list(tail),
+                step_lines=list(step_lines),
+                release=release,
+                advice=advice or {},
             )
         if "aux" in message and isinstance(message["aux"], dict) and "ID" in message["aux"]:
             result.image_id = str(message["aux"]["ID"])
@@ -196,6 +185,43 @@ def read_stream(
             f"building {target} ended without an image",
             hint="see the output above; then build again",
         )
+
+
+def step_failure(
+    *,
+    stage: str,
+    target: str,
+    where: str,
+    text: str,
+    from_step: bool,
+    tail: list[str],
+    step_lines: list[str],
+    release: Release | None,
+    advice: Mapping[str, str],
+) -> BuildError:
+    """A failed step's error, with the hint its output points to (either builder's)."""
+    if from_step:
+        hint = "run `devenv base` to bootstrap it without a registry"
+    elif any(_OFFLINE.search(line) for line in step_lines):
+        hint = (
+            "the step could not reach the network (see its output above): check the "
+            "connection, a proxy (HTTP(S)_PROXY) or the host's DNS, then build again"
+        )
+    else:
+        hint = "fix the step (or the plan it came from) and build again"
+    return (
+        unserved_pin(tail)
+        or unlocated_package(tail, stage, target)
+        or unbuilt_source(step_lines, tail, release)
+        or failed_smoke(tail, stage, target)
+        or missing_libraries(tail, stage, target)
+        or incompatible_pin(step_lines, tail, release, advice)
+        or BuildError(
+            f"building {_what(stage, target)} failed at {where}: {text}",
+            hint=hint,
+            details="\n".join(tail),
+        )
+    )
 
 
 def unserved_pin(output: Iterable[str]) -> BuildError | None:
@@ -383,10 +409,12 @@ def build_images(
     use_registry: bool = True,
     push: bool = False,
     recipe: Recipe | None = None,
+    builder: buildkit.Builder | None = None,
 ) -> BuildSummary:
     """Build ``targets``. With `[environment] registry` (and ``use_registry``), an image whose
     content tag is already on the engine or in the registry is taken as is (no step runs);
-    only the misses build. ``push`` publishes the images (and the base) afterwards."""
+    only the misses build. ``push`` publishes the images (and the base) afterwards.
+    ``builder``: BuildKit where the engine and the docker CLI have it (None: detect)."""
     environ = os.environ if env is None else env
     shared = plan.environment.registry is not None and use_registry
     root = plan.project_dir
@@ -434,6 +462,15 @@ def build_images(
         t: _previous(engine, plan.image(t)) for t in built
     }
 
+    def own_labels(target: str) -> dict[str, str]:
+        return {
+            **labels,
+            LABEL_TARGET: target,
+            LABEL_PLAN: recipe.fingerprint(Target(target)),
+            LABEL_CONTENT: tags.get(target, ""),
+            LABEL_STEPS: inputs[target].label(),
+        }
+
     def job(target: str, nocache: bool, connection: Engine) -> None:
         result = TargetResult(
             target=target, ref=plan.image(target) if target != SHARED_STAGE else ""
@@ -449,17 +486,6 @@ def build_images(
             # Dockerfile of the shared stage and its own, so db and dev build side by side.
             own = Path(tmp) / "Dockerfile"
             own.write_text(stage_dockerfile(dockerfile, target), encoding="utf-8")
-            own_labels = (
-                {
-                    **labels,
-                    LABEL_TARGET: target,
-                    LABEL_PLAN: recipe.fingerprint(Target(target)),
-                    LABEL_CONTENT: tags.get(target, ""),
-                    LABEL_STEPS: inputs[target].label(),
-                }
-                if result.ref
-                else labels
-            )
             stream = connection.build(
                 path=root,
                 dockerfile=str(own.relative_to(root)),
@@ -467,7 +493,7 @@ def build_images(
                 tag=result.ref or None,
                 # The shared stage unlabelled: its end is the images' parent, never a dangling
                 # image of its own (a label would add a layer nothing stands on).
-                labels=own_labels if result.ref else {},
+                labels=own_labels(target) if result.ref else {},
                 buildargs=proxy_build_args(environ),
                 nocache=nocache,
                 cache_from=cache_from.get(target)
@@ -491,7 +517,29 @@ def build_images(
         )
 
     try:
-        if len(built) > 1:
+        if built and (builder or buildkit.detect(engine, environ)) is buildkit.Builder.BUILDKIT:
+            log("building with BuildKit (docker buildx bake; apt and installer downloads cached)")
+            names = [Target(t).value for t in built]
+            kit = {t: TargetResult(target=t, ref=plan.image(t)) for t in names}
+            kit[SHARED_STAGE] = TargetResult(target=SHARED_STAGE, ref="")
+            results.extend(kit.values())
+            buildkit.bake(
+                root=root,
+                dockerfile=render_dockerfile(recipe, cache_mounts=True),
+                targets=[
+                    buildkit.BakeTarget(target=t, ref=plan.image(t), labels=own_labels(t))
+                    for t in names
+                ],
+                build_args=proxy_build_args(environ),
+                no_cache=no_cache,
+                environ=environ,
+                progress=progress,
+                results=kit,
+                new_step=StepRecord,
+                diagnose=functools.partial(step_failure, release=release, advice=advice),
+                engine=engine,
+            )
+        elif len(built) > 1:
             # The shared stage first, once: both images then stand on the same layers (and a
             # --no-cache build makes them anew, so nothing below can come from an old cache).
             job(SHARED_STAGE, no_cache, engine)
