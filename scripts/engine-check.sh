@@ -10,10 +10,16 @@
 #   prebuild  on Docker: a registry in the machine (scripts/services.sh), `devenv push`; a
 #             teammate (the engine without the project's images) `devenv pull`s and builds with
 #             no step re-run, then `up`; a changed requirement built with the registry as cache
+#   buildkit  on Docker 28 with buildx (which devenv picks there; the other Docker parts build
+#             with it too, Podman with the classic builder): a build (both images in one bake,
+#             apt and uv downloads on cache mounts), its labels, no cache in a layer, a no-op
+#             rebuild running 0 steps, a requirements edit re-running only the install (its
+#             apt steps cached), an unknown apt package failing with devenv's hint
 #
-#   scripts/engine-check.sh [--only docker|podman|prebuild]... [--worktree] [--keep] [--rebuild]
+#   scripts/engine-check.sh [--only docker|podman|prebuild|buildkit]... [--worktree] [--keep]
+#                           [--rebuild]
 #
-#   --only      run these parts (repeatable; default all three, in the order above)
+#   --only      run these parts (repeatable; default all four, in the order above)
 #   --worktree  copy this working tree's files (tracked and untracked, not ignored) instead of HEAD
 #   --keep      leave the machine (and its volumes) for a look inside
 #   --rebuild   make the machine image again (it is kept between runs as a cache)
@@ -47,14 +53,14 @@ REGISTRY=127.0.0.1:5443
 PODMAN_SOCKET=/run/devenv-services/podman/podman.sock
 
 usage() {
-    echo "usage: $0 [--only docker|podman|prebuild]... [--worktree] [--keep] [--rebuild]" >&2
+    echo "usage: $0 [--only docker|podman|prebuild|buildkit]... [--worktree] [--keep] [--rebuild]" >&2
     exit 2
 }
 while (($#)); do
     case $1 in
     --only)
         (($# >= 2)) || usage
-        case $2 in docker | podman | prebuild) PARTS+=("$2") ;; *) usage ;; esac
+        case $2 in docker | podman | prebuild | buildkit) PARTS+=("$2") ;; *) usage ;; esac
         shift 2
         ;;
     --worktree) WORKTREE=1 && shift ;;
@@ -63,7 +69,7 @@ while (($#)); do
     *) usage ;;
     esac
 done
-((${#PARTS[@]})) || PARTS=(docker podman prebuild)
+((${#PARTS[@]})) || PARTS=(docker podman prebuild buildkit)
 [[ $PREFIX =~ ^[a-z0-9][a-z0-9_.-]*$ ]] || {
     echo "engine-check.sh: ENGINE_CHECK_PREFIX must be a lowercase name ([a-z0-9_.-])" >&2
     exit 2
@@ -248,6 +254,15 @@ drop_images() { # PROJECT NAME
     echo "docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '(^|/)$1-(dev|db):' | xargs -r docker image rm -f"
 }
 
+# What a build --json says under BuildKit: steps per stage, which ran; exits 1 unless $1 holds.
+# shellcheck disable=SC2016 # expanded in the machine
+STEPS_RUN='python3 -c "import json, sys
+r = json.load(open(\"build.json\"))
+ran = [s for s in r[\"steps\"] if not s[\"cached\"] and not s[\"instruction\"].startswith(\"FROM \")]
+print({k: r.get(k) for k in (\"ok\", \"steps_total\", \"steps_cached\", \"steps_run\", \"seconds\", \"error\")})
+for s in ran: print(\"  ran:\", s[\"target\"], s[\"stage\"], s[\"number\"], s[\"seconds\"], \"s\", s[\"instruction\"][:70])
+sys.exit(not eval(sys.argv[1]))"'
+
 for part in "${PARTS[@]}"; do
     case $part in
     docker) main_flow docker /root/p-docker ;;
@@ -280,6 +295,38 @@ with socket.create_connection((\"127.0.0.1\", 5443)) as raw, ctx.wrap_socket(raw
         step prebuild "changed requirement: image rm" "$(drop_images p-prebuild)"
         step prebuild "changed requirement: build" "cd $dir && printf 'six\\n' >>requirements.txt && devenv build --json >build.json || true; $BUILD_SUMMARY <build.json
             python3 -c 'import json, sys; sys.exit(not json.load(open(\"build.json\"))[\"ok\"])'"
+        show
+        ;;
+    buildkit)
+        dir=/root/p-buildkit
+        step buildkit "devenv init" "$(new_project $dir)"
+        step buildkit "devenv base" "cd $dir && devenv base"
+        # --no-cache: the docker part may have built the same steps (BuildKit's cache is the
+        # engine's); it also empties the cache mounts.
+        step buildkit "build: BuildKit, cold (--no-cache)" "cd $dir && devenv build --no-cache --json >build.json 2>build.err || true
+            grep -E 'building with BuildKit|^built ' build.err && $STEPS_RUN 'r[\"ok\"] and r[\"steps_run\"] > 0'"
+        show
+        # The labels the classic path gives; the cache mounts hold apt's and uv's downloads,
+        # the image none of them (nor apt's lists).
+        step buildkit "labels, caches in mounts only" "cd $dir
+            for t in dev db; do docker image inspect -f '{{json .Config.Labels}}' devenv/p-buildkit-\$t |
+                python3 -c 'import json, sys; l = json.load(sys.stdin); print({k[11:]: l[k][:16] for k in l if k in (\"dev.devenv.target\", \"dev.devenv.plan\", \"dev.devenv.content\", \"dev.devenv.steps\")}); sys.exit(len(l.get(\"dev.devenv.plan\", \"\")) < 16)'; done
+            docker buildx du --verbose --filter type=exec.cachemount | grep -E '^(Description|Size):' | paste - -
+            docker run --rm --entrypoint sh devenv/p-buildkit-dev -c 'echo apt lists: \$(ls /var/lib/apt/lists | wc -l) entries, kept debs: \$(ls /var/cache/apt/kept 2>/dev/null | wc -l), uv cache: \$(ls /var/cache/devenv/uv 2>/dev/null | wc -l)
+                test -z \"\$(ls /var/cache/apt/kept /var/cache/devenv/uv 2>/dev/null)\"'
+            echo history: \$(docker history -q devenv/p-buildkit-dev | wc -l) entries, \$(docker history --no-trunc --format '{{.CreatedBy}}' devenv/p-buildkit-dev | grep -ci proxy= || true) naming a proxy"
+        show
+        step buildkit "no-op rebuild: 0 steps run" "cd $dir && devenv build --json >build.json 2>/dev/null || true
+            $STEPS_RUN 'r[\"ok\"] and r[\"steps_run\"] == 0'"
+        show
+        step buildkit "requirements edit: only the install" "cd $dir && printf 'six\\n' >>requirements.txt && devenv build --json >build.json 2>/dev/null || true
+            $STEPS_RUN 'r[\"ok\"] and ran and all(s[\"stage\"] == \"dev\" for s in ran) and \"requirements\" in ran[0][\"instruction\"]'"
+        show
+        step buildkit "unknown apt package: devenv's hint" "cd $dir && cp devenv.toml plan.bak
+            sed -i 's|\"libpq-dev\"|\"libpq-dev\", \"devenv-no-such-package\"|' devenv.toml
+            if devenv build >out.txt 2>&1; then echo 'built?'; exit 1; fi; mv plan.bak devenv.toml
+            grep -iE 'error|hint|apt cannot find' out.txt | tail -n 4
+            grep -q 'apt cannot find the package devenv-no-such-package' out.txt"
         show
         ;;
     esac
