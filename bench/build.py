@@ -14,6 +14,12 @@ passed) and a second `devenv host-install` with nothing to do (in a bare host co
 plan's release, after a first one). Needs a running engine and the base image (`devenv
 base`). Timings are noisy here: compare ratios of one run, never figures of two.
 
+Where the engine has BuildKit (Docker >= 23 and the docker CLI's buildx), each build runs with
+both builders side by side: devenv's classic path and its BuildKit one (both images in one bake,
+apt and uv/pip downloads on cache mounts), naive and floor with `docker build` and `docker buildx
+build`; each ratio compares one builder's builds. BuildKit's --no-cache also empties the cache
+mounts (by design since BuildKit 0.7): its cold build downloads everything, as the classic one.
+
     python bench/build.py [--installer uv|pip ...] [--builds-only] [--scaling]
 
 --scaling adds cold and requirements-edit times for 10, 40 and 120 requirements, for pip and uv.
@@ -33,6 +39,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from devenv.container import buildkit
 from devenv.container.build import (
     Progress,
     TargetResult,
@@ -86,8 +93,8 @@ MORE_TEXT = (
 MORE = MORE_TEXT.split()
 
 
-def plan_text(installer: str) -> str:
-    return f'[environment]\nname = "bench"\n[python]\ninstaller = "{installer}"\n'
+def plan_text(installer: str, name: str = "bench") -> str:
+    return f'[environment]\nname = "{name}"\n[python]\ninstaller = "{installer}"\n'
 
 
 def apt_packages(recipe: Recipe) -> list[str]:
@@ -143,9 +150,30 @@ def build_one(engine: Engine, root: Path, dockerfile: str, tag: str, nocache: bo
     return time.monotonic() - started
 
 
-def build_devenv(engine: Engine, root: Path, nocache: bool) -> float:
+def build_one_buildkit(root: Path, tag: str, nocache: bool) -> float:
+    """`docker buildx build` of a hand-written Dockerfile, loaded into the engine."""
+    argv = ["docker", "buildx", "build", "--load", "--progress", "plain", "-t", tag, "."]
     started = time.monotonic()
-    build_images(load_plan(root), engine, Progress(), no_cache=nocache, log=lambda _: None)
+    done = subprocess.run(
+        argv + (["--no-cache"] if nocache else []),
+        cwd=root,
+        env=buildkit.cli_env(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.exit(f"docker buildx build of {root} failed:\n{done.stderr[-3000:]}")
+    return time.monotonic() - started
+
+
+def build_devenv(
+    engine: Engine, root: Path, nocache: bool, builder: buildkit.Builder | None = None
+) -> float:
+    started = time.monotonic()
+    build_images(
+        load_plan(root), engine, Progress(), no_cache=nocache, log=lambda _: None, builder=builder
+    )
     return time.monotonic() - started
 
 
@@ -160,10 +188,12 @@ def shared_bytes(engine: Engine, a: str, b: str) -> int:
     return sum(int(h["Size"]) for h in engine.api.history(b) if h["Id"] in first)
 
 
-def projects(work: Path, installer: str, requirements: str) -> tuple[Path, Path, Path]:
+def projects(
+    work: Path, installer: str, requirements: str, name: str = "bench"
+) -> tuple[Path, Path, Path]:
     root = work / "devenv"
     root.mkdir()
-    (root / "devenv.toml").write_text(plan_text(installer))
+    (root / "devenv.toml").write_text(plan_text(installer, name))
     (root / "requirements.txt").write_text(requirements)
     (root / "app.py").write_text("print('app')\n")
     generate_files(load_plan(root), check=False, force=False)
@@ -231,20 +261,42 @@ def host_rerun(engine: Engine, root: Path) -> float:
         stop_host(host)
 
 
+Row = tuple[str, float, float | None, float | None]  # work, devenv, naive, floor
+
+
+def print_rows(rows: list[Row]) -> None:
+    print("| work | devenv | naive | floor | devenv/naive | devenv/floor |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, t_ours, t_naive, t_floor in rows:
+        naive = f"{t_naive:.1f} s | " if t_naive else "— | "
+        floor = f"{t_floor:.1f} s | " if t_floor else "— | "
+        by_naive = f"{t_ours / t_naive:.2f}x | " if t_naive else "— | "
+        by_floor = f"{t_ours / t_floor:.2f}x |" if t_floor else "— |"
+        print(f"| {label} | {t_ours:.1f} s | {naive}{floor}{by_naive}{by_floor}")
+
+
 def compare(engine: Engine, installer: str, builds_only: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="devenv-bench-"))
     try:
         ours, naive, floor = projects(work, installer, REQUIREMENTS)
+        both = buildkit.detect(engine, os.environ) is buildkit.Builder.BUILDKIT
+        folders = [ours, naive, floor]
+        if both:
+            kit = work / "buildkit"
+            kit.mkdir()
+            kit_ours, kit_naive, kit_floor = projects(kit, installer, REQUIREMENTS, "bench-bk")
+            folders += [kit_ours, kit_naive, kit_floor]
 
         def edit(name: str, text: str) -> Callable[[], None]:
             def run() -> None:
-                for folder in (ours, naive, floor):
+                for folder in folders:
                     with (folder / name).open("a") as f:
                         f.write(text)
 
             return run
 
-        rows = []
+        rows: list[Row] = []
+        kit_rows: list[Row] = []
         for label, change in (
             ("cold (--no-cache)", None),
             ("no-op rebuild", lambda: None),
@@ -254,25 +306,34 @@ def compare(engine: Engine, installer: str, builds_only: bool = False) -> None:
             if change is not None:
                 change()
             cold = change is None
-            t_ours = build_devenv(engine, ours, cold)
+            t_ours = build_devenv(engine, ours, cold, buildkit.Builder.CLASSIC)
             t_naive = build_one(engine, naive, "Dockerfile", "devenv-bench/naive:latest", cold)
+            with_floor = label.startswith(("cold", "requirements"))
             t_floor = (
                 build_one(engine, floor, "Dockerfile", "devenv-bench/floor:latest", cold)
-                if label.startswith(("cold", "requirements"))
+                if with_floor
                 else None
             )
             rows.append((label, t_ours, t_naive, t_floor))
+            if not both:
+                continue
+            t_kit = build_devenv(engine, kit_ours, cold, buildkit.Builder.BUILDKIT)
+            t_kit_naive = build_one_buildkit(kit_naive, "devenv-bench/naive-bk:latest", cold)
+            t_kit_floor = (
+                build_one_buildkit(kit_floor, "devenv-bench/floor-bk:latest", cold)
+                if with_floor
+                else None
+            )
+            kit_rows.append((label, t_kit, t_kit_naive, t_kit_floor))
 
         print(f"\n## devenv ({installer}) vs naive vs floor, default plan, 9 requirements")
-        print("| work | devenv | naive | floor | devenv/naive | devenv/floor |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        for label, t_ours, t_naive, t_floor in rows:
-            floor_cells = (
-                f"{t_floor:.1f} s | {t_ours / t_naive:.2f}x | {t_ours / t_floor:.2f}x"
-                if t_floor
-                else f"— | {t_ours / t_naive:.2f}x | —"
-            )
-            print(f"| {label} | {t_ours:.1f} s | {t_naive:.1f} s | {floor_cells} |")
+        if both:
+            print("classic builder (docker-py's build API) on this engine:")
+        print_rows(rows)
+        if both:
+            print("\nBuildKit on the same engine (devenv: one bake with cache mounts; naive and")
+            print("floor: `docker buildx build`):")
+            print_rows(kit_rows)
         dev, db = "devenv/bench-dev:latest", "devenv/bench-db:latest"
         mb = 1e6
         print(
