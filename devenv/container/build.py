@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -523,22 +523,23 @@ def build_images(
             kit = {t: TargetResult(target=t, ref=plan.image(t)) for t in names}
             kit[SHARED_STAGE] = TargetResult(target=SHARED_STAGE, ref="")
             results.extend(kit.values())
-            buildkit.bake(
-                root=root,
-                dockerfile=render_dockerfile(recipe, cache_mounts=True),
-                targets=[
-                    buildkit.BakeTarget(target=t, ref=plan.image(t), labels=own_labels(t))
-                    for t in names
-                ],
-                build_args=proxy_build_args(environ),
-                no_cache=no_cache,
-                environ=environ,
-                progress=progress,
-                results=kit,
-                new_step=StepRecord,
-                diagnose=functools.partial(step_failure, release=release, advice=advice),
-                engine=engine,
-            )
+            with _saying_why(kit, inputs, previous):
+                buildkit.bake(
+                    root=root,
+                    dockerfile=render_dockerfile(recipe, cache_mounts=True),
+                    targets=[
+                        buildkit.BakeTarget(target=t, ref=plan.image(t), labels=own_labels(t))
+                        for t in names
+                    ],
+                    build_args=proxy_build_args(environ),
+                    no_cache=no_cache,
+                    environ=environ,
+                    progress=progress,
+                    results=kit,
+                    new_step=StepRecord,
+                    diagnose=functools.partial(step_failure, release=release, advice=advice),
+                    engine=engine,
+                )
         elif len(built) > 1:
             # The shared stage first, once: both images then stand on the same layers (and a
             # --no-cache build makes them anew, so nothing below can come from an old cache).
@@ -570,6 +571,31 @@ def _previous(engine: Engine, ref: str) -> tuple[bool, ImageInputs | None]:
         return False, None
     labels = (info.get("Config") or {}).get("Labels") or {}
     return True, ImageInputs.from_label(labels.get(LABEL_STEPS))
+
+
+@contextlib.contextmanager
+def _saying_why(
+    kit: Mapping[str, TargetResult],
+    inputs: Mapping[str, ImageInputs],
+    previous: Mapping[str, tuple[bool, ImageInputs | None]],
+) -> Iterator[None]:
+    """After a BuildKit build (a failed one too), why its steps re-ran, numbered as the image's
+    records number them: the shared stage's under its own name, each image's own after them."""
+    try:
+        yield
+    finally:
+        shared = sorted(kit[SHARED_STAGE].steps, key=lambda s: s.number)
+        below = len(inputs[SHARED_STAGE].steps)
+        for target, result in kit.items():
+            own = [] if target == SHARED_STAGE else sorted(result.steps, key=lambda s: s.number)
+            lined = why.buildkit_steps(inputs[target], [*shared, *own])
+            if lined is None:
+                continue
+            had, old = _previous_of(previous, target, len(inputs[target].steps))
+            found = reasons(old, inputs[target], lined, had_image=had)
+            if target != SHARED_STAGE:  # the shared stage's steps are said once, under its name
+                found = tuple(r for r in found if r.number is None or r.number > below)
+            result.reasons = found
 
 
 def _previous_of(

@@ -330,6 +330,37 @@ def reasons(
     return tuple(out)
 
 
+#: The instructions BuildKit shows as steps of their own; the others (ENV, USER, CMD, LABEL...)
+#: only change the image's config, so no step reports them.
+BUILDKIT_STEPS = frozenset({"FROM", "COPY", "ADD", "RUN", "WORKDIR"})
+
+
+@dataclass(frozen=True)
+class _Unreported:
+    """An instruction BuildKit did not report: it ran nothing, so it re-ran nothing."""
+
+    instruction: str
+    cached: bool = True
+
+
+def buildkit_steps(new: ImageInputs, reported: Sequence[Reported]) -> tuple[Reported, ...] | None:
+    """BuildKit's steps of one image (its shared stage's and its own, in order) lined up with
+    the image's records, one per instruction: what BuildKit does not show stands in as cached,
+    and a FROM of an earlier stage may be missing. None when they do not line up (a reason
+    would then name the wrong step: better none)."""
+    waiting = list(reported)
+    out: list[Reported] = []
+    for record in new.steps:
+        shown = waiting and _keyword(waiting[0].instruction) == record.keyword
+        if record.keyword in BUILDKIT_STEPS and shown:
+            out.append(waiting.pop(0))
+        elif record.keyword in BUILDKIT_STEPS and record.keyword != "FROM":
+            return None
+        else:
+            out.append(_Unreported(instruction=record.keyword))
+    return tuple(out) if not waiting else None
+
+
 def _ours(reported: Sequence[Reported], new: ImageInputs) -> Sequence[Reported]:
     """The reported steps the records describe: not the LABEL step the engine adds at the end
     for the build's labels, nor anything after a step of another Dockerfile."""

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from devenv.container import why
-from devenv.container.stages import stage_dockerfile
+from devenv.container.build import StepRecord, TargetResult, _saying_why
+from devenv.container.stages import SHARED_STAGE, stage_dockerfile
 from devenv.container.tags import copied_files, copy_sources
 from devenv.container.why import (
     BASE_CHANGED,
@@ -238,3 +239,72 @@ def test_the_text_folds_consecutive_steps_that_re_ran_for_one_reason() -> None:
     assert why.lines("dev", (Reason(number=None, title="", reason="first build"),)) == [
         "dev: first build"
     ]
+
+
+def buildkit_view(records: ImageInputs, first_run: int | None) -> list[Reported]:
+    """What BuildKit shows of ``records``' build: only the instructions that are steps of their
+    own (not ENV, USER, CMD...), and no FROM of an earlier stage; cached before ``first_run``."""
+    return [
+        Reported(instruction=f"{s.keyword} …", cached=first_run is None or i + 1 < first_run)
+        for i, s in enumerate(records.steps)
+        if s.keyword in why.BUILDKIT_STEPS and not (s.keyword == "FROM" and i > 0)
+    ]
+
+
+def test_buildkit_steps_line_up_with_the_records_and_give_the_classic_reasons(
+    tmp_path: Path,
+) -> None:
+    old = inputs(project(tmp_path))
+    new = inputs(project(tmp_path, requirements="six==1.17.0\nidna==3.10\n"))
+    install = number_of(new, "COPY", "Install requirements.txt")
+    lined = why.buildkit_steps(new, buildkit_view(new, install))
+    assert lined is not None and len(lined) == len(new.steps)
+    assert [_keyword(s.instruction) for s in lined] == [s.keyword for s in new.steps]
+    classic = reasons(old, new, stream(new, install), had_image=True)
+    assert reasons(old, new, lined, had_image=True) == classic
+    assert classic[0].number == install and "requirements.txt changed" in classic[0].reason
+
+
+def test_buildkit_steps_that_do_not_line_up_give_no_reasons(tmp_path: Path) -> None:
+    records = inputs(project(tmp_path))
+    view = buildkit_view(records, None)
+    assert why.buildkit_steps(records, view[:-1]) is None  # a step missing
+    assert why.buildkit_steps(records, [*view, Reported("RUN …", False)]) is None  # one too many
+    run = next(i for i, s in enumerate(view) if s.instruction.startswith("RUN"))
+    copy = next(i for i, s in enumerate(view) if i > run and s.instruction.startswith("COPY"))
+    swapped = list(view)
+    swapped[run], swapped[copy] = view[copy], view[run]
+    assert why.buildkit_steps(records, swapped) is None
+
+
+def _keyword(instruction: str) -> str:
+    return instruction.split(" ", 1)[0]
+
+
+def test_a_buildkit_build_says_why_under_the_shared_stage_and_each_image(tmp_path: Path) -> None:
+    old = {t: inputs(project(tmp_path), t) for t in ("dev", SHARED_STAGE)}
+    root = project(tmp_path, requirements="six==1.17.0\nidna==3.10\n")
+    new = {t: inputs(root, t) for t in ("dev", SHARED_STAGE)}
+    first = number_of(new["dev"], "COPY", "Install requirements.txt")
+    below = len(new[SHARED_STAGE].steps)
+    kit = {t: TargetResult(target=t, ref="") for t in ("dev", SHARED_STAGE)}
+    for n, step in enumerate(buildkit_view(new["dev"], first), start=1):
+        owner = (
+            kit[SHARED_STAGE] if n <= len(buildkit_view(new[SHARED_STAGE], None)) else kit["dev"]
+        )
+        owner.steps.append(
+            StepRecord(
+                target=owner.target,
+                stage=owner.target,
+                number=n,
+                total=0,
+                instruction=step.instruction,
+                cached=step.cached,
+                ran=not step.cached,
+            )
+        )
+    with _saying_why(kit, new, {"dev": (True, old["dev"])}):
+        pass
+    assert kit[SHARED_STAGE].reasons == ()  # nothing below the install changed
+    assert kit["dev"].reasons[0].number == first > below
+    assert "requirements.txt changed" in kit["dev"].reasons[0].reason
