@@ -6,7 +6,9 @@
 # (./scripts/dev-setup.sh); then, on a fresh `devenv init` project:
 #
 #   docker    the main flow on Docker 28 (containerd store): base, build, verify, up, run, down
-#   podman    the same on Podman 5's Docker API (`podman system service`, scripts/services.sh)
+#   devcontainer  the Dev Containers CLI (from `scripts/dev-setup.sh --tests`) on Docker 28:
+#             `devcontainer up` of the generated .devcontainer/, pgvector queried from the app
+#   podman    the main flow on Podman 5's Docker API (`podman system service`, scripts/services.sh)
 #   prebuild  on Docker: a registry in the machine (scripts/services.sh), `devenv push`; a
 #             teammate (the engine without the project's images) `devenv pull`s and builds with
 #             no step re-run, then `up`; a changed requirement built with the registry as cache
@@ -16,10 +18,10 @@
 #             rebuild running 0 steps, a requirements edit re-running only the install (its
 #             apt steps cached), an unknown apt package failing with devenv's hint
 #
-#   scripts/engine-check.sh [--only docker|podman|prebuild|buildkit]... [--worktree] [--keep]
+#   scripts/engine-check.sh [--only docker|devcontainer|podman|prebuild|buildkit]... [--worktree] [--keep]
 #                           [--rebuild]
 #
-#   --only      run these parts (repeatable; default all four, in the order above)
+#   --only      run these parts (repeatable; default all five, in the order above)
 #   --worktree  copy this working tree's files (tracked and untracked, not ignored) instead of HEAD
 #   --keep      leave the machine (and its volumes) for a look inside
 #   --rebuild   make the machine image again (it is kept between runs as a cache)
@@ -53,14 +55,14 @@ REGISTRY=127.0.0.1:5443
 PODMAN_SOCKET=/run/devenv-services/podman/podman.sock
 
 usage() {
-    echo "usage: $0 [--only docker|podman|prebuild|buildkit]... [--worktree] [--keep] [--rebuild]" >&2
+    echo "usage: $0 [--only docker|devcontainer|podman|prebuild|buildkit]... [--worktree] [--keep] [--rebuild]" >&2
     exit 2
 }
 while (($#)); do
     case $1 in
     --only)
         (($# >= 2)) || usage
-        case $2 in docker | podman | prebuild | buildkit) PARTS+=("$2") ;; *) usage ;; esac
+        case $2 in docker | devcontainer | podman | prebuild | buildkit) PARTS+=("$2") ;; *) usage ;; esac
         shift 2
         ;;
     --worktree) WORKTREE=1 && shift ;;
@@ -69,7 +71,7 @@ while (($#)); do
     *) usage ;;
     esac
 done
-((${#PARTS[@]})) || PARTS=(docker podman prebuild buildkit)
+((${#PARTS[@]})) || PARTS=(docker devcontainer podman prebuild buildkit)
 [[ $PREFIX =~ ^[a-z0-9][a-z0-9_.-]*$ ]] || {
     echo "engine-check.sh: ENGINE_CHECK_PREFIX must be a lowercase name ([a-z0-9_.-])" >&2
     exit 2
@@ -261,6 +263,8 @@ r = json.load(open(\"build.json\"))
 ran = [s for s in r[\"steps\"] if not s[\"cached\"] and not s[\"instruction\"].startswith(\"FROM \")]
 print({k: r.get(k) for k in (\"ok\", \"steps_total\", \"steps_cached\", \"steps_run\", \"seconds\", \"error\")})
 for s in ran: print(\"  ran:\", s[\"target\"], s[\"stage\"], s[\"number\"], s[\"seconds\"], \"s\", s[\"instruction\"][:70])
+for t, why in sorted(r.get(\"reasons\", {}).items()):
+    for w in why: print(\"  why:\", t, w[\"step\"], w[\"reason\"][:80])
 sys.exit(not eval(sys.argv[1]))"'
 
 for part in "${PARTS[@]}"; do
@@ -297,6 +301,20 @@ with socket.create_connection((\"127.0.0.1\", 5443)) as raw, ctx.wrap_socket(raw
             python3 -c 'import json, sys; sys.exit(not json.load(open(\"build.json\"))[\"ok\"])'"
         show
         ;;
+    devcontainer)
+        # VS Code's "Reopen in Container", as the Dev Containers CLI does it: Compose builds the
+        # committed docker/Dockerfile with this engine's builder and starts app and db.
+        dir=/root/p-devcontainer
+        step devcontainer "dev-setup.sh --tests (node, the CLI)" "cd ~/devenv && ./scripts/dev-setup.sh --tests && devcontainer --version"
+        step devcontainer "devenv init, base, generate" "$(new_project $dir) && devenv base && devenv generate"
+        step devcontainer "devcontainer up" "cd $dir && devcontainer up --workspace-folder $dir >up.json; tail -c 300 up.json; grep -q '\"outcome\":\"success\"' up.json"
+        step devcontainer "devcontainer exec: pgvector from the app" "cd $dir && devcontainer exec --workspace-folder $dir python -c 'import os, psycopg
+with psycopg.connect(os.environ[\"DATABASE_URL\"], autocommit=True) as c:
+    c.execute(\"CREATE EXTENSION IF NOT EXISTS vector\")
+    print(c.execute(\"SELECT %s::vector <-> %s::vector\", (\"[1,2,3]\", \"[1,2,4]\")).fetchone()[0], os.getuid())'"
+        show
+        step devcontainer "compose down" "cd $dir && docker compose down --volumes"
+        ;;
     buildkit)
         dir=/root/p-buildkit
         step buildkit "devenv init" "$(new_project $dir)"
@@ -317,10 +335,10 @@ with socket.create_connection((\"127.0.0.1\", 5443)) as raw, ctx.wrap_socket(raw
             echo history: \$(docker history -q devenv/p-buildkit-dev | wc -l) entries, \$(docker history --no-trunc --format '{{.CreatedBy}}' devenv/p-buildkit-dev | grep -ci proxy= || true) naming a proxy"
         show
         step buildkit "no-op rebuild: 0 steps run" "cd $dir && devenv build --json >build.json 2>/dev/null || true
-            $STEPS_RUN 'r[\"ok\"] and r[\"steps_run\"] == 0'"
+            $STEPS_RUN 'r[\"ok\"] and r[\"steps_run\"] == 0 and not any(r[\"reasons\"].values())'"
         show
-        step buildkit "requirements edit: only the install" "cd $dir && printf 'six\\n' >>requirements.txt && devenv build --json >build.json 2>/dev/null || true
-            $STEPS_RUN 'r[\"ok\"] and ran and all(s[\"stage\"] == \"dev\" for s in ran) and \"requirements\" in ran[0][\"instruction\"]'"
+        step buildkit "requirements edit: only the install, and why" "cd $dir && printf 'six\\n' >>requirements.txt && devenv build --json >build.json 2>/dev/null || true
+            $STEPS_RUN 'r[\"ok\"] and ran and all(s[\"stage\"] == \"dev\" for s in ran) and \"requirements\" in ran[0][\"instruction\"] and \"requirements.txt changed\" in r[\"reasons\"][\"dev\"][0][\"reason\"]'"
         show
         step buildkit "unknown apt package: devenv's hint" "cd $dir && cp devenv.toml plan.bak
             sed -i 's|\"libpq-dev\"|\"libpq-dev\", \"devenv-no-such-package\"|' devenv.toml
