@@ -124,11 +124,11 @@ step() {
     in_box timeout -k 10 "$TIMEOUT" bash -lc "set -euo pipefail; $script" >>"$WORK/step.out" 2>&1 </dev/null || rc=$?
     cat "$WORK/step.out" >>"$LOG"
     if ((rc != 0)); then
-        printf '  %-9s %-44s FAILED (%ss)\n' "$part" "$title" "$(since "$t")"
+        printf '  %-12s %-44s FAILED (%ss)\n' "$part" "$title" "$(since "$t")"
         tail -n 40 "$WORK/step.out" | sed 's/^/  ! /' >&2
         die "$part: '$title' exited $rc (command: $script; full output: $LOG)"
     fi
-    printf '  %-9s %-44s ok (%ss)\n' "$part" "$title" "$(since "$t")"
+    printf '  %-12s %-44s ok (%ss)\n' "$part" "$title" "$(since "$t")"
     mv "$WORK/step.out" "$WORK/last.out"
     : >"$WORK/step.out"
 }
