@@ -118,9 +118,13 @@ def cli_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def detect(engine: Engine, environ: Mapping[str, str], run: Run = subprocess.run) -> Builder:
-    """BuildKit when the engine's API is Docker 23's or newer and the docker CLI's buildx
-    plugin (0.13+) answers; else the classic builder."""
+    """BuildKit when the engine is Docker's, its API Docker 23's or newer, and the docker CLI's
+    buildx plugin (0.13+) answers; else the classic builder. Podman 5 reports a current API
+    version, but its Docker API has no BuildKit: buildx against it builds nothing (measured:
+    it tries to resolve images on Docker Hub and fails offline)."""
     if _version(str(getattr(engine.api, "api_version", ""))) < MIN_API:
+        return Builder.CLASSIC
+    if engine.is_podman():
         return Builder.CLASSIC
     docker = shutil.which("docker", path=environ.get("PATH"))
     if docker is None:

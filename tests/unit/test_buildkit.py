@@ -32,8 +32,12 @@ class _Api:
 
 
 class _Engine:
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, *, podman: bool = False) -> None:
         self.api = _Api(version)
+        self.podman = podman
+
+    def is_podman(self) -> bool:
+        return self.podman
 
 
 def _answer(code: int, out: str) -> Any:
@@ -69,6 +73,13 @@ def test_detect(
 ) -> None:
     engine: Any = _Engine(api)
     assert buildkit.detect(engine, docker_on_path, run=_answer(code, out)) is expected
+
+
+def test_podman_builds_classic_whatever_api_version_it_reports(
+    docker_on_path: dict[str, str],
+) -> None:
+    engine: Any = _Engine("1.44", podman=True)
+    assert buildkit.detect(engine, docker_on_path, run=_answer(0, "v0.29.1")) is Builder.CLASSIC
 
 
 def test_detect_without_docker_cli(tmp_path: Path) -> None:
