@@ -78,7 +78,7 @@ class Python:
     smoke: tuple[str, ...]
     allow_index_options: bool
     installer_note: str | None = None  # why the default installer is pip for these files
-    smoke_derived: bool = False  # no `smoke` key: derived from the requirements (review.smoke)
+    smoke_derived: bool = False  # no `smoke` key: derived from the requirements (project.smoke)
     # A pyproject project (devenv.project.pyproject): its folder, the groups installed with it,
     # the folder put on the venv's path (the editable install), and its lock's pins, which
     # generate writes to review.project_lock.GENERATED, a requirements file like any other.
